@@ -1,0 +1,3 @@
+from apiflask import APIBlueprint
+
+bp = APIBlueprint("admin", __name__)

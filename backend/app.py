@@ -1,0 +1,139 @@
+"""The composition root: load and check config, bind extensions, register every channel."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from apiflask import APIFlask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import models  # noqa: F401  (every table known to the metadata and Alembic)
+from .config import Settings, load_settings
+from .errors import register_error_handlers
+from .extensions import csrf, db, limiter, migrate
+from .pii import PiiCipher
+
+MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
+
+
+def create_app(config: dict[str, Any] | None = None) -> APIFlask:
+    app = APIFlask(
+        "backend",
+        title="信用金昌 公共信用信息服务平台 API",
+        version="1.0",
+        docs_path="/docs",
+        spec_path="/openapi.json",
+        instance_relative_config=True,
+    )
+    settings = load_settings(app.instance_path, config)
+    _apply_settings(app, settings)
+    _configure_logging(settings)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.extensions["pii"] = PiiCipher(settings.PII_ENCRYPTION_KEYS, settings.PII_HASH_KEY)
+    app.extensions["settings"] = settings
+
+    register_error_handlers(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    _register_security_headers(app)
+    return app
+
+
+def _apply_settings(app: APIFlask, settings: Settings) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    url = settings.DATABASE_URL or "sqlite:///" + os.path.join(app.instance_path, "credit.db")
+    if url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url[len("postgres://") :]
+    elif url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("sqlite"):
+        engine_options = {"connect_args": {"timeout": 30}}
+    app.config.update(
+        ENV_NAME=settings.ENV,
+        TESTING=settings.ENV == "testing",
+        SECRET_KEY=settings.SECRET_KEY,
+        SQLALCHEMY_DATABASE_URI=url,
+        SQLALCHEMY_ENGINE_OPTIONS=engine_options,
+        MAX_CONTENT_LENGTH=settings.MAX_CONTENT_LENGTH,
+        RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
+        RATELIMIT_STORAGE_URI=settings.REDIS_URL or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="credit-rl",
+        # The JSON APIs are authenticated by signatures or tokens, not cookies: CSRF guards
+        # the cookie-authenticated admin forms only (checked explicitly there).
+        WTF_CSRF_CHECK_DEFAULT=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.PUBLIC_BASE_URL.startswith("https://"),
+        SESSION_COOKIE_NAME="credit_session",
+        JSON_AS_ASCII=False,
+        AUTO_404_RESPONSE=False,
+        VALIDATION_ERROR_STATUS_CODE=422,
+        SPEC_FORMAT="json",
+        INFO={
+            "description": "金昌市公共信用信息服务平台：公共查询、部门数据报送、报告核验等接口。"
+            '错误统一为 {"error": {"code", "message", "details"}}。'
+        },
+    )
+    for key, value in settings.extra.items():
+        app.config[key] = value
+
+
+def _configure_logging(settings: Settings) -> None:
+    level = getattr(logging, settings.LOG_LEVEL.upper(), logging.INFO)
+    logging.getLogger("backend").setLevel(level)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no cover - driver hook
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _register_blueprints(app: APIFlask) -> None:
+    from .admin.views import bp as admin_bp
+    from .dept_api.views import bp as dept_bp
+    from .health import bp as health_bp
+    from .public_api.views import bp as public_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(public_bp)
+    app.register_blueprint(dept_bp)
+    app.register_blueprint(admin_bp)
+
+
+def _register_cli(app: APIFlask) -> None:
+    from .cli import credit_cli
+
+    app.cli.add_command(credit_cli)
+
+
+def _register_security_headers(app: APIFlask) -> None:
+    https = app.extensions["settings"].PUBLIC_BASE_URL.startswith("https://")
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline' "
+            "https://cdn.jsdelivr.net; script-src 'self' https://cdn.jsdelivr.net; "
+            "frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if https:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response

@@ -1,0 +1,189 @@
+"""Typed configuration: defaults in code, secrets from the environment, checked at start-up.
+
+Every setting can be overridden by an environment variable of the same name (``CREDIT_`` prefix
+optional for the non-secret ones, e.g. ``CREDIT_REPORT_VALIDITY_DAYS``). Secrets are never given
+defaults: production refuses to start without them, development generates throw-away ones into
+``instance/dev-secrets.json`` and says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SECRET_NAMES = ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_HASH_KEY")
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration cannot be used; the message names the setting."""
+
+
+@dataclass
+class Settings:
+    ENV: str = "development"  # development | production | testing
+    DATABASE_URL: str = ""  # empty: sqlite file in the instance folder
+    REDIS_URL: str = ""  # empty: in-process / database fallbacks
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
+    LOG_LEVEL: str = "INFO"
+
+    # Secrets (never defaulted in production).
+    SECRET_KEY: str = ""
+    # "kid:base64key[,kid:base64key...]"; the first one encrypts, all of them decrypt.
+    PII_ENCRYPTION_KEYS: str = ""
+    PII_HASH_KEY: str = ""
+
+    # Public query and rate limits.
+    RATELIMIT_PUBLIC: str = "120/minute;2000/hour"
+    RATELIMIT_ENABLED: bool = True
+    SEARCH_PAGE_SIZE: int = 20
+    SEARCH_MAX_PAGE_SIZE: int = 100
+    MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
+
+    # Publicity periods in months (DOMAIN.md, NDRC Order No. 36).
+    PUBLICITY_MINOR_PUBLISHED: bool = False
+    PUBLICITY_MINOR_MAX_MONTHS: int = 3
+    PUBLICITY_GENERAL_MIN_MONTHS: int = 3
+    PUBLICITY_GENERAL_MAX_MONTHS: int = 12
+    PUBLICITY_SERIOUS_MIN_MONTHS: int = 12
+    PUBLICITY_SERIOUS_MAX_MONTHS: int = 36
+    # When a department sends no publicity end date: "max" or "min" of the tier's range.
+    PUBLICITY_DEFAULT_END: str = "max"
+    NEGATIVE_DISCLOSURE_YEARS: int = 5
+    DOUBLE_PUBLICITY_WORKING_DAYS: int = 7
+
+    # Department API.
+    DEPT_API_MAX_CLOCK_SKEW_SECONDS: int = 300
+    DEPT_API_MAX_BATCH: int = 5000
+
+    # Identifiers: legal early pilot codes that fail the GB 32100 checksum.
+    USCC_LEGACY_ALLOWLIST: tuple[str, ...] = ("91350100M0001TGQXM",)
+
+    # Staff console.
+    STAFF_MAX_FAILED_LOGINS: int = 5
+    STAFF_LOCKOUT_MINUTES: int = 15
+    STAFF_SESSION_MINUTES: int = 30
+
+    # Reports.
+    REPORT_VALIDITY_DAYS: int = 30
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.ENV == "production"
+
+
+def _coerce(raw: str, current: Any) -> Any:
+    if isinstance(current, bool):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise ValueError(f"not a boolean: {raw!r}")
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, tuple):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    return raw
+
+
+def load_settings(
+    instance_path: str | os.PathLike[str],
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    settings = Settings()
+    for f in fields(Settings):
+        if f.name == "extra":
+            continue
+        for env_name in (f.name, f"CREDIT_{f.name}"):
+            if env_name in environ and environ[env_name] != "":
+                try:
+                    setattr(settings, f.name, _coerce(environ[env_name], getattr(settings, f.name)))
+                except ValueError as exc:
+                    raise ConfigError(f"配置项 {env_name} 的值无效: {exc}") from exc
+    for key, value in (overrides or {}).items():
+        if hasattr(settings, key) and key != "extra":
+            setattr(settings, key, value)
+        else:
+            settings.extra[key] = value
+    _check_secrets(settings, Path(instance_path))
+    _check_values(settings)
+    return settings
+
+
+def _check_secrets(settings: Settings, instance_path: Path) -> None:
+    missing = [name for name in SECRET_NAMES if not getattr(settings, name)]
+    if not missing:
+        return
+    if settings.is_production:
+        raise ConfigError(
+            "production start refused: missing secret(s) " + ", ".join(missing) + " (set them in the environment)"
+        )
+    generated = _dev_secrets(instance_path)
+    for name in missing:
+        setattr(settings, name, generated[name])
+    if settings.ENV != "testing":
+        log.warning(
+            "development mode: using throw-away secrets from %s for %s",
+            instance_path / "dev-secrets.json",
+            ", ".join(missing),
+        )
+
+
+def _dev_secrets(instance_path: Path) -> dict[str, str]:
+    path = instance_path / "dev-secrets.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    instance_path.mkdir(parents=True, exist_ok=True)
+    data = {
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "PII_ENCRYPTION_KEYS": "dev1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "PII_HASH_KEY": secrets.token_urlsafe(32),
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return data
+
+
+def parse_key_ring(spec: str) -> list[tuple[str, bytes]]:
+    """Parse ``kid:base64key,...``; every key must be 32 bytes (AES-256-GCM)."""
+    ring: list[tuple[str, bytes]] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        kid, sep, b64 = part.partition(":")
+        if not sep or not kid:
+            raise ConfigError("PII_ENCRYPTION_KEYS: each entry must be 'kid:base64key'")
+        try:
+            key = base64.b64decode(b64, validate=True)
+        except ValueError as exc:
+            raise ConfigError(f"PII_ENCRYPTION_KEYS: key {kid!r} is not valid base64") from exc
+        if len(key) != 32:
+            raise ConfigError(f"PII_ENCRYPTION_KEYS: key {kid!r} must be 32 bytes, got {len(key)}")
+        ring.append((kid, key))
+    if not ring:
+        raise ConfigError("PII_ENCRYPTION_KEYS is empty")
+    return ring
+
+
+def _check_values(settings: Settings) -> None:
+    parse_key_ring(settings.PII_ENCRYPTION_KEYS)
+    if settings.ENV not in {"development", "production", "testing"}:
+        raise ConfigError(f"ENV must be development, production or testing, not {settings.ENV!r}")
+    if settings.PUBLICITY_DEFAULT_END not in {"min", "max"}:
+        raise ConfigError("PUBLICITY_DEFAULT_END must be 'min' or 'max'")
+    if settings.is_production and len(settings.SECRET_KEY) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters in production")

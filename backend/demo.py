@@ -1,0 +1,5 @@
+"""`flask credit demo-data` (to be written)."""
+
+
+def register(group) -> None:
+    pass

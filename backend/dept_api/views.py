@@ -1,0 +1,3 @@
+from apiflask import APIBlueprint
+
+bp = APIBlueprint("dept_api", __name__)

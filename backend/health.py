@@ -1,0 +1,42 @@
+"""Load-balancer probes: /healthz (process alive) and /readyz (database reachable)."""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from apiflask import APIBlueprint
+from sqlalchemy.exc import SQLAlchemyError
+
+from .extensions import db, limiter
+from .workdays.service import load_calendar
+
+bp = APIBlueprint("health", __name__, tag="运维")
+log = logging.getLogger(__name__)
+
+
+@bp.get("/healthz")
+@limiter.exempt
+@bp.doc(summary="进程存活检查")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@limiter.exempt
+@bp.doc(summary="就绪检查（数据库可用）", responses={503: "数据库不可用"})
+def readyz():
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        warning = load_calendar().schedule_warning()
+    except SQLAlchemyError:
+        log.warning("readiness check: database unavailable", exc_info=True)
+        db.session.rollback()
+        return (
+            {"status": "unavailable", "checks": {"database": "unavailable"}},
+            503,
+            {"Retry-After": "5"},
+        )
+    details = {"database": "ok"}
+    warnings = [warning] if warning else []
+    return {"status": "ok", "checks": details, "warnings": warnings}

@@ -1,0 +1,5 @@
+"""`flask credit import FILE --department CODE` (to be written)."""
+
+
+def register(group) -> None:
+    pass

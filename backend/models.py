@@ -1,0 +1,30 @@
+"""Every model, imported in one place so Alembic and the app see the whole schema."""
+
+from .audit.models import AuditChainHead, AuditEvent
+from .departments.models import ApiNonce, Department, DepartmentApiKey
+from .imports.models import ImportBatch, ImportRowError, ImportStatus
+from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
+from .staff.models import StaffRole, StaffUser
+from .subjects.models import Subject, SubjectKind
+from .workdays.models import CalendarOverride, CalendarYear
+
+__all__ = [
+    "ApiNonce",
+    "AuditChainHead",
+    "AuditEvent",
+    "CalendarOverride",
+    "CalendarYear",
+    "CreditRecord",
+    "Department",
+    "DepartmentApiKey",
+    "ImportBatch",
+    "ImportRowError",
+    "ImportStatus",
+    "PenaltyTier",
+    "RecordCategory",
+    "RecordStatus",
+    "StaffRole",
+    "StaffUser",
+    "Subject",
+    "SubjectKind",
+]

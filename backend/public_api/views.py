@@ -1,0 +1,3 @@
+from apiflask import APIBlueprint
+
+bp = APIBlueprint("public_api", __name__)

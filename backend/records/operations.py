@@ -1,0 +1,265 @@
+"""Writing credit records: the one upsert used by file imports and the department API.
+
+Records are keyed by (department, decision number): sending a record again updates it, never
+duplicates it, and sending it unchanged changes nothing (compared by a hash of its content).
+Writes are set-based per chunk (one SELECT for existing subjects and records, bulk INSERT and
+UPDATE) because department batches reach hundreds of thousands of rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..pii import cipher
+from ..subjects.models import Subject, SubjectKind
+from ..types import utcnow
+from ..workdays.service import WorkdayCalendar
+from .models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
+from .publicity import PublicityRules
+
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True)
+class RecordInput:
+    """A validated record as sent by a department (identifiers already checked)."""
+
+    department_id: int
+    category: RecordCategory
+    decision_number: str
+    decision_date: dt.date
+    received_date: dt.date
+    subject_name: str
+    uscc: str | None = None  # legal persons
+    id_number: str | None = None  # natural persons (validated, normalised)
+    tier: PenaltyTier | None = None
+    publicity_end_date: dt.date | None = None
+    valid_until: dt.date | None = None
+    legal_representative: str | None = None
+    title: str | None = None
+    violation_type: str | None = None
+    facts: str | None = None
+    legal_basis: str | None = None
+    penalty_category: str | None = None
+    penalty_content: str | None = None
+    fine_amount: decimal.Decimal | None = None
+    source_department_id: int | None = None
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.department_id, self.decision_number)
+
+    def content_hash(self) -> str:
+        data = asdict(self)
+        data.pop("received_date")  # re-sending later is the same record
+        raw = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+RECORD_FIELDS = (
+    "category", "tier", "decision_date", "received_date", "publicity_end_date", "valid_until",
+    "subject_name", "legal_representative", "title", "violation_type", "facts", "legal_basis",
+    "penalty_category", "penalty_content", "fine_amount", "source_department_id",
+)  # fmt: skip
+
+
+class RecordWriter:
+    """Upserts chunks of RecordInput. Flushes, never commits."""
+
+    def __init__(
+        self, calendar: WorkdayCalendar, rules: PublicityRules, *, timely_days: int = 7, batch_id: int | None = None
+    ):
+        self.calendar = calendar
+        self.rules = rules
+        self.timely_days = timely_days
+        self.batch_id = batch_id
+
+    def write(self, items: Sequence[RecordInput]) -> list[Outcome]:
+        if not items:
+            return []
+        subject_ids = self._subject_ids(items)
+        existing = self._existing_records(items)
+        outcomes: list[Outcome] = []
+        inserts: dict[tuple[int, str], dict] = {}
+        updates: dict[int, dict] = {}
+        for item in items:
+            digest = item.content_hash()
+            row = self._row(item, subject_ids, digest)
+            if item.key in inserts:  # the same record twice in one chunk: the later one wins
+                inserts[item.key] = row
+                outcomes.append("updated")
+                continue
+            current = existing.get(item.key)
+            if current is None:
+                inserts[item.key] = row
+                outcomes.append("created")
+            elif current[1] == digest:
+                outcomes.append("unchanged")
+            else:
+                row["id"] = current[0]
+                row["status"] = self._status_after_update(current[2], row)
+                updates[current[0]] = row
+                outcomes.append("updated")
+        if inserts:
+            db.session.execute(sa.insert(CreditRecord), list(inserts.values()))
+        if updates:
+            db.session.execute(sa.update(CreditRecord), list(updates.values()))
+        return outcomes
+
+    @staticmethod
+    def _status_after_update(status: RecordStatus, row: dict) -> RecordStatus:
+        # A department correcting a record can extend it back into its publicity period;
+        # repaired and withdrawn records stay as decided.
+        if status is RecordStatus.EXPIRED and (row["visible_until"] is None or row["visible_until"] >= dt.date.today()):
+            return RecordStatus.PUBLIC
+        return status
+
+    def _row(self, item: RecordInput, subject_ids: dict, digest: str) -> dict:
+        natural = item.id_number is not None
+        decision = self.rules.decide(
+            category=item.category,
+            tier=item.tier,
+            decision_date=item.decision_date,
+            publicity_end_date=item.publicity_end_date,
+            valid_until=item.valid_until,
+            natural_person=natural,
+        )
+        delay = self.calendar.working_days_between(item.decision_date, item.received_date)
+        row = {name: getattr(item, name) for name in RECORD_FIELDS}
+        row.update(
+            subject_id=subject_ids[("n", item.id_number) if natural else ("l", item.uscc)],
+            department_id=item.department_id,
+            decision_number=item.decision_number,
+            published=decision.published,
+            visible_until=decision.visible_until,
+            timeliness_working_days=delay,
+            is_timely=delay <= self.timely_days,
+            content_hash=digest,
+            import_batch_id=self.batch_id,
+            updated_at=utcnow(),
+        )
+        if natural:
+            # The snapshot name of a natural person is personal data too: keep it masked in clear.
+            from ..pii import mask_name
+
+            row["subject_name"] = mask_name(item.subject_name)
+            row["legal_representative"] = None
+        return row
+
+    def _existing_records(self, items: Sequence[RecordInput]) -> dict[tuple[int, str], tuple[int, str, RecordStatus]]:
+        by_dept: dict[int, set[str]] = {}
+        for item in items:
+            by_dept.setdefault(item.department_id, set()).add(item.decision_number)
+        found = {}
+        for dept_id, numbers in by_dept.items():
+            for chunk in _chunks(sorted(numbers), 900):
+                rows = db.session.execute(
+                    sa.select(
+                        CreditRecord.id, CreditRecord.decision_number, CreditRecord.content_hash, CreditRecord.status
+                    ).where(CreditRecord.department_id == dept_id, CreditRecord.decision_number.in_(chunk))
+                )
+                for rid, number, digest, status in rows:
+                    found[(dept_id, number)] = (rid, digest, status)
+        return found
+
+    def _subject_ids(self, items: Sequence[RecordInput]) -> dict[tuple[str, str], int]:
+        ids: dict[tuple[str, str], int] = {}
+        legal = {}
+        for item in items:
+            if item.uscc is not None:
+                legal[item.uscc] = item
+        for chunk in _chunks(sorted(legal), 900):
+            rows = db.session.execute(sa.select(Subject.id, Subject.uscc, Subject.name).where(Subject.uscc.in_(chunk)))
+            for sid, uscc, name in rows:
+                ids[("l", uscc)] = sid
+                if legal[uscc].subject_name != name:
+                    db.session.execute(
+                        sa.update(Subject)
+                        .where(Subject.id == sid)
+                        .values(name=legal[uscc].subject_name, updated_at=utcnow())
+                    )
+        new_legal = [
+            {
+                "kind": SubjectKind.LEGAL,
+                "uscc": code,
+                "name": item.subject_name,
+                "legal_representative": item.legal_representative,
+                "area_code": code[2:8],
+            }
+            for code, item in legal.items()
+            if ("l", code) not in ids
+        ]
+        if new_legal:
+            for sid, uscc in db.session.execute(sa.insert(Subject).returning(Subject.id, Subject.uscc), new_legal):
+                ids[("l", uscc)] = sid
+
+        pii = cipher()
+        natural: dict[str, RecordInput] = {}
+        for item in items:
+            if item.id_number is not None:
+                natural[item.id_number] = item
+        if natural:
+            hashes = {pii.lookup_hash(n, "id_number"): n for n in natural}
+            for chunk in _chunks(sorted(hashes), 900):
+                for sid, digest in db.session.execute(
+                    sa.select(Subject.id, Subject.id_number_hash).where(Subject.id_number_hash.in_(chunk))
+                ):
+                    ids[("n", hashes[digest])] = sid
+            new_natural = [
+                new_natural_subject_row(number, natural[number].subject_name)
+                for number in natural
+                if ("n", number) not in ids
+            ]
+            if new_natural:
+                returned = db.session.execute(
+                    sa.insert(Subject).returning(Subject.id, Subject.id_number_hash), new_natural
+                )
+                for sid, digest in returned:
+                    ids[("n", hashes[digest])] = sid
+        return ids
+
+
+def new_natural_subject_row(id_number: str, name: str) -> dict:
+    pii = cipher()
+    return {
+        "kind": SubjectKind.NATURAL,
+        "id_number_hash": pii.lookup_hash(id_number, "id_number"),
+        "id_number_encrypted": pii.encrypt(id_number, "subject.id_number"),
+        "name_encrypted": pii.encrypt(name, "subject.name"),
+        "pii_key_id": pii.active_kid,
+        "area_code": id_number[:6],
+    }
+
+
+def find_natural_subject(id_number: str) -> Subject | None:
+    digest = cipher().lookup_hash(id_number, "id_number")
+    return db.session.scalar(sa.select(Subject).where(Subject.id_number_hash == digest))
+
+
+def expire_records(today: dt.date) -> int:
+    """Move records past their publicity end to EXPIRED (the daily job). Returns the count."""
+    result = db.session.execute(
+        sa.update(CreditRecord)
+        .where(
+            CreditRecord.status == RecordStatus.PUBLIC,
+            CreditRecord.visible_until.is_not(None),
+            CreditRecord.visible_until < today,
+        )
+        .values(status=RecordStatus.EXPIRED, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def _chunks(values: list, size: int):
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

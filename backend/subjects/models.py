@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from ..pii import cipher, mask_id_number, mask_name
+from ..types import enum_column, utcnow
+
+
+class SubjectKind(enum.Enum):
+    LEGAL = "legal"  # 法人和非法人组织, by USCC
+    NATURAL = "natural"  # 自然人, by 居民身份证号码
+
+
+class Subject(db.Model):
+    """A credit subject (信用主体).
+
+    Legal persons keep their name and USCC in clear (public registration data). Natural persons'
+    ID number and name are encrypted; ``id_number_hash`` (keyed HMAC) finds them.
+    """
+
+    __tablename__ = "subject"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(kind = 'legal' AND uscc IS NOT NULL AND name IS NOT NULL AND id_number_hash IS NULL)"
+            " OR (kind = 'natural' AND uscc IS NULL AND name IS NULL AND id_number_hash IS NOT NULL"
+            " AND id_number_encrypted IS NOT NULL AND name_encrypted IS NOT NULL)",
+            name="identity_by_kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[SubjectKind] = mapped_column(enum_column(SubjectKind, "subject_kind"))
+    uscc: Mapped[str | None] = mapped_column(sa.String(18), unique=True)
+    name: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    legal_representative: Mapped[str | None] = mapped_column(sa.String(100))
+    area_code: Mapped[str | None] = mapped_column(sa.String(6), index=True)
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    established_on: Mapped[dt.date | None]
+    registration_authority: Mapped[str | None] = mapped_column(sa.String(100))
+    uscc_warning: Mapped[str | None] = mapped_column(sa.String(200))
+
+    id_number_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    id_number_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    name_encrypted: Mapped[str | None] = mapped_column(sa.Text)
+    pii_key_id: Mapped[str | None] = mapped_column(sa.String(32))
+
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_natural(self) -> bool:
+        return self.kind is SubjectKind.NATURAL
+
+    # Natural persons: the clear values are available to owner views only, through these.
+    def reveal_id_number(self) -> str:
+        assert self.id_number_encrypted
+        return cipher().decrypt(self.id_number_encrypted, "subject.id_number")
+
+    def reveal_name(self) -> str:
+        assert self.name_encrypted
+        return cipher().decrypt(self.name_encrypted, "subject.name")
+
+    @property
+    def display_name(self) -> str:
+        """The name as any non-owner surface may show it (masked for natural persons)."""
+        if self.is_natural:
+            return mask_name(self.reveal_name())
+        return self.name or ""
+
+    @property
+    def display_code(self) -> str:
+        if self.is_natural:
+            return mask_id_number(self.reveal_id_number())
+        return self.uscc or ""

@@ -1,0 +1,77 @@
+"""Shared fixtures: one app per session on a migrated database, cleaned after every test.
+
+The database is SQLite in a temporary folder, or PostgreSQL when TEST_DATABASE_URL is set
+(`make test` runs the suite on both).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from backend.app import create_app
+from backend.extensions import db
+
+TEST_PII_KEY = "test1:" + base64.b64encode(bytes(range(32))).decode()
+
+
+def _database_url(tmp_path_factory) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+@pytest.fixture(scope="session")
+def app(tmp_path_factory):
+    url = _database_url(tmp_path_factory)
+    app = create_app(
+        {
+            "ENV": "testing",
+            "DATABASE_URL": url,
+            "SECRET_KEY": "test-secret-key-" + "x" * 32,
+            "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
+            "PII_HASH_KEY": "test-hash-key",
+            "RATELIMIT_ENABLED": False,
+            "PUBLIC_BASE_URL": "http://credit.test",
+        }
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+                conn.execute(sa.text("CREATE SCHEMA public"))
+        from flask_migrate import upgrade
+
+        upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    yield
+    if "app" not in request.fixturenames:
+        return
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
