@@ -94,6 +94,6 @@ class WorkdayCalendar:
 
 def load_calendar() -> WorkdayCalendar:
     """The calendar with the current override table (one small query each)."""
-    overrides = dict(db.session.execute(sa.select(CalendarOverride.day, CalendarOverride.is_working_day)))
+    overrides = dict(db.session.execute(sa.select(CalendarOverride.day, CalendarOverride.is_working_day)).tuples())
     years = set(db.session.scalars(sa.select(CalendarYear.year)))
     return WorkdayCalendar(overrides, years)
