@@ -94,6 +94,8 @@ class WorkdayCalendar:
 
 def load_calendar() -> WorkdayCalendar:
     """The calendar with the current override table (one small query each)."""
-    overrides = dict(db.session.execute(sa.select(CalendarOverride.day, CalendarOverride.is_working_day)).tuples())
+    overrides = {
+        row[0]: row[1] for row in db.session.execute(sa.select(CalendarOverride.day, CalendarOverride.is_working_day))
+    }
     years = set(db.session.scalars(sa.select(CalendarYear.year)))
     return WorkdayCalendar(overrides, years)
