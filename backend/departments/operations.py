@@ -1,0 +1,69 @@
+"""Departments and their API credentials. Operations flush, never commit."""
+
+from __future__ import annotations
+
+import secrets
+
+import sqlalchemy as sa
+
+from ..actors import Actor
+from ..audit.operations import record_event
+from ..errors import ApiError, Conflict
+from ..extensions import db
+from ..identifiers import IdentifierError, validate_uscc
+from ..pii import cipher
+from ..types import utcnow
+from .models import Department, DepartmentApiKey
+
+SECRET_CONTEXT = "department_api_key.secret"  # noqa: S105 - AEAD context label, not a secret
+
+
+def create_department(actor: Actor, *, code: str, name: str, uscc: str, abbreviation: str | None = None) -> Department:
+    try:
+        checked = validate_uscc(uscc)
+    except IdentifierError as exc:
+        raise ApiError(exc.message, code="invalid_uscc", details=exc.as_details()) from exc
+    clash = db.session.scalar(
+        sa.select(Department).where(
+            sa.or_(Department.code == code, Department.name == name, Department.uscc == checked.code)
+        )
+    )
+    if clash is not None:
+        raise Conflict(f"部门代码、名称或统一社会信用代码与已有部门“{clash.name}”重复")
+    department = Department(code=code, name=name, uscc=checked.code, abbreviation=abbreviation)
+    db.session.add(department)
+    db.session.flush()
+    record_event(actor, "department.create", target=department, details={"code": code, "name": name})
+    return department
+
+
+def issue_api_key(actor: Actor, department: Department, label: str = "") -> tuple[DepartmentApiKey, str]:
+    """Create a key; the secret is returned once (show it once) and stored encrypted."""
+    secret = secrets.token_urlsafe(32)
+    key = DepartmentApiKey(
+        department_id=department.id,
+        key_id="dk_" + secrets.token_hex(12),
+        secret_encrypted=cipher().encrypt(secret, SECRET_CONTEXT),
+        label=label,
+        created_by_id=int(actor.id) if actor.type == "staff" and actor.id else None,
+    )
+    db.session.add(key)
+    db.session.flush()
+    record_event(actor, "department.api_key.issue", target=key, details={"department": department.code})
+    return key, secret
+
+
+def revoke_api_key(actor: Actor, key: DepartmentApiKey) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        record_event(actor, "department.api_key.revoke", target=key, details={"key_id": key.key_id})
+
+
+def api_key_secret(key: DepartmentApiKey) -> str:
+    return cipher().decrypt(key.secret_encrypted, SECRET_CONTEXT)
+
+
+def find_active_key(key_id: str) -> DepartmentApiKey | None:
+    return db.session.scalar(
+        sa.select(DepartmentApiKey).where(DepartmentApiKey.key_id == key_id, DepartmentApiKey.revoked_at.is_(None))
+    )
