@@ -1,0 +1,58 @@
+import base64
+import json
+
+import pytest
+
+from backend.app import create_app
+from backend.config import ConfigError, load_settings
+
+GOOD = {
+    "SECRET_KEY": "s" * 40,
+    "PII_ENCRYPTION_KEYS": "p1:" + base64.b64encode(b"\x05" * 32).decode(),
+    "PII_HASH_KEY": "hash",
+}
+
+
+def test_production_refuses_start_naming_missing_secret(tmp_path):
+    env = {"ENV": "production", "SECRET_KEY": "s" * 40, "PII_HASH_KEY": "x"}
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, environ=env)
+    assert "PII_ENCRYPTION_KEYS" in str(info.value)
+    assert "SECRET_KEY" not in str(info.value).split("secret(s)")[1]
+
+
+def test_production_starts_with_all_secrets(tmp_path):
+    settings = load_settings(tmp_path, environ={"ENV": "production", **GOOD})
+    assert settings.is_production
+    assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_development_generates_throwaway_secrets_once(tmp_path, caplog):
+    first = load_settings(tmp_path, environ={"ENV": "development"})
+    path = tmp_path / "dev-secrets.json"
+    assert path.exists()
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert "throw-away secrets" in caplog.text
+    second = load_settings(tmp_path, environ={"ENV": "development"})
+    assert first.SECRET_KEY == second.SECRET_KEY == json.loads(path.read_text())["SECRET_KEY"]
+
+
+def test_environment_overrides_typed_defaults(tmp_path):
+    settings = load_settings(
+        tmp_path, environ={"CREDIT_REPORT_VALIDITY_DAYS": "45", "RATELIMIT_ENABLED": "false", **GOOD}
+    )
+    assert settings.REPORT_VALIDITY_DAYS == 45
+    assert settings.RATELIMIT_ENABLED is False
+
+
+def test_bad_value_names_the_setting(tmp_path):
+    with pytest.raises(ConfigError, match="CREDIT_REPORT_VALIDITY_DAYS"):
+        load_settings(tmp_path, environ={"CREDIT_REPORT_VALIDITY_DAYS": "thirty", **GOOD})
+
+
+def test_create_app_in_production_without_secrets_fails(monkeypatch):
+    for name in ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_HASH_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ENV", "production")
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app()

@@ -1,0 +1,79 @@
+import datetime as dt
+
+import sqlalchemy as sa
+
+from backend.extensions import db
+from backend.records.models import CreditRecord, PenaltyTier
+from backend.subjects.models import Subject, SubjectKind
+from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
+
+
+def test_upsert_is_idempotent_by_department_and_decision_number(app):
+    dept = make_department()
+    item = record_input(dept, uscc=make_uscc(1))
+    assert write_records(item) == ["created"]
+    assert write_records(item) == ["unchanged"]
+    changed = record_input(dept, uscc=make_uscc(1), decision_number=item.decision_number, facts="更正后的事实")
+    assert write_records(changed) == ["updated"]
+    rows = db.session.scalars(sa.select(CreditRecord)).all()
+    assert len(rows) == 1
+    assert rows[0].facts == "更正后的事实"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Subject)) == 1
+
+
+def test_same_record_twice_in_one_chunk_later_wins(app):
+    dept = make_department()
+    a = record_input(dept, uscc=make_uscc(2), facts="第一次")
+    b = record_input(dept, uscc=make_uscc(2), decision_number=a.decision_number, facts="第二次")
+    assert write_records(a, b) == ["created", "updated"]
+    assert db.session.scalar(sa.select(CreditRecord.facts)) == "第二次"
+
+
+def test_timeliness_counts_working_days_across_national_day(app):
+    dept = make_department()
+    late = record_input(dept, decision_date=dt.date(2026, 9, 28), received_date=dt.date(2026, 10, 14))
+    on_time = record_input(dept, decision_date=dt.date(2026, 9, 28), received_date=dt.date(2026, 10, 9))
+    write_records(late, on_time)
+    by_number = {r.decision_number: r for r in db.session.scalars(sa.select(CreditRecord))}
+    # 29, 30 Sep, 8, 9, 10 (adjusted Saturday), 12, 13, 14 Oct = 8 working days: late.
+    assert by_number[late.decision_number].timeliness_working_days == 8
+    assert not by_number[late.decision_number].is_timely
+    assert by_number[on_time.decision_number].timeliness_working_days == 4  # 29, 30 Sep, 8, 9 Oct
+    assert by_number[on_time.decision_number].is_timely
+
+
+def test_natural_person_stored_encrypted_and_never_published(app):
+    dept = make_department()
+    number = make_id_number(251)
+    write_records(record_input(dept, uscc=None, id_number=number, subject_name="张三明"))
+    subject = db.session.scalar(sa.select(Subject))
+    assert subject.kind is SubjectKind.NATURAL
+    assert subject.reveal_id_number() == number
+    assert subject.display_name == "张*明"
+    record = db.session.scalar(sa.select(CreditRecord))
+    assert record.published is False
+    assert record.subject_name == "张*明"
+    with db.engine.connect() as conn:
+        for table in ("subject", "credit_record"):
+            for row in conn.execute(sa.text(f"SELECT * FROM {table}")):
+                text = " ".join(str(v) for v in row)
+                assert number not in text
+                assert "张三明" not in text
+
+
+def test_expire_command_moves_past_records(runner):
+    dept = make_department()
+    write_records(
+        record_input(
+            dept, tier=PenaltyTier.GENERAL, decision_date=dt.date(2024, 1, 10), received_date=dt.date(2024, 1, 12)
+        ),
+        record_input(
+            dept, tier=PenaltyTier.SERIOUS, decision_date=dt.date(2026, 1, 10), received_date=dt.date(2026, 1, 12)
+        ),
+    )
+    db.session.commit()
+    result = runner.invoke(args=["credit", "expire-records", "--today", "2026-11-26"])
+    assert result.exit_code == 0, result.output
+    assert "1 record(s) expired" in result.output
+    statuses = sorted(s.value for s in db.session.scalars(sa.select(CreditRecord.status)))
+    assert statuses == ["expired", "public"]
