@@ -1,3 +1,81 @@
-from apiflask import APIBlueprint
+"""Public query of enterprises' public credit records: /api/v1/subjects (no login, rate-limited)."""
 
-bp = APIBlueprint("public_api", __name__)
+from __future__ import annotations
+
+import datetime as dt
+
+from apiflask import APIBlueprint, Schema, fields
+from flask import current_app
+
+from ..errors import ApiError, NotFound
+from ..extensions import limiter
+from ..identifiers import IdentifierError, validate_uscc
+from ..subjects.queries import get_public_profile, search_enterprises
+from ..subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
+from . import messages
+
+bp = APIBlueprint("public_api", __name__, url_prefix="/api/v1", tag=messages.TAG)
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(metadata={"description": "机器可读的错误代码，如 invalid_uscc"})
+    message = fields.String(metadata={"description": "给用户看的中文说明"})
+    details = fields.Dict(metadata={"description": "补充信息，如出错的位置 position"})
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorDetailSchema)
+
+
+def _error_responses(*statuses: int) -> dict[int, dict]:
+    responses: dict[int, dict] = {}
+    for status in statuses:
+        response: dict = {
+            "description": messages.ERROR_DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": ErrorSchema}},
+        }
+        if status == 429:
+            response["headers"] = {"Retry-After": fields.Integer(metadata={"description": "多少秒后可以重试"})}
+        responses[status] = response
+    return responses
+
+
+def _public_limit() -> str:
+    return current_app.extensions["settings"].RATELIMIT_PUBLIC
+
+
+@bp.get("/subjects")
+@limiter.limit(_public_limit)
+@bp.input(SearchQuerySchema, location="query", arg_name="query")
+@bp.output(SearchPageSchema)
+@bp.doc(
+    summary=messages.SEARCH_SUMMARY,
+    description=messages.SEARCH_DESCRIPTION,
+    responses=_error_responses(400, 422, 429),
+)
+def search_subjects(query: dict):
+    text = query["q"].strip()
+    if not text:
+        raise ApiError(messages.EMPTY_QUERY, code="empty_query")
+    settings = current_app.extensions["settings"]
+    return search_enterprises(text, page=query["page"], per_page=query["per_page"] or settings.SEARCH_PAGE_SIZE)
+
+
+@bp.get("/subjects/<uscc>")
+@limiter.limit(_public_limit)
+@bp.output(PublicProfileSchema)
+@bp.doc(
+    summary=messages.PROFILE_SUMMARY,
+    description=messages.PROFILE_DESCRIPTION,
+    responses=_error_responses(400, 404, 429),
+)
+def get_subject(uscc: str):
+    settings = current_app.extensions["settings"]
+    try:
+        code = validate_uscc(uscc, settings.USCC_LEGACY_ALLOWLIST).code
+    except IdentifierError as exc:
+        raise ApiError(exc.message, code="invalid_uscc", details=exc.as_details()) from exc
+    profile = get_public_profile(code, dt.date.today())
+    if profile is None:
+        raise NotFound(messages.SUBJECT_NOT_FOUND)
+    return profile

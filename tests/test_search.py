@@ -1,0 +1,143 @@
+"""Enterprise search: USCC lookup, short and trigram substring paths, ordering, paging, no persons."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from backend.extensions import db
+from backend.subjects.queries import looks_like_uscc, search_enterprises
+from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
+
+TODAY = dt.date.today()
+
+JINCHUAN_EXACT = "金川"
+JINCHUAN_PREFIX = "金川集团股份有限公司"
+JINCHUAN_MIDDLE = "甘肃金川镍钴新材料有限责任公司"
+OTHER = "永昌县农业发展有限公司"
+PERSON_NAME = "金川明"
+
+
+def _enterprise(dept, name: str, n: int, **overrides):
+    return record_input(
+        dept,
+        uscc=make_uscc(n),
+        subject_name=name,
+        decision_date=TODAY - dt.timedelta(days=30),
+        received_date=TODAY - dt.timedelta(days=28),
+        **overrides,
+    )
+
+
+@pytest.fixture
+def world(app):
+    dept = make_department()
+    names = {JINCHUAN_MIDDLE: 101, OTHER: 102, JINCHUAN_PREFIX: 103, JINCHUAN_EXACT: 104}
+    inputs = [_enterprise(dept, name, n) for name, n in names.items()]
+    person = record_input(
+        dept,
+        uscc=None,
+        id_number=make_id_number(7),
+        subject_name=PERSON_NAME,
+        decision_date=TODAY - dt.timedelta(days=30),
+        received_date=TODAY - dt.timedelta(days=28),
+    )
+    write_records(*inputs, person)
+    db.session.commit()
+    return {name: make_uscc(n) for name, n in names.items()} | {"person_id": person.id_number}
+
+
+def _names(page) -> list[str]:
+    return [item.name for item in page.items]
+
+
+def test_two_characters_find_names_containing_them_in_rank_order(world):
+    page = search_enterprises("金川")
+    # exact name, then the prefix match, then the name containing it in the middle
+    assert _names(page) == [JINCHUAN_EXACT, JINCHUAN_PREFIX, JINCHUAN_MIDDLE]
+    assert page.has_more is False
+    assert page.items[0].uscc == world[JINCHUAN_EXACT]
+
+
+def test_one_character_is_enough(world):
+    assert set(_names(search_enterprises("镍"))) == {JINCHUAN_MIDDLE}
+
+
+def test_three_characters_use_the_trigram_path_and_find_the_middle_of_names(world):
+    assert _names(search_enterprises("镍钴新材料")) == [JINCHUAN_MIDDLE]
+    assert _names(search_enterprises("集团股份")) == [JINCHUAN_PREFIX]
+    assert _names(search_enterprises("金川集")) == [JINCHUAN_PREFIX]
+    assert _names(search_enterprises("金川镍")) == [JINCHUAN_MIDDLE]
+    assert set(_names(search_enterprises("有限公司"))) == {JINCHUAN_PREFIX, OTHER}
+
+
+def test_three_characters_rank_exact_then_prefix_then_contains(app):
+    dept = make_department()
+    # written middle-first so that id order alone would give the wrong ranking
+    names = ["金昌宏达建材厂", "宏达建材有限公司", "宏达建材"]
+    write_records(*[_enterprise(dept, name, 300 + n) for n, name in enumerate(names)])
+    db.session.commit()
+    assert _names(search_enterprises("宏达建材")) == ["宏达建材", "宏达建材有限公司", "金昌宏达建材厂"]
+    assert _names(search_enterprises("宏达建材", page=2, per_page=2)) == ["金昌宏达建材厂"]
+
+
+def test_query_characters_are_literal_not_patterns(world):
+    for text in ("%", "_", "%%", "__", "%有限%", "_川_", '"', '"金川"', "金川' OR 1=1 --", "*", "金川*", "NEAR"):
+        assert search_enterprises(text).items == [], text
+
+
+def test_uscc_query_is_an_exact_code_lookup_in_any_case_and_spacing(world):
+    code = world[JINCHUAN_MIDDLE]
+    page = search_enterprises(" " + code[:9].lower() + " " + code[9:] + " ")
+    assert _names(page) == [JINCHUAN_MIDDLE]
+    assert page.total == 1
+    assert looks_like_uscc(code)
+    assert not looks_like_uscc(code[:17])
+    assert not looks_like_uscc("金川集团股份有限公司金川集团股份有限公")
+
+
+def test_natural_persons_are_never_found(world):
+    assert search_enterprises(PERSON_NAME).items == []
+    assert search_enterprises("金*明").items == []
+    # an ID number looks like a code (18 digits) and must still find nothing
+    assert search_enterprises(world["person_id"]).items == []
+    assert PERSON_NAME not in _names(search_enterprises("金"))
+    assert all(item.name for item in search_enterprises("金").items)
+
+
+def test_pages_cross_the_exact_prefix_and_contains_tiers(world):
+    seen = []
+    for number in (1, 2, 3):
+        page = search_enterprises("金川", page=number, per_page=1)
+        assert len(page.items) == 1
+        assert page.has_more is (number < 3)
+        seen.extend(_names(page))
+    assert seen == [JINCHUAN_EXACT, JINCHUAN_PREFIX, JINCHUAN_MIDDLE]
+    assert search_enterprises("金川", page=4, per_page=1).items == []
+    page = search_enterprises("金川", page=2, per_page=2)
+    assert _names(page) == [JINCHUAN_MIDDLE]
+    assert page.has_more is False
+
+
+@pytest.mark.parametrize("query", ["测试", "测试企业"])  # short scan and trigram path
+def test_pagination_over_many_matches(app, query):
+    dept = make_department()
+    write_records(*[_enterprise(dept, f"金昌{n:02d}测试企业有限公司", 200 + n) for n in range(25)])
+    db.session.commit()
+    pages = [search_enterprises(query, page=p, per_page=10) for p in (1, 2, 3)]
+    assert [len(p.items) for p in pages] == [10, 10, 5]
+    assert [p.has_more for p in pages] == [True, True, False]
+    codes = [item.uscc for p in pages for item in p.items]
+    assert len(set(codes)) == 25
+
+
+def test_per_page_is_capped_by_the_setting(app):
+    settings = app.extensions["settings"]
+    page = search_enterprises("金川", per_page=settings.SEARCH_MAX_PAGE_SIZE + 500)
+    assert page.per_page == settings.SEARCH_MAX_PAGE_SIZE
+
+
+def test_empty_query_is_refused(app):
+    with pytest.raises(ValueError, match="empty"):
+        search_enterprises("  ")
