@@ -1,0 +1,75 @@
+"""HTML forms of the console (Flask-WTF): every POST form carries and checks a CSRF token."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+REQUIRED = "此项为必填项"
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired(REQUIRED), Length(max=64)])
+    password = PasswordField("密码", validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
+class TotpForm(FlaskForm):
+    code = StringField(
+        "动态口令",
+        validators=[DataRequired(REQUIRED), Regexp(r"^\s*\d{6}\s*$", message="请输入 6 位数字口令")],
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state (logout, revoke, delete, verify): only the CSRF token."""
+
+
+class DepartmentForm(FlaskForm):
+    code = StringField(
+        "部门代码",
+        validators=[
+            DataRequired(REQUIRED),
+            Length(max=32),
+            Regexp(r"^[A-Za-z0-9_-]+$", message="只能包含字母、数字、下划线和连字符"),
+        ],
+    )
+    name = StringField("部门名称", validators=[DataRequired(REQUIRED), Length(max=100)])
+    uscc = StringField(
+        "统一社会信用代码", validators=[DataRequired(REQUIRED), Length(min=18, max=18, message="应为 18 位")]
+    )
+    abbreviation = StringField("简称（文号前缀）", validators=[Optional(), Length(max=20)])
+
+
+class ApiKeyForm(FlaskForm):
+    label = StringField("用途说明", validators=[Optional(), Length(max=100)])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(
+        "查询事由",
+        validators=[DataRequired("请填写查询事由"), Length(min=4, max=200, message="查询事由应为 4 至 200 个字")],
+    )
+
+
+class CalendarOverrideForm(FlaskForm):
+    day = DateField("日期", validators=[InputRequired("请选择日期")], format="%Y-%m-%d")
+    kind = RadioField(
+        "类型",
+        choices=[("holiday", "放假（非工作日）"), ("workday", "调休上班（工作日）")],
+        validators=[InputRequired("请选择类型")],
+    )
+    note = StringField("说明", validators=[Optional(), Length(max=100)])
+
+
+class CalendarYearForm(FlaskForm):
+    year = IntegerField(
+        "年度",
+        validators=[
+            InputRequired("请输入年度"),
+            NumberRange(min=2000, max=dt.date.today().year + 5, message="年度超出可确认范围"),
+        ],
+    )
+    source = StringField("依据（如国务院办公厅通知文号）", validators=[Optional(), Length(max=200)])

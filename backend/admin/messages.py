@@ -1,0 +1,91 @@
+"""Every text of the staff console in one place, so the wording can be reviewed without the logic."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..records.models import RecordCategory, RecordStatus
+from ..staff.models import StaffRole
+
+SITE_TITLE = "信用金昌 · 工作人员控制台"
+
+LOGIN_FAILED = "用户名或密码错误"
+LOGGED_OUT = "您已安全退出"
+SESSION_EXPIRED = "长时间未操作，会话已过期，请重新登录"
+TOTP_FAILED = "动态口令错误或已使用过，请等待下一个口令后重试"
+TOTP_ENROLLED = "动态口令绑定成功"
+CSRF_FAILED = "页面已过期或请求来源无效，请刷新页面后重试"
+FORBIDDEN = "您的角色没有权限访问该页面"
+NOT_FOUND = "请求的内容不存在"
+
+DEPARTMENT_CREATED = "部门已创建"
+KEY_REVOKED = "密钥已吊销"
+OVERRIDE_ADDED = "已保存节假日调整"
+OVERRIDE_EXISTS = "该日期已有调整记录，请先删除后再添加"
+OVERRIDE_DELETED = "已删除该日期的调整"
+YEAR_CONFIRMED = "已确认该年度的节假日安排"
+YEAR_ALREADY_CONFIRMED = "该年度已确认"
+CHAIN_OK = "审计日志链校验通过：共校验 {checked} 条记录"
+CHAIN_BROKEN = "审计日志链校验失败：第 {bad_id} 条记录异常（{problem}），此前已校验 {checked} 条"
+PERSONAL_REASON_HELP = "查看自然人信息须填写查询事由，本次查看将记入审计日志"
+FILTER_INVALID = "筛选条件无效，已忽略"
+
+CHAIN_PROBLEMS = {
+    "prev_hash does not match the previous row (row removed or reordered)": (
+        "与上一条记录的链接不一致（可能被删除或调整顺序）"
+    ),
+    "row content does not match its hash (row edited)": "记录内容与哈希不一致（可能被篡改）",
+    "chain head does not match the last row (rows removed at the end)": (
+        "链头与最后一条记录不一致（末尾记录可能被删除）"
+    ),
+}
+
+ROLE_LABELS = {
+    StaffRole.PLATFORM_ADMIN: "平台管理员",
+    StaffRole.DEPT_REVIEWER: "部门审核员",
+    StaffRole.AUDITOR: "审计员",
+}
+
+CATEGORY_LABELS = {
+    RecordCategory.REGISTRATION: "登记基础信息",
+    RecordCategory.LICENCE: "行政许可",
+    RecordCategory.PENALTY: "行政处罚",
+    RecordCategory.ENFORCEMENT: "行政强制",
+    RecordCategory.RED_LIST: "守信激励",
+    RecordCategory.DISHONEST_LIST: "严重失信主体名单",
+    RecordCategory.ABNORMAL_OPERATION: "经营异常名录",
+    RecordCategory.COURT_DEFAULTER: "失信被执行人",
+    RecordCategory.CRIMINAL_JUDGEMENT: "刑事判决",
+    RecordCategory.COMMITMENT: "信用承诺",
+    RecordCategory.OTHER_ADMIN: "其他行政行为",
+}
+
+STATUS_LABELS = {
+    RecordStatus.PUBLIC: "公示中",
+    RecordStatus.UNDER_OBJECTION: "异议处理中",
+    RecordStatus.REPAIRED: "已修复",
+    RecordStatus.WITHDRAWN: "已撤销",
+    RecordStatus.EXPIRED: "公示期满",
+}
+
+IMPORT_STATUS_LABELS = {
+    "running": "处理中",
+    "completed": "全部入库",
+    "partial": "部分入库",
+    "rejected": "整批退回",
+    "failed": "文件无法读取",
+}
+
+TIER_LABELS = {"minor": "轻微", "general": "一般", "serious": "严重"}
+
+ERROR_REPORT_HEADER = ("行号", "列", "原因")
+
+
+def locked_message(until: dt.datetime) -> str:
+    """Lockout text; ``until`` is naive UTC, shown in China time (UTC+8, no daylight saving)."""
+    local = until + dt.timedelta(hours=8)
+    return f"登录失败次数过多，账户已暂时锁定，请于 {local:%Y-%m-%d %H:%M} 之后再试"
+
+
+def api_key_issued(department: str) -> str:
+    return f"已为“{department}”签发新的接口密钥"
