@@ -1,3 +1,138 @@
-from apiflask import APIBlueprint
+"""Department systems push records (归集) here: `/api/dept/v1/`, signed requests (see auth.py)."""
 
-bp = APIBlueprint("dept_api", __name__)
+from __future__ import annotations
+
+import sqlalchemy as sa
+from apiflask import APIBlueprint
+from flask import current_app, g, request
+
+from ..actors import Actor
+from ..errors import ApiError, NotFound
+from ..extensions import db
+from ..imports import messages as msg
+from ..imports.models import ImportBatch, ImportStatus
+from ..imports.operations import batch_errors, import_records
+from ..imports.parsing import RowValidator, validate_api_records
+from .auth import KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, authenticate_request
+from .schemas import BatchOut, RecordBatchIn
+
+bp = APIBlueprint("dept_api", __name__, url_prefix="/api/dept/v1", tag="部门数据报送")
+
+SECURITY_SCHEMES = {
+    "CreditKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": KEY_HEADER,
+        "description": "部门 API 密钥编号（在管理后台签发）。每个请求还必须带 "
+        f"{TIMESTAMP_HEADER}（Unix 秒）、{NONCE_HEADER}（16-64 位一次性随机串）和 {SIGNATURE_HEADER}："
+        "十六进制 HMAC-SHA256(密钥, METHOD + \\n + PATH + \\n + TIMESTAMP + \\n + NONCE + \\n + "
+        "hex(SHA256(请求体)))。参考实现：backend/dept_api/auth.py 的 sign_request。",
+    },
+    "CreditTimestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP_HEADER},
+    "CreditNonce": {"type": "apiKey", "in": "header", "name": NONCE_HEADER},
+    "CreditSignature": {"type": "apiKey", "in": "header", "name": SIGNATURE_HEADER},
+}
+SECURITY = [{name: [] for name in SECURITY_SCHEMES}]  # all four headers together
+AUTH_RESPONSES = {
+    401: "签名认证失败：missing_credentials、unknown_key、stale_timestamp、invalid_nonce、"
+    "invalid_signature、replayed_nonce",
+    403: "部门已停用（department_inactive）",
+}
+
+
+@bp.record_once
+def _document_security(state) -> None:
+    # The schemes live in the app config that APIFlask reads when it builds /openapi.json.
+    schemes = dict(state.app.config.get("SECURITY_SCHEMES") or {})
+    schemes.update(SECURITY_SCHEMES)
+    state.app.config["SECURITY_SCHEMES"] = schemes
+
+
+@bp.before_request
+def _authenticate() -> None:
+    g.department, g.api_key = authenticate_request()
+
+
+@bp.post("/records")
+@bp.input(RecordBatchIn, arg_name="payload")
+@bp.output(BatchOut)
+@bp.doc(
+    summary="报送信用记录",
+    description="一次报送一批记录（行政处罚、行政许可等）。同一部门同一决定文书号的记录再次报送即更新；"
+    "内容未变则不变。默认保存正确的记录并逐条报告错误（errors 中的 index 为数组序号）；"
+    "atomic 为 true 时任一记录有错误则整批不保存，返回 422（error.details 中含同样的批次结果）。",
+    security=SECURITY,
+    responses={
+        **AUTH_RESPONSES,
+        413: "记录数超过 DEPT_API_MAX_BATCH（batch_too_large）",
+        422: "请求格式错误或 atomic 批次被拒绝",
+    },
+)
+def submit_records(payload):
+    settings = current_app.extensions["settings"]
+    records = payload["records"]
+    if len(records) > settings.DEPT_API_MAX_BATCH:
+        raise ApiError(
+            msg.BATCH_TOO_LARGE.format(limit=settings.DEPT_API_MAX_BATCH, count=len(records)),
+            code="batch_too_large",
+            status=413,
+            details={"limit": settings.DEPT_API_MAX_BATCH, "count": len(records)},
+        )
+    department = g.department
+    validator = RowValidator.for_department(department, uscc_allowlist=settings.USCC_LEGACY_ALLOWLIST)
+    items, unknown = validate_api_records(records, validator)
+    batch = import_records(
+        Actor.department(department, ip=request.remote_addr),
+        department,
+        items,
+        channel="dept_api",
+        atomic=payload["atomic"],
+    )
+    db.session.commit()
+    body = _batch_body(batch, unknown)
+    if batch.atomic and batch.status is ImportStatus.REJECTED:
+        # Committed first: the rejected batch and its errors stay on record for the department.
+        raise ApiError(
+            msg.BATCH_REJECTED.format(count=batch.error_count),
+            code="batch_rejected",
+            status=422,
+            details=BatchOut().dump(body),
+        )
+    return body
+
+
+@bp.get("/batches/<int:batch_id>")
+@bp.output(BatchOut)
+@bp.doc(
+    summary="查询报送批次",
+    description="本部门的批次结果与逐条错误；其他部门的批次视为不存在。",
+    security=SECURITY,
+    responses={**AUTH_RESPONSES, 404: "批次不存在"},
+)
+def get_batch(batch_id: int):
+    batch = db.session.scalar(
+        sa.select(ImportBatch).where(ImportBatch.id == batch_id, ImportBatch.department_id == g.department.id)
+    )
+    if batch is None:
+        raise NotFound(msg.BATCH_NOT_FOUND)
+    body = _batch_body(batch, [])
+    db.session.commit()  # the nonce and the key's last use
+    return body
+
+
+def _batch_body(batch: ImportBatch, unknown_fields: list[str]) -> dict:
+    return {
+        "batch_id": batch.id,
+        "status": batch.status.value,
+        "atomic": batch.atomic,
+        "total": batch.total_rows,
+        "created": batch.created_count,
+        "updated": batch.updated_count,
+        "unchanged": batch.unchanged_count,
+        "error_rows": batch.error_count,
+        "message": batch.message,
+        "unknown_fields": unknown_fields,
+        "errors": [{"index": e.row_number, "field": e.column, "reason": e.reason} for e in batch_errors(batch)],
+        "started_at": batch.started_at,
+        "finished_at": batch.finished_at,
+    }

@@ -1,0 +1,131 @@
+"""Signed requests from department systems (HMAC-SHA256 over method, path, time, nonce, body).
+
+A department system sends four headers:
+
+- ``X-Credit-Key``: the key id issued in the admin console (``dk_...``);
+- ``X-Credit-Timestamp``: Unix time in seconds, within DEPT_API_MAX_CLOCK_SKEW_SECONDS of ours;
+- ``X-Credit-Nonce``: 16-64 characters ``[A-Za-z0-9_-]``, never reused with the same key;
+- ``X-Credit-Signature``: lower-case hex HMAC-SHA256 with the key's secret over
+  ``METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + NONCE + "\\n" + hex(sha256(body))``,
+  where PATH is the request path without the query string (e.g. ``/api/dept/v1/records``) and
+  body is the exact bytes sent (empty for GET).
+
+``sign_request`` is the reference implementation for integrators and tests. Nonces are kept in
+ApiNonce until their timestamp window closes, so a captured request cannot be replayed; the
+nonce row is committed together with the request's effects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import time
+
+import sqlalchemy as sa
+from flask import current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from ..departments.models import ApiNonce, Department, DepartmentApiKey
+from ..departments.operations import api_key_secret, find_active_key
+from ..errors import Forbidden, Unauthorized
+from ..extensions import db
+from ..imports import messages as msg
+from ..types import utcnow
+
+KEY_HEADER = "X-Credit-Key"
+TIMESTAMP_HEADER = "X-Credit-Timestamp"
+NONCE_HEADER = "X-Credit-Nonce"
+SIGNATURE_HEADER = "X-Credit-Signature"
+HEADERS = (KEY_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
+NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
+
+
+def string_to_sign(method: str, path: str, timestamp: str | int, nonce: str, body: bytes) -> str:
+    return "\n".join((method.upper(), path, str(timestamp), nonce, hashlib.sha256(body).hexdigest()))
+
+
+def sign_request(secret: str, method: str, path: str, body: bytes, timestamp: str | int, nonce: str) -> str:
+    """The X-Credit-Signature value for a request (hex HMAC-SHA256)."""
+    message = string_to_sign(method, path, timestamp, nonce, body)
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes = b"", **overrides: str) -> dict:
+    """All four headers for a request signed now with a fresh nonce (client convenience)."""
+    import secrets
+
+    timestamp = overrides.get("timestamp") or str(int(time.time()))
+    nonce = overrides.get("nonce") or secrets.token_hex(16)
+    return {
+        KEY_HEADER: key_id,
+        TIMESTAMP_HEADER: timestamp,
+        NONCE_HEADER: nonce,
+        SIGNATURE_HEADER: sign_request(secret, method, path, body, timestamp, nonce),
+    }
+
+
+def authenticate_request() -> tuple[Department, DepartmentApiKey]:
+    """Check the current request's signature headers; raise Unauthorized with the exact cause.
+
+    Order matters: the nonce is recorded only once the signature is proven, so a stranger
+    cannot burn a department's nonces.
+    """
+    settings = current_app.extensions["settings"]
+    missing = [name for name in HEADERS if not request.headers.get(name)]
+    if missing:
+        raise Unauthorized(
+            msg.MISSING_CREDENTIALS.format(headers="、".join(missing)),
+            code="missing_credentials",
+            details={"missing": missing},
+        )
+    key_id = request.headers[KEY_HEADER].strip()
+    raw_timestamp = request.headers[TIMESTAMP_HEADER].strip()
+    nonce = request.headers[NONCE_HEADER].strip()
+    signature = request.headers[SIGNATURE_HEADER].strip().lower()
+
+    key = find_active_key(key_id[:40])
+    if key is None:
+        raise Unauthorized(msg.UNKNOWN_KEY, code="unknown_key")
+    if not raw_timestamp.isdigit() or len(raw_timestamp) > 12:
+        raise Unauthorized(msg.BAD_TIMESTAMP, code="stale_timestamp")
+    timestamp = int(raw_timestamp)
+    skew = settings.DEPT_API_MAX_CLOCK_SKEW_SECONDS
+    if abs(time.time() - timestamp) > skew:
+        raise Unauthorized(
+            msg.STALE_TIMESTAMP.format(seconds=skew), code="stale_timestamp", details={"server_time": int(time.time())}
+        )
+    if not NONCE_PATTERN.fullmatch(nonce):
+        raise Unauthorized(msg.BAD_NONCE, code="invalid_nonce")
+
+    body = request.get_data(cache=True)
+    expected = sign_request(api_key_secret(key), request.method, request.path, body, raw_timestamp, nonce)
+    if not hmac.compare_digest(expected, signature):
+        raise Unauthorized(msg.INVALID_SIGNATURE, code="invalid_signature")
+
+    _use_nonce(key.key_id, nonce, timestamp, skew)
+    department = key.department
+    if not department.is_active:
+        raise Forbidden(msg.DEPARTMENT_INACTIVE, code="department_inactive")
+    key.last_used_at = utcnow()
+    return department, key
+
+
+def _use_nonce(key_id: str, nonce: str, timestamp: int, skew: int) -> None:
+    now = utcnow()
+    # Opportunistic purge: a nonce is only needed while its timestamp could still be accepted.
+    db.session.execute(
+        sa.delete(ApiNonce).where(ApiNonce.expires_at < now).execution_options(synchronize_session=False)
+    )
+    seen = db.session.scalar(sa.select(ApiNonce.id).where(ApiNonce.key_id == key_id, ApiNonce.nonce == nonce))
+    if seen is not None:
+        raise Unauthorized(msg.REPLAYED_NONCE, code="replayed_nonce")
+    expires = dt.datetime.fromtimestamp(timestamp + skew, dt.UTC).replace(tzinfo=None)
+    db.session.add(ApiNonce(key_id=key_id, nonce=nonce, expires_at=max(expires, now)))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # Two concurrent requests with one nonce: the unique constraint lets only one through.
+        db.session.rollback()
+        raise Unauthorized(msg.REPLAYED_NONCE, code="replayed_nonce") from None

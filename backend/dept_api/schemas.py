@@ -1,0 +1,116 @@
+"""Request and response schemas of the department API (they make its OpenAPI document).
+
+Records are accepted as plain JSON objects at the schema level and validated one by one by the
+same RowValidator as the file import, so one bad record is reported against its index instead
+of turning the whole request into a 422. Their fields are documented here.
+"""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Integer, List, Nested, Raw, String
+from apiflask.validators import Length
+
+from ..imports import messages as msg
+from ..imports.models import ImportStatus
+
+_DATE = {"type": "string", "format": "date"}
+_TEXT = {"type": "string"}
+
+RECORD_PROPERTIES: dict[str, dict] = {
+    "subject_name": {**_TEXT, "maxLength": 200, "description": "行政相对人名称（必填）"},
+    "subject_kind": {
+        **_TEXT,
+        "description": "行政相对人类别，可省略（按 uscc / id_number 判断）：legal、natural、individual_business，"
+        "也接受中文：法人及非法人组织、自然人、个体工商户",
+    },
+    "uscc": {**_TEXT, "description": "统一社会信用代码（法人及非法人组织必填，18位，含校验）"},
+    "id_type": {**_TEXT, "description": "证件类型，自然人目前只支持居民身份证（可省略）"},
+    "id_number": {**_TEXT, "description": "居民身份证号码（自然人必填；平台加密保存，不公开）"},
+    "legal_representative": {**_TEXT, "maxLength": 100, "description": "法定代表人"},
+    "category": {
+        **_TEXT,
+        "description": "信息类别（必填）：penalty 行政处罚、licence 行政许可、registration、enforcement、red_list、"
+        "dishonest_list、abnormal_operation、court_defaulter、criminal_judgement、commitment、other_admin；"
+        "也接受中文名称",
+        "example": "penalty",
+    },
+    "tier": {
+        **_TEXT,
+        "example": "general",
+        "description": "处罚等级（行政处罚必填，其他类别不得填写）：minor 轻微、general 一般、serious 严重，也接受中文",
+    },
+    "decision_number": {
+        **_TEXT,
+        "maxLength": 100,
+        "description": "决定文书号（必填），同一部门内唯一：再次报送同一文书号即更新该记录",
+    },
+    "decision_date": {**_DATE, "description": "决定日期（必填），YYYY-MM-DD"},
+    "publicity_end_date": {**_DATE, "description": "公示截止期；省略时按处罚等级的公示期限计算"},
+    "valid_from": {**_DATE, "description": "有效期自（校验，不单独保存）"},
+    "valid_until": {**_DATE, "description": "有效期至（许可有效期、名单移出日期），“长期”可省略"},
+    "title": {**_TEXT, "maxLength": 200, "description": "许可证书名称 / 名单名称 / 案由"},
+    "violation_type": {**_TEXT, "maxLength": 200, "description": "违法行为类型"},
+    "facts": {**_TEXT, "description": "违法事实"},
+    "legal_basis": {**_TEXT, "description": "处罚依据 / 许可依据"},
+    "penalty_category": {**_TEXT, "maxLength": 100, "description": "处罚类别（警告、罚款……）或许可类别"},
+    "penalty_content": {**_TEXT, "description": "处罚内容或许可内容"},
+    "fine_amount": {
+        "type": ["number", "string"],
+        "description": "罚款金额，单位：元（不是万元），不得为负",
+        "example": 5000,
+    },
+    "source_department_code": {**_TEXT, "description": "数据来源单位的部门代码（与认定单位不同时填写）"},
+    "received_date": {**_DATE, "description": "报送日期，省略时为接收当天；用于“双公示”7个工作日及时性统计"},
+}
+
+RECORD_DOC = {
+    "type": "object",
+    "title": "DeptRecord",
+    "required": ["subject_name", "category", "decision_number", "decision_date"],
+    "properties": RECORD_PROPERTIES,
+    "description": "一条信用记录。法人及非法人组织填写 uscc，自然人填写 id_number。未识别的字段被忽略并在响应中列出。",
+}
+
+
+class RecordBatchIn(Schema):
+    records = List(
+        Raw(metadata=RECORD_DOC),
+        required=True,
+        validate=Length(min=1, error=msg.BATCH_EMPTY),
+        error_messages={"required": "缺少 records 字段", "invalid": "records 应为数组"},
+        metadata={"description": "记录数组，一次最多 DEPT_API_MAX_BATCH 条（默认 5000）"},
+    )
+    atomic = Boolean(
+        load_default=False,
+        metadata={
+            "description": "true：任一记录有错误则整批不保存（返回 422）；false（默认）：保存正确的记录，报告错误的记录"
+        },
+    )
+
+
+class RowErrorOut(Schema):
+    index = Integer(metadata={"description": "记录在 records 数组中的序号（从0开始）"})
+    field = String(allow_none=True, metadata={"description": "出错的字段"})
+    reason = String(metadata={"description": "错误原因（中文）"})
+
+
+class BatchOut(Schema):
+    batch_id = Integer(metadata={"description": "批次号，可用 GET /api/dept/v1/batches/{batch_id} 查询"})
+    status = String(
+        metadata={
+            "enum": [s.value for s in ImportStatus],
+            "description": "completed 全部保存；partial 部分保存；rejected 未保存（atomic 或全部有错）",
+        }
+    )
+    atomic = Boolean()
+    total = Integer(metadata={"description": "收到的记录数"})
+    created = Integer(metadata={"description": "新增的记录数"})
+    updated = Integer(metadata={"description": "更新的记录数"})
+    unchanged = Integer(metadata={"description": "内容未变的记录数"})
+    error_rows = Integer(metadata={"description": "有错误、未保存的记录数"})
+    message = String(allow_none=True)
+    unknown_fields = List(String(), metadata={"description": "未识别、已忽略的字段（仅报送响应）"})
+    errors = List(Nested(RowErrorOut))
+    started_at = DateTime()
+    finished_at = DateTime(allow_none=True)
