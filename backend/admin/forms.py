@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 REQUIRED = "此项为必填项"
@@ -58,7 +59,7 @@ class CalendarOverrideForm(FlaskForm):
     day = DateField("日期", validators=[InputRequired("请选择日期")], format="%Y-%m-%d")
     kind = RadioField(
         "类型",
-        choices=[("holiday", "放假（非工作日）"), ("workday", "调休上班（工作日）")],
+        choices=[SelectChoice("holiday", "放假（非工作日）"), SelectChoice("workday", "调休上班（工作日）")],
         validators=[InputRequired("请选择类型")],
     )
     note = StringField("说明", validators=[Optional(), Length(max=100)])

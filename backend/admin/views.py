@@ -22,9 +22,7 @@ from ..departments.models import Department, DepartmentApiKey
 from ..departments.operations import create_department, issue_api_key, revoke_api_key
 from ..errors import ApiError
 from ..extensions import db
-from ..identifiers import IdentifierError, validate_id_number
 from ..imports.models import ImportBatch
-from ..pii import cipher
 from ..records.models import CreditRecord, RecordCategory, RecordStatus
 from ..staff.models import StaffUser
 from ..staff.operations import (
@@ -399,14 +397,6 @@ def revoke_key(department_id: int, key_id: int):
 # --- Subjects and records ---------------------------------------------------------------
 
 
-def _natural_hash_for(q: str) -> str | None:
-    try:
-        number = validate_id_number(q)
-    except IdentifierError:
-        return None
-    return cipher().lookup_hash(number, "id_number")
-
-
 @bp.get("/subjects")
 @require_role()
 def subjects():
@@ -417,11 +407,9 @@ def subjects():
     if kind is not None:
         query = query.where(Subject.kind == kind)
     if q:
-        conditions = [Subject.name.contains(q, autoescape=True), Subject.uscc == q.upper()]
-        digest = _natural_hash_for(q) if len(q) == 18 else None
-        if digest is not None:
-            conditions.append(Subject.id_number_hash == digest)
-        query = query.where(sa.or_(*conditions))
+        # Legal subjects only: ID numbers are not searched here, so they never end up in a URL
+        # (and in access logs); natural persons' names are encrypted and cannot be matched.
+        query = query.where(sa.or_(Subject.name.contains(q, autoescape=True), Subject.uscc == q.upper()))
     page = paginate(query.order_by(Subject.id.desc()))
     return render_template("admin/subjects.html", page=page, q=q, kind=kind, kinds=SubjectKind)
 
