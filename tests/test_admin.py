@@ -380,7 +380,10 @@ def test_import_batch_detail_and_error_csv(client, data):
     response = client.get(f"/admin/imports/{batch.id}/errors.csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    body = response.get_data().decode("utf-8-sig")
+    raw = response.get_data()
+    assert raw.startswith("\ufeff".encode())  # one BOM, so Excel reads UTF-8
+    assert not raw[3:].startswith("\ufeff".encode())
+    body = raw.decode("utf-8-sig")
     assert "4" in body
     assert "校验位错误" in body
     assert "统一社会信用代码" in body

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..records.models import RecordCategory, RecordStatus
+# Record labels are shared with the API and the reports: re-exported here for the templates.
+from ..records.labels import CATEGORY_LABELS, STATUS_LABELS, TIER_LABELS  # noqa: F401
 from ..staff.models import StaffRole
 
 SITE_TITLE = "信用金昌 · 工作人员控制台"
@@ -46,28 +47,6 @@ ROLE_LABELS = {
     StaffRole.AUDITOR: "审计员",
 }
 
-CATEGORY_LABELS = {
-    RecordCategory.REGISTRATION: "登记基础信息",
-    RecordCategory.LICENCE: "行政许可",
-    RecordCategory.PENALTY: "行政处罚",
-    RecordCategory.ENFORCEMENT: "行政强制",
-    RecordCategory.RED_LIST: "守信激励",
-    RecordCategory.DISHONEST_LIST: "严重失信主体名单",
-    RecordCategory.ABNORMAL_OPERATION: "经营异常名录",
-    RecordCategory.COURT_DEFAULTER: "失信被执行人",
-    RecordCategory.CRIMINAL_JUDGEMENT: "刑事判决",
-    RecordCategory.COMMITMENT: "信用承诺",
-    RecordCategory.OTHER_ADMIN: "其他行政行为",
-}
-
-STATUS_LABELS = {
-    RecordStatus.PUBLIC: "公示中",
-    RecordStatus.UNDER_OBJECTION: "异议处理中",
-    RecordStatus.REPAIRED: "已修复",
-    RecordStatus.WITHDRAWN: "已撤销",
-    RecordStatus.EXPIRED: "公示期满",
-}
-
 IMPORT_STATUS_LABELS = {
     "running": "处理中",
     "completed": "全部入库",
@@ -75,10 +54,6 @@ IMPORT_STATUS_LABELS = {
     "rejected": "整批退回",
     "failed": "文件无法读取",
 }
-
-TIER_LABELS = {"minor": "轻微", "general": "一般", "serious": "严重"}
-
-ERROR_REPORT_HEADER = ("行号", "列", "原因")
 
 
 def locked_message(until: dt.datetime) -> str:

@@ -3,9 +3,7 @@ operation, commit once, render."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from ..departments.operations import create_department, issue_api_key, revoke_ap
 from ..errors import ApiError
 from ..extensions import db
 from ..imports.models import ImportBatch
+from ..imports.operations import error_report_csv
 from ..records.models import CreditRecord, RecordCategory, RecordStatus
 from ..staff.models import StaffUser
 from ..staff.operations import (
@@ -513,27 +512,12 @@ def import_batch(batch_id: int):
     return render_template("admin/import_batch.html", batch=_batch_or_abort(batch_id))
 
 
-def _error_report_csv(batch: ImportBatch) -> str:
-    try:
-        from ..imports.operations import error_report_csv
-    except ImportError:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(msg.ERROR_REPORT_HEADER)
-        for error in batch.errors:
-            writer.writerow([error.row_number, error.column or "", error.reason])
-        return buffer.getvalue()
-    return error_report_csv(batch)
-
-
 @bp.get("/imports/<int:batch_id>/errors.csv")
 @require_role()
 def import_errors_csv(batch_id: int):
     batch = _batch_or_abort(batch_id)
-    # A BOM so that Excel, which most departments open it with, reads the Chinese text as UTF-8.
-    body = "\ufeff" + _error_report_csv(batch)
     return Response(
-        body.encode("utf-8"),
+        error_report_csv(batch).encode("utf-8"),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="import-{batch.id}-errors.csv"'},
     )
