@@ -1,0 +1,139 @@
+"""`flask credit jobs`: the worker process (Procfile ``worker:``), or one pass from cron (``--once``).
+
+Each pass: expire publicity periods, send deadline reminders, escalate overdue cases to the
+platform admin, then deliver the outbox (so what this pass queued goes out at once). Every unit
+of work commits on its own, so one failing case neither blocks nor rolls back the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+
+import click
+import sqlalchemy as sa
+
+from .actors import Actor
+from .audit.operations import record_event
+from .extensions import db
+from .outbox.worker import Handler, deliver_pending, registered_handlers
+from .records.operations import expire_records
+from .types import utcnow
+from .workdays.service import load_calendar
+from .workflows.common import DEADLINE_STATES, escalate_overdue, local_date, remind_deadline, workflow_setting
+from .workflows.objections.models import Objection
+from .workflows.repairs.models import RepairApplication
+
+log = logging.getLogger(__name__)
+CASE_MODELS = (Objection, RepairApplication)
+
+
+@dataclass
+class JobsReport:
+    expired: int = 0
+    reminders: int = 0
+    escalations: int = 0
+    delivered: int = 0
+    failed_units: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"expired={self.expired} reminders={self.reminders} escalations={self.escalations} "
+            f"delivered={self.delivered}"
+        )
+        return text + (f" failed={','.join(self.failed_units)}" if self.failed_units else "")
+
+
+def run_jobs_once(
+    *,
+    today: dt.date | None = None,
+    now: dt.datetime | None = None,
+    handlers: dict[str, Handler] | None = None,
+    worker_id: str | None = None,
+) -> JobsReport:
+    today = today or local_date(now)
+    actor = Actor.system("jobs")
+    report = JobsReport()
+
+    def unit(name: str, work):
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except Exception:
+            db.session.rollback()
+            log.exception("job unit %s failed", name)
+            report.failed_units.append(name)
+            return None
+
+    def expire() -> int:
+        count = expire_records(today)
+        if count:
+            record_event(actor, "records.expire", details={"count": count, "today": today})
+        return count
+
+    report.expired = unit("expire-records", expire) or 0
+
+    calendar = load_calendar()
+    for model in CASE_MODELS:
+        ids = db.session.scalars(
+            sa.select(model.id)
+            .where(model.state.in_(DEADLINE_STATES), model.deadline.is_not(None))
+            .order_by(model.deadline, model.id)
+        ).all()
+        for case_id in ids:
+            name = f"{model.CASE_TYPE}:{case_id}"
+
+            def check(case_id=case_id, model=model) -> str | None:
+                case = db.session.get(model, case_id)
+                if case is None:
+                    return None
+                if escalate_overdue(case, today, actor, now):
+                    return "escalated"
+                return "reminded" if remind_deadline(case, today, calendar) else None
+
+            outcome = unit(name, check)
+            report.escalations += outcome == "escalated"
+            report.reminders += outcome == "reminded"
+
+    db.session.remove()
+    delivery = deliver_pending(
+        handlers if handlers is not None else registered_handlers(),
+        limit=int(workflow_setting("OUTBOX_BATCH_SIZE")),
+        worker_id=worker_id,
+        lease_seconds=int(workflow_setting("OUTBOX_LEASE_SECONDS")),
+        max_attempts=int(workflow_setting("OUTBOX_MAX_ATTEMPTS")),
+        backoff_base_seconds=int(workflow_setting("OUTBOX_BACKOFF_BASE_SECONDS")),
+        backoff_max_seconds=int(workflow_setting("OUTBOX_BACKOFF_MAX_SECONDS")),
+    )
+    report.delivered = len(delivery.delivered)
+    return report
+
+
+def register(group: click.Group) -> None:
+    @group.command("jobs")
+    @click.option("--once", is_flag=True, help="run one pass and exit (for cron)")
+    @click.option("--interval", type=int, default=None, help="seconds between passes (default from config)")
+    @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="for tests and catch-up")
+    def jobs_command(once: bool, interval: int | None, today: dt.datetime | None) -> None:
+        """Deliver the outbox, send deadline reminders, escalate overdue cases, expire publicity."""
+        day = today.date() if today else None
+        if once:
+            click.echo(run_jobs_once(today=day).summary())
+            return
+        pause = interval or int(workflow_setting("JOBS_INTERVAL_SECONDS"))
+        stopping = []
+        signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+        click.echo(f"jobs worker started, every {pause}s")
+        while not stopping:
+            started = utcnow()
+            report = run_jobs_once(today=day)
+            if report.expired or report.reminders or report.escalations or report.delivered or report.failed_units:
+                click.echo(f"{started:%Y-%m-%d %H:%M:%S} {report.summary()}")
+            deadline = time.monotonic() + pause
+            while not stopping and time.monotonic() < deadline:
+                time.sleep(min(1.0, pause))
+        click.echo("jobs worker stopped")

@@ -1,0 +1,1 @@
+"""Transactional outbox: side effects queued in the caller's transaction, delivered after commit."""

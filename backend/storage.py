@@ -1,0 +1,133 @@
+"""File storage for uploaded materials and generated files, outside the web root.
+
+``Storage`` is the interface; ``LocalStorage`` (a folder, by default ``<instance>/storage``,
+setting ``STORAGE_DIR``) is the default implementation. An S3-compatible backend implements the
+same four methods with the same key rules, so callers never see paths: they keep the opaque key
+that ``put`` returns.
+
+Keys are generated here from random bytes (never from a user's file name), so an upload cannot
+choose, guess or overwrite another file's location.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from flask import current_app
+
+EXTENSION_KEY = "storage"
+_KEY_RE = re.compile(r"^[a-z0-9_-]{1,32}(/[a-z0-9_-]{1,32})*/[a-f0-9]{32}(\.[a-z0-9]{1,8})?$")
+_PART_RE = re.compile(r"^[a-z0-9_-]{1,32}(/[a-z0-9_-]{1,32})*$")
+_EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")
+
+
+class StorageError(RuntimeError):
+    """A key that is malformed or names no stored file."""
+
+
+class Storage(ABC):
+    """Opaque-key blob storage. Implementations must make ``put`` atomic (all or nothing)."""
+
+    @abstractmethod
+    def put(self, data: bytes, *, prefix: str, extension: str | None = None) -> str:
+        """Store ``data`` under a new random key below ``prefix``; return the key."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The stored bytes; StorageError if there is no such file."""
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove the file; False if it did not exist."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @staticmethod
+    def new_key(prefix: str, extension: str | None = None) -> str:
+        prefix = prefix.strip("/").lower()
+        if not _PART_RE.match(prefix):
+            raise StorageError(f"invalid storage prefix {prefix!r}")
+        if extension is not None and not _EXT_RE.match(extension):
+            raise StorageError(f"invalid extension {extension!r}")
+        name = secrets.token_hex(16)  # 128 random bits
+        return f"{prefix}/{name}" + (f".{extension}" if extension else "")
+
+    @staticmethod
+    def check_key(key: str) -> str:
+        # Keys come back from the database, but a tampered or hand-made key must still never
+        # resolve outside the storage root.
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            raise StorageError("invalid storage key")
+        return key
+
+
+class LocalStorage(Storage):
+    """Files under one root folder; writes go to a temporary file and are renamed into place."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / self.check_key(key)).resolve()
+        if self.root not in path.parents:
+            raise StorageError("invalid storage key")
+        return path
+
+    def put(self, data: bytes, *, prefix: str, extension: str | None = None) -> str:
+        key = self.new_key(prefix, extension)
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o600)
+            # A reader never sees a half-written file: the name appears only once it is complete.
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        return key
+
+    def get(self, key: str) -> bytes:
+        path = self._path(key)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError as exc:
+            raise StorageError("stored file not found") from exc
+
+    def delete(self, key: str) -> bool:
+        try:
+            self._path(key).unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+
+def _configured_dir() -> str:
+    settings = current_app.extensions.get("settings")
+    value = getattr(settings, "STORAGE_DIR", None) or (settings.extra.get("STORAGE_DIR") if settings else None)
+    return value or os.path.join(current_app.instance_path, "storage")
+
+
+def get_storage() -> Storage:
+    """The app's storage, created on first use and cached on the app."""
+    storage = current_app.extensions.get(EXTENSION_KEY)
+    if storage is None:
+        storage = LocalStorage(_configured_dir())
+        current_app.extensions[EXTENSION_KEY] = storage
+    return storage

@@ -1,0 +1,234 @@
+"""Uploaded materials: checked by content, stored under random keys, served to reviewers only.
+
+The type is decided by the file's first bytes (magic numbers), never by its name or the declared
+content type: an .exe renamed to .pdf starts with ``MZ`` and is refused. PDFs are also checked for
+completeness, encryption and their page count with a small parser (no third-party dependency),
+which also looks inside compressed object streams.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from ...actors import Actor
+from ...audit.operations import record_event
+from ...errors import ApiError, Forbidden, NotFound
+from ...extensions import db
+from ...storage import StorageError, get_storage
+from ...types import utcnow
+from .. import messages as msg
+from ..common import actor_key, is_auditor, is_department_actor, is_platform_staff, workflow_setting
+from .models import Material, MaterialPurpose, MaterialType
+
+PDF_MAGIC = b"%PDF-"
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+_PAGE_RE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+_PAGES_COUNT_RE = re.compile(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)|/Count\s+(\d+)[^>]*?/Type\s*/Pages\b", re.S)
+_STREAM_RE = re.compile(rb"<<((?:(?!>>\s*stream).){0,4000}?)>>\s*stream\r?\n", re.S)
+_MAX_INFLATE = 32 * 1024 * 1024  # bound on decompressed object streams (zip bombs)
+
+
+def detect_type(data: bytes) -> MaterialType | None:
+    if data.startswith(PDF_MAGIC):
+        return MaterialType.PDF
+    if data.startswith(JPEG_MAGIC):
+        return MaterialType.JPEG
+    if data.startswith(PNG_MAGIC) and data[12:16] == b"IHDR":
+        return MaterialType.PNG
+    return None
+
+
+def count_pdf_pages(data: bytes) -> int:
+    """Page objects in the file, including those inside FlateDecode object streams (PDF 1.5+).
+
+    Raises ApiError for a truncated or encrypted PDF."""
+    if b"%%EOF" not in data[-2048:]:
+        raise ApiError(msg.MATERIAL_PDF_BROKEN, code="material_broken")
+    if re.search(rb"/Encrypt\s", data):
+        raise ApiError(msg.MATERIAL_PDF_ENCRYPTED, code="material_encrypted")
+    pages = len(_PAGE_RE.findall(data))
+    budget = _MAX_INFLATE
+    for match in _STREAM_RE.finditer(data):
+        header = match.group(1)
+        if b"/ObjStm" not in header or b"/FlateDecode" not in header:
+            continue
+        start = match.end()
+        end = data.find(b"endstream", start)
+        if end < 0 or budget <= 0:
+            break
+        try:
+            inflated = zlib.decompressobj().decompress(data[start:end], budget)
+        except zlib.error:
+            continue
+        budget -= len(inflated)
+        pages += len(_PAGE_RE.findall(inflated))
+    if pages == 0:
+        # Page objects we cannot see (other filters): trust the page tree's root count.
+        counts = [int(a or b) for a, b in _PAGES_COUNT_RE.findall(data)]
+        pages = max(counts, default=0)
+    if pages == 0:
+        raise ApiError(msg.MATERIAL_PDF_NO_PAGES, code="material_broken")
+    return pages
+
+
+def sanitise_filename(name: str | None, file_type: MaterialType) -> str:
+    """A display name safe anywhere: no directories, no control characters, the real extension."""
+    base = re.split(r"[\\/]", name or "")[-1]
+    base = unicodedata.normalize("NFC", base)
+    base = "".join(ch for ch in base if not unicodedata.category(ch).startswith("C"))
+    base = base.strip().lstrip(".").strip()
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = re.sub(r'[<>:"|?*]', "_", stem).strip()[:80] or "材料"
+    return f"{stem}.{file_type.extension}"
+
+
+def _size_text(size: int) -> str:
+    if size >= 1024 * 1024:
+        return f"{size / 1024 / 1024:.1f} MB"
+    if size >= 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size} B"
+
+
+def check_material(data: bytes) -> tuple[MaterialType, int]:
+    """The detected type and page count, or ApiError with the reason in Chinese."""
+    if not data:
+        raise ApiError(msg.MATERIAL_EMPTY, code="material_empty")
+    limit = int(workflow_setting("MATERIAL_MAX_BYTES"))
+    if len(data) > limit:
+        raise ApiError(
+            msg.MATERIAL_TOO_LARGE.format(size=_size_text(len(data)), limit=_size_text(limit)),
+            code="material_too_large",
+            details={"size": len(data), "limit": limit},
+        )
+    file_type = detect_type(data)
+    if file_type is None:
+        raise ApiError(msg.MATERIAL_BAD_TYPE, code="material_type", details={"allowed": ["pdf", "jpeg", "png"]})
+    pages = 1
+    if file_type is MaterialType.PDF:
+        pages = count_pdf_pages(data)
+        max_pages = int(workflow_setting("MATERIAL_MAX_PDF_PAGES"))
+        if pages > max_pages:
+            raise ApiError(
+                msg.MATERIAL_TOO_MANY_PAGES.format(pages=pages, limit=max_pages),
+                code="material_too_many_pages",
+                details={"pages": pages, "limit": max_pages},
+            )
+    return file_type, pages
+
+
+def upload_material(
+    actor: Actor,
+    data: bytes,
+    filename: str | None,
+    purpose: MaterialPurpose,
+    *,
+    now: dt.datetime | None = None,
+) -> Material:
+    """Check and store one file; the row is attached to a case when the case is filed."""
+    file_type, pages = check_material(data)
+    key = get_storage().put(data, prefix=f"materials/{(now or utcnow()):%Y%m}", extension=file_type.extension)
+    material = Material(
+        storage_key=key,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        file_type=file_type,
+        pages=pages,
+        original_name=sanitise_filename(filename, file_type),
+        purpose=purpose,
+        uploaded_at=now or utcnow(),
+        uploader_key=actor_key(actor),
+        channel=actor.channel,
+    )
+    db.session.add(material)
+    db.session.flush()
+    record_event(
+        actor,
+        "material.upload",
+        target=material,
+        details={"sha256": material.sha256, "type": file_type.value, "size": len(data), "pages": pages},
+    )
+    return material
+
+
+def check_materials(actor: Actor, material_ids: Sequence[int]) -> list[Material]:
+    """The actor's own, still unattached uploads with these ids (locked), or ApiError."""
+    ids = sorted(set(material_ids))
+    if not ids:
+        return []
+    rows = db.session.scalars(sa.select(Material).where(Material.id.in_(ids)).with_for_update()).all()
+    found = {m.id for m in rows}
+    if missing := [i for i in ids if i not in found]:
+        raise NotFound(msg.MATERIAL_NOT_FOUND.format(ids=", ".join(map(str, missing))), code="material_not_found")
+    key = actor_key(actor)
+    if any(m.uploader_key != key for m in rows):
+        raise Forbidden(msg.MATERIAL_NOT_YOURS, code="material_not_yours")
+    if used := [m.id for m in rows if m.is_attached]:
+        raise ApiError(msg.MATERIAL_ALREADY_USED.format(ids=", ".join(map(str, used))), code="material_used")
+    return list(rows)
+
+
+def attach_materials(actor: Actor, case: Any, material_ids: Sequence[int]) -> list[Material]:
+    """Attach the actor's own, still unattached uploads to ``case`` (objection or repair)."""
+    rows = check_materials(actor, material_ids)
+    if not rows:
+        return []
+    column = "objection_id" if case.CASE_TYPE == "objection" else "repair_application_id"
+    limit = int(workflow_setting("MATERIAL_MAX_PER_CASE"))
+    existing = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Material).where(getattr(Material, column) == case.id)
+    )
+    if existing + len(rows) > limit:
+        raise ApiError(msg.MATERIAL_TOO_MANY.format(limit=limit), code="material_too_many")
+    for material in rows:
+        setattr(material, column, case.id)
+    db.session.flush()
+    return rows
+
+
+def can_read_material(actor: Actor, material: Material) -> bool:
+    """Reviewers only: platform staff and auditors, and the deciding department of its case."""
+    if is_platform_staff(actor) or is_auditor(actor):
+        return material.is_attached
+    case = _case_of(material)
+    return case is not None and is_department_actor(actor, case.department_id)
+
+
+def read_material(actor: Actor, material: Material) -> bytes:
+    """The file's bytes for a reviewer; every view is audited."""
+    if not can_read_material(actor, material):
+        raise Forbidden(msg.NOT_ALLOWED.format(action=msg.ACTIONS["view"]))
+    case = _case_of(material)
+    try:
+        data = get_storage().get(material.storage_key)
+    except StorageError as exc:
+        raise NotFound(msg.MATERIAL_FILE_MISSING, code="material_file_missing") from exc
+    record_event(
+        actor,
+        "material.view",
+        target=material,
+        subject_id=case.subject_id if case else None,
+        details={"case": case.number if case else None, "sha256": material.sha256},
+    )
+    return data
+
+
+def _case_of(material: Material) -> Any:
+    from ..objections.models import Objection
+    from ..repairs.models import RepairApplication
+
+    if material.objection_id is not None:
+        return db.session.get(Objection, material.objection_id)
+    if material.repair_application_id is not None:
+        return db.session.get(RepairApplication, material.repair_application_id)
+    return None

@@ -1,0 +1,28 @@
+"""Every model of the workflows and the outbox, for backend/models.py to import in one line."""
+
+from ..outbox.models import OutboxEvent, OutboxStatus
+from .commitments.models import CommitmentKind, CreditCommitment
+from .common import ApplicantKind, CaseState
+from .materials.models import Material, MaterialPurpose, MaterialType
+from .objections.models import Objection, ObjectionGround, ObjectionHistory, ObjectionOutcome
+from .repairs.models import RepairApplication, RepairArchive, RepairHistory, RepairOutcome
+
+__all__ = [
+    "ApplicantKind",
+    "CaseState",
+    "CommitmentKind",
+    "CreditCommitment",
+    "Material",
+    "MaterialPurpose",
+    "MaterialType",
+    "Objection",
+    "ObjectionGround",
+    "ObjectionHistory",
+    "ObjectionOutcome",
+    "OutboxEvent",
+    "OutboxStatus",
+    "RepairApplication",
+    "RepairArchive",
+    "RepairHistory",
+    "RepairOutcome",
+]
