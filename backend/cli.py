@@ -11,9 +11,12 @@ from flask.cli import AppGroup
 
 from .actors import Actor
 from .audit.operations import record_event, verify_chain
+from .departments.models import Department
+from .errors import ApiError
 from .extensions import db
 from .records.operations import expire_records
-from .staff.models import StaffRole, StaffUser
+from .staff.models import StaffRole
+from .staff.operations import create_staff
 
 credit_cli = AppGroup("credit", help="信用金昌 platform operations.")
 
@@ -54,20 +57,22 @@ def create_staff_command(
     username: str, display_name: str, role: str, department_code: str | None, password: str
 ) -> None:
     """Create a staff account (admins enrol their TOTP at first login)."""
-    from .departments.models import Department
-
     department = None
     if department_code:
         department = db.session.scalar(sa.select(Department).where(Department.code == department_code))
         if department is None:
             raise click.BadParameter(f"unknown department {department_code!r}", param_hint="--department")
-    if db.session.scalar(sa.select(StaffUser).where(StaffUser.username == username)):
-        raise click.BadParameter(f"user {username!r} exists", param_hint="--username")
-    user = StaffUser(username=username, display_name=display_name, role=StaffRole(role), department=department)
-    user.set_password(password)
-    db.session.add(user)
-    db.session.flush()
-    record_event(Actor.cli("create-staff"), "staff.create", target=user, details={"role": role})
+    try:
+        create_staff(
+            Actor.cli("create-staff"),
+            username=username,
+            display_name=display_name,
+            role=StaffRole(role),
+            password=password,
+            department=department,
+        )
+    except ApiError as exc:
+        raise click.ClickException(exc.message) from exc
     db.session.commit()
     click.echo(f"created {role} {username}")
 

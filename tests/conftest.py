@@ -47,24 +47,29 @@ def app(tmp_path_factory):
         from flask_migrate import upgrade
 
         upgrade()
-        yield app
-        db.session.remove()
+    yield app
+    with app.app_context():
         db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
-def _clean_database(request):
-    yield
+def _app_context_and_clean_database(request):
+    """A fresh app context per test (``g`` and the session do not leak between tests), and
+    every table emptied afterwards."""
     if "app" not in request.fixturenames:
+        yield
         return
-    db.session.remove()
-    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(sa.text(f"DELETE FROM {name}"))
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        yield
+        db.session.remove()
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for name in tables:
+                    conn.execute(sa.text(f"DELETE FROM {name}"))
 
 
 @pytest.fixture

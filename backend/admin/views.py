@@ -34,6 +34,7 @@ from ..staff.operations import (
 from ..subjects.models import Subject, SubjectKind
 from ..types import utcnow
 from ..workdays.models import CalendarOverride, CalendarYear
+from ..workdays.operations import add_calendar_override, confirm_calendar_year, delete_calendar_override
 from ..workdays.service import load_calendar
 from . import messages as msg
 from .auth import (
@@ -67,7 +68,6 @@ from .forms import (
     ReasonForm,
     TotpForm,
 )
-from .operations import add_calendar_override, confirm_calendar_year, delete_calendar_override
 
 bp = APIBlueprint(
     "admin",

@@ -1,8 +1,4 @@
-"""Calendar maintenance done from the console. Flush, never commit.
-
-These belong with the calendar (backend/workdays/operations.py) once that module exists; they are
-here because the console is their only caller today.
-"""
+"""Calendar maintenance (holidays, adjusted working days, confirmed years). Flush, never commit."""
 
 from __future__ import annotations
 
