@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from apiflask import APIFlask
+from flask import request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -127,11 +128,12 @@ def _register_security_headers(app: APIFlask) -> None:
     def security_headers(response):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        # Only the API docs page loads Swagger UI from a CDN; every other page is self-contained.
+        cdn = " https://cdn.jsdelivr.net" if request.path.startswith("/docs") else ""
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline' "
-            "https://cdn.jsdelivr.net; script-src 'self' https://cdn.jsdelivr.net; "
-            "frame-ancestors 'none'",
+            f"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'{cdn}; "
+            f"script-src 'self'{cdn}; frame-ancestors 'none'",
         )
         response.headers.setdefault("X-Frame-Options", "DENY")
         if https:

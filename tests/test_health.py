@@ -63,3 +63,12 @@ def test_openapi_document_served(client):
     spec = client.get("/openapi.json").get_json()
     assert spec["info"]["title"].startswith("信用金昌")
     assert "/healthz" in spec["paths"]
+
+
+def test_security_headers(client):
+    response = client.get("/healthz")
+    csp = response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "cdn.jsdelivr.net" not in csp
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "cdn.jsdelivr.net" in client.get("/docs").headers["Content-Security-Policy"]
