@@ -297,3 +297,10 @@ def test_rate_limit_answers_429_in_the_error_shape_with_retry_after(limited_clie
     assert error["code"] == "rate_limited"
     assert "频繁" in error["message"]
     assert int(resp.headers["Retry-After"]) > 0
+
+
+def test_search_validation_messages_are_chinese_and_unknown_parameters_are_ignored(client, world):
+    error = client.get("/api/v1/subjects", query_string={"q": "金川", "page": 0}).get_json()["error"]
+    assert error["details"]["query"]["page"] == ["页码应为1至100之间的整数"]
+    resp = client.get("/api/v1/subjects", query_string={"q": "金川", "_": "1700000000"})
+    assert resp.status_code == 200

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased
 
 from ..departments.models import Department
 from ..extensions import db
@@ -30,8 +30,6 @@ TRIGRAM_MIN_CHARS = 3
 # (UTF-8 byte) collation, so name >= q AND name < q || U+10FFFF is exactly "starts with q".
 _MAX_CHAR = "\U0010ffff"
 _USCC_CHARS = frozenset(USCC_ALPHABET)
-
-_fts = sa.table("subject_name_fts", sa.column("rowid", sa.Integer))
 
 
 @dataclass(frozen=True)
@@ -116,8 +114,9 @@ def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     """Find legal subjects by USCC (exact) or by a substring of their name.
 
     Ordering: exact name, then names starting with ``q`` (by name), then the other names
-    containing ``q`` (by id, the order the trigram index returns them in, so a page stops after
-    ``per_page`` hits instead of sorting every match of a common word such as 有限公司).
+    containing ``q``: by id for 3+ characters (the order the trigram index returns them in, so a
+    page stops after ``per_page`` hits instead of sorting every match of a common word such as
+    有限公司), by name for shorter ones (the order of the name index they scan).
     ``per_page`` is capped at SEARCH_MAX_PAGE_SIZE.
     """
     text = q.strip()
@@ -127,26 +126,29 @@ def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     per_page = min(max(per_page, 1), current_app.extensions["settings"].SEARCH_MAX_PAGE_SIZE)
     code = normalize(text)
     if looks_like_uscc(code):
-        rows = db.session.execute(
-            sa.select(Subject.uscc, Subject.name, Subject.area_code).where(
-                Subject.uscc == code, Subject.kind == SubjectKind.LEGAL
-            )
-        ).all()
+        rows = db.session.execute(_BY_USCC, {"uscc": code}).all()
         items = [SubjectSummary(*row) for row in rows] if page == 1 else []
         return SearchPage(items, page, per_page, has_more=False, total=len(rows))
 
-    tiers = _name_tiers(text, db.session.get_bind().dialect.name)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    params = {
+        "q": text,
+        "q_upper": text + _MAX_CHAR,
+        "starts": escaped + "%",
+        "contains": "%" + escaped + "%",
+        "phrase": '"' + text.replace('"', '""') + '"',
+    }
     skip = (page - 1) * per_page
     want = per_page + 1  # one more than a page tells whether there is a next one
     items: list[SubjectSummary] = []
-    for tier in tiers:
-        rows = db.session.execute(tier.offset(skip).limit(want)).all()
+    for rows_stmt, count_stmt in _name_tiers(db.session.get_bind().dialect.name, _search_mode(text)):
+        rows = db.session.execute(rows_stmt, {**params, "offset": skip, "limit": want}).all()
         if rows:
             skip = 0
-        elif skip:
+        elif skip and count_stmt is not None:
             # The whole tier lies before the requested page: skip past it. Only deep pages
             # reach this, and only for the small exact and prefix tiers.
-            skip -= db.session.scalar(sa.select(sa.func.count()).select_from(tier.order_by(None).subquery())) or 0
+            skip -= db.session.scalar(count_stmt, params) or 0
         items.extend(SubjectSummary(*row) for row in rows)
         want -= len(rows)
         if not want:
@@ -154,60 +156,90 @@ def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     return SearchPage(items[:per_page], page, per_page, has_more=len(items) > per_page)
 
 
-def _name_tiers(text: str, dialect: str) -> list[sa.Select]:
-    """The three disjoint, individually ordered slices of the result: exact, prefix, contains."""
-    cols = (Subject.uscc, Subject.name, Subject.area_code)
-    legal = Subject.kind == SubjectKind.LEGAL
-    exact = sa.select(*cols).where(Subject.name == text, legal).order_by(Subject.id)
+def _search_mode(text: str) -> str:
+    if len(text) >= TRIGRAM_MIN_CHARS:
+        return "trigram"
+    # instr() is a plain byte search and several times faster than LIKE; it is exact about case,
+    # so text with letters (where the trigram path would ignore case) uses LIKE instead.
+    return "short" if text.lower() == text.upper() else "short_cased"
+
+
+# Statements are built once and reused with parameters: building a select costs more than
+# running these indexed queries, and the compiled form is cached by SQLAlchemy.
+_s = Subject.__table__
+_LEGAL = _s.c.kind == SubjectKind.LEGAL
+_SUMMARY = (_s.c.uscc, _s.c.name, _s.c.area_code)
+_PAGE = {"limit": sa.bindparam("limit", type_=sa.Integer), "offset": sa.bindparam("offset", type_=sa.Integer)}
+_BY_USCC = sa.select(*_SUMMARY).where(_s.c.uscc == sa.bindparam("uscc"), _LEGAL)
+_fts = sa.table("subject_name_fts", sa.column("rowid", sa.Integer))
+_FTS_MATCH = sa.literal_column("subject_name_fts").op("MATCH")(sa.bindparam("phrase"))
+
+
+def _paged(stmt: sa.Select) -> sa.Select:
+    return stmt.limit(_PAGE["limit"]).offset(_PAGE["offset"])
+
+
+def _counted(stmt: sa.Select) -> sa.Select:
+    return sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())
+
+
+@functools.cache
+def _name_tiers(dialect: str, mode: str) -> tuple[tuple[sa.Select, sa.Select | None], ...]:
+    """The three disjoint, individually ordered slices of a name search: exact, prefix, contains.
+
+    Each is (rows with :limit/:offset, count or None); parameters: q, q_upper, starts,
+    contains, phrase.
+    """
+    name = _s.c.name
+    q = sa.bindparam("q", type_=sa.String)
     if dialect == "postgresql":
-        # LIKE 'q%' is correct under any collation; on a C-collated database the planner turns it
+        # LIKE 'q%' is right under any collation; on a C-collated database the planner turns it
         # into a range on ix_subject_name, elsewhere the pg_trgm GIN index serves it.
-        starts = Subject.name.like(_like_escape(text) + "%", escape="\\")
-        contains: sa.ColumnElement[bool] = Subject.name.ilike("%" + _like_escape(text) + "%", escape="\\")
+        starts = name.like(sa.bindparam("starts", type_=sa.String), escape="\\")
     else:
-        starts = sa.and_(Subject.name >= text, Subject.name < text + _MAX_CHAR)
-        contains = Subject.name.like("%" + _like_escape(text) + "%", escape="\\")
-    prefix = sa.select(*cols).where(starts, Subject.name != text, legal).order_by(Subject.name, Subject.id)
-    if dialect == "sqlite" and len(text) >= TRIGRAM_MIN_CHARS:
-        phrase = '"' + text.replace('"', '""') + '"'
-        others = (
-            sa.select(*cols)
-            .select_from(_fts)
-            .join(Subject, Subject.id == _fts.c.rowid)
-            .where(sa.text("subject_name_fts MATCH :phrase").bindparams(phrase=phrase), sa.not_(starts), legal)
+        starts = sa.and_(name >= q, name < sa.bindparam("q_upper", type_=sa.String))
+    exact = sa.select(*_SUMMARY).where(name == q, _LEGAL).order_by(_s.c.id)
+    prefix = sa.select(*_SUMMARY).where(starts, name != q, _LEGAL).order_by(name, _s.c.id)
+    contains = sa.bindparam("contains", type_=sa.String)
+    if dialect == "postgresql":
+        # The pg_trgm GIN index answers ILIKE for 3+ characters; for 1-2 characters no trigram
+        # index can help (on either database), and the planner walks the primary key and stops
+        # at LIMIT: cheap for common fragments such as 金川, one pass over the table for rare ones.
+        others = _paged(
+            sa.select(*_SUMMARY).where(name.ilike(contains, escape="\\"), ~starts, _LEGAL).order_by(_s.c.id)
+        )
+    elif mode == "trigram":
+        others = _paged(
+            sa.select(*_SUMMARY)
+            .select_from(_fts.join(_s, _s.c.id == _fts.c.rowid))
+            .where(_FTS_MATCH, ~starts, _LEGAL)
             .order_by(_fts.c.rowid)
         )
     else:
-        # PostgreSQL: the pg_trgm GIN index answers ILIKE for 3+ characters. Shorter queries
-        # (e.g. 金川) cannot use a trigram index on either database: this becomes a scan in id
-        # order that stops as soon as the page is full (LIMIT), so it is cheap for common
-        # fragments and costs one pass over the names only when a fragment is rare.
-        others = sa.select(*cols).where(contains, sa.not_(starts), legal).order_by(Subject.id)
-    return [exact, prefix, others]
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        # SQLite, 1-2 characters: the trigram table cannot answer them (FTS5 finds nothing for
+        # shorter phrases), so scan the name index instead of the wider table rows; it is
+        # covering (name, id), in name order, and stops at LIMIT: cheap for common fragments
+        # such as 金川, one pass over the names (about 10 ms per 100k) for rare ones. Natural
+        # persons have no name and never match; the outer query still checks the kind.
+        found = name.like(contains, escape="\\") if mode == "short_cased" else sa.func.instr(name, q) > 0
+        hits = _paged(sa.select(_s.c.id, name).where(found, ~starts).order_by(name, _s.c.id)).subquery()
+        others = (
+            sa.select(*_SUMMARY)
+            .select_from(hits.join(_s, _s.c.id == hits.c.id))
+            .where(_LEGAL)
+            .order_by(hits.c.name, hits.c.id)
+        )
+    return ((_paged(exact), _counted(exact)), (_paged(prefix), _counted(prefix)), (others, None))
 
 
 def get_public_profile(uscc: str, today: dt.date) -> PublicProfile | None:
     """A legal subject with its publicly visible records, or None (unknown or not a legal subject)."""
-    subject = db.session.execute(
-        sa.select(
-            Subject.id,
-            Subject.uscc,
-            Subject.name,
-            Subject.legal_representative,
-            Subject.area_code,
-            Subject.address,
-            Subject.established_on,
-            Subject.registration_authority,
-        ).where(Subject.uscc == uscc, Subject.kind == SubjectKind.LEGAL)
-    ).first()
+    subject = db.session.execute(_PROFILE_SUBJECT, {"uscc": uscc}).first()
     if subject is None:
         return None
     groups = {category: CategoryGroup(category) for category in CATEGORY_ORDER}
-    for record in _visible_records(subject.id, today):
+    for row in db.session.execute(_PROFILE_RECORDS, {"subject_id": subject.id, "today": today}):
+        record = PublicRecord(*row)
         groups[record.category].records.append(record)
     return PublicProfile(
         uscc=subject.uscc,
@@ -222,38 +254,50 @@ def get_public_profile(uscc: str, today: dt.date) -> PublicProfile | None:
     )
 
 
-def _visible_records(subject_id: int, today: dt.date) -> list[PublicRecord]:
-    # The same rule as PublicityRules.is_visible, in SQL so ix_credit_record_subject_category
-    # picks the subject's rows and nothing hidden is ever loaded.
-    source = aliased(Department)
-    stmt = (
-        sa.select(
-            CreditRecord.id,
-            CreditRecord.category,
-            CreditRecord.tier,
-            CreditRecord.status,
-            CreditRecord.decision_number,
-            CreditRecord.decision_date,
-            Department.name,
-            source.name,
-            CreditRecord.title,
-            CreditRecord.violation_type,
-            CreditRecord.facts,
-            CreditRecord.legal_basis,
-            CreditRecord.penalty_category,
-            CreditRecord.penalty_content,
-            CreditRecord.fine_amount,
-            CreditRecord.valid_until,
-            CreditRecord.visible_until,
-        )
-        .join(Department, Department.id == CreditRecord.department_id)
-        .outerjoin(source, source.id == CreditRecord.source_department_id)
-        .where(
-            CreditRecord.subject_id == subject_id,
-            CreditRecord.status.in_(SHOWN_STATUSES),
-            CreditRecord.published.is_(True),
-            sa.or_(CreditRecord.visible_until.is_(None), CreditRecord.visible_until >= today),
-        )
-        .order_by(CreditRecord.decision_date.desc(), CreditRecord.id.desc())
+_PROFILE_SUBJECT = sa.select(
+    _s.c.id,
+    _s.c.uscc,
+    _s.c.name,
+    _s.c.legal_representative,
+    _s.c.area_code,
+    _s.c.address,
+    _s.c.established_on,
+    _s.c.registration_authority,
+).where(_s.c.uscc == sa.bindparam("uscc"), _LEGAL)
+
+_r = CreditRecord.__table__
+_dept = Department.__table__
+_source = _dept.alias("source_department")
+# The same rule as PublicityRules.is_visible, in SQL, so ix_credit_record_subject_category picks
+# the subject's rows and nothing hidden is ever loaded.
+_PROFILE_RECORDS = (
+    sa.select(
+        _r.c.id,
+        _r.c.category,
+        _r.c.tier,
+        _r.c.status,
+        _r.c.decision_number,
+        _r.c.decision_date,
+        _dept.c.name,
+        _source.c.name,
+        _r.c.title,
+        _r.c.violation_type,
+        _r.c.facts,
+        _r.c.legal_basis,
+        _r.c.penalty_category,
+        _r.c.penalty_content,
+        _r.c.fine_amount,
+        _r.c.valid_until,
+        _r.c.visible_until,
     )
-    return [PublicRecord(*row) for row in db.session.execute(stmt)]
+    .select_from(
+        _r.join(_dept, _dept.c.id == _r.c.department_id).outerjoin(_source, _source.c.id == _r.c.source_department_id)
+    )
+    .where(
+        _r.c.subject_id == sa.bindparam("subject_id"),
+        _r.c.status.in_(SHOWN_STATUSES),
+        _r.c.published.is_(True),
+        sa.or_(_r.c.visible_until.is_(None), _r.c.visible_until >= sa.bindparam("today", type_=sa.Date)),
+    )
+    .order_by(_r.c.decision_date.desc(), _r.c.id.desc())
+)

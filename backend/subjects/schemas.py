@@ -20,13 +20,19 @@ class SearchQuerySchema(Schema):
     # message by the view, rather than a generic validation error.
     q = fields.String(
         load_default="",
-        validate=Length(max=MAX_QUERY_CHARS),
+        validate=Length(max=MAX_QUERY_CHARS, error=f"查询词不能超过{MAX_QUERY_CHARS}个字"),
         metadata={"description": "企业名称的一部分（至少1个字），或18位统一社会信用代码"},
     )
-    page = fields.Integer(load_default=1, validate=Range(min=1, max=MAX_PAGE), metadata={"description": "页码"})
+    page = fields.Integer(
+        load_default=1,
+        validate=Range(min=1, max=MAX_PAGE, error=f"页码应为1至{MAX_PAGE}之间的整数"),
+        error_messages={"invalid": "页码应为整数"},
+        metadata={"description": "页码"},
+    )
     per_page = fields.Integer(
         load_default=None,
-        validate=Range(min=1),
+        validate=Range(min=1, error="每页条数应为正整数"),
+        error_messages={"invalid": "每页条数应为整数"},
         metadata={"description": "每页条数（默认20，超过上限按上限返回）"},
     )
 
