@@ -41,6 +41,7 @@ from reportlab.platypus import (
 from reportlab.platypus.doctemplate import LayoutError
 
 from .content import CHINA_TZ, ReportContent, Section
+from .outlines import GlyphOutlines, draw_contour
 
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "wqy-microhei.ttc"
 FONT_NAME = "WenQuanYiMicroHei"
@@ -64,6 +65,7 @@ HEADER_BG = colors.HexColor("#e4ebf3")
 LABEL_BG = colors.HexColor("#f3f6f9")
 REPAIRED = colors.HexColor("#1b7f3b")
 WATERMARK = colors.HexColor("#eceff3")
+WATERMARK_SIZE = 26
 
 _CN_NUMERALS = "一二三四五六七八九十"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -103,6 +105,7 @@ def visible_text(text: str) -> str:
 def warm_up() -> None:
     """Register the font now (e.g. at app start) so the first report is not slow."""
     _styles()
+    _outlines()
 
 
 # --- styles -----------------------------------------------------------------------------------
@@ -215,19 +218,62 @@ class _NumberedCanvas(Canvas):
         self.restoreState()
 
 
+@functools.cache
+def _outlines() -> GlyphOutlines:
+    return GlyphOutlines(_font().face)
+
+
+def _text_ops(text: str) -> str:
+    """PDF path operators drawing ``text`` in font units, centred on the origin horizontally.
+
+    Coordinates are rounded to whole font units (1/2048 em, far below print resolution) and
+    written directly; going through reportlab's path object costs several milliseconds.
+    """
+    outlines = _outlines()
+    glyphs = [outlines.glyph_id(ch) for ch in text]
+    x = -sum(outlines.advance(g) for g in glyphs) / 2
+    ops: list[str] = []
+    for glyph in glyphs:
+        ox = x
+        for contour in outlines.contours(glyph):
+            draw_contour(
+                contour,
+                lambda px, py, ox=ox: ops.append(f"{round(px + ox)} {round(py)} m"),
+                lambda px, py, ox=ox: ops.append(f"{round(px + ox)} {round(py)} l"),
+                lambda x1, y1, x2, y2, x3, y3, ox=ox: ops.append(
+                    f"{round(x1 + ox)} {round(y1)} {round(x2 + ox)} {round(y2)} {round(x3 + ox)} {round(y3)} c"
+                ),
+                lambda: ops.append("h"),
+            )
+        x += outlines.advance(glyph)
+    return "\n".join(ops)
+
+
 def _watermark(report_number: str):
     text = f"信用金昌  {visible_text(report_number)}"
+    form = "ReportWatermark"
 
     def draw(canv: Canvas, _doc) -> None:
-        # Drawn when the page begins, so it lies under the content.
-        canv.saveState()
-        canv.setFillColor(WATERMARK)
-        canv.setFont(FONT_NAME, 26)
-        canv.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
-        canv.rotate(35)
-        for offset in (-9 * cm, 0, 9 * cm):
-            canv.drawCentredString(0, offset, text)
-        canv.restoreState()
+        # Drawn when the page begins, so it lies under the content; drawn as shapes, not text,
+        # so it stays out of extracted text (see outlines.py); defined once, reused per page.
+        if not getattr(canv, "_watermark_ready", False):
+            canv.beginForm(form)
+            canv.saveState()
+            canv.setFillColor(WATERMARK)
+            canv.translate(PAGE_WIDTH / 2, PAGE_HEIGHT / 2)
+            canv.rotate(35)
+            ops = _text_ops(text) + "\nf"  # f: fill with the nonzero rule, as TrueType expects
+            scale = WATERMARK_SIZE / _outlines().units_per_em
+            for offset in (-9 * cm, 0, 9 * cm):
+                canv.saveState()
+                canv.translate(0, offset)
+                canv.scale(scale, scale)
+                canv.addLiteral(ops)
+                canv.restoreState()
+            canv.restoreState()
+            canv.endForm()
+            canv._watermark_ready = True
+        canv.doForm(form)
 
     return draw
 
@@ -433,22 +479,26 @@ class QrFlowable(Flowable):
     def draw(self) -> None:
         count = len(self.matrix)
         box = self.size / (count + 2 * self.border)
-        canv = self.canv
-        path = canv.beginPath()
+        # Work in module units (one unit = one module, origin at the top-left module) so every
+        # coordinate is a small integer written as is: formatting ~1500 rectangles through the
+        # path API's float formatting costs more than the rest of the block.
+        ops = []
         for r, row in enumerate(self.matrix):
-            y = self.size - (r + self.border + 1) * box
             c = 0
             while c < count:
                 if row[c]:
                     start = c
                     while c < count and row[c]:
                         c += 1
-                    path.rect((start + self.border) * box, y, (c - start) * box, box)
+                    ops.append(f"{start} {-r - 1} {c - start} 1 re")
                 else:
                     c += 1
+        canv = self.canv
         canv.saveState()
         canv.setFillColor(colors.black)
-        canv.drawPath(path, stroke=0, fill=1)
+        canv.translate(self.border * box, self.size - self.border * box)
+        canv.scale(box, box)
+        canv.addLiteral("\n".join(ops) + "\nf")
         canv.restoreState()
 
 
