@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -25,7 +26,7 @@ from reportlab.lib.enums import TA_CENTER, TA_LEFT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm, mm
-from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase import pdfdoc, pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
@@ -77,11 +78,24 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 @functools.cache
 def _font() -> TTFont:
     """Parse and register the font once per process (about 0.2 s; far too slow per report)."""
+    pdfdoc.zlib = _FastFlate
     font = TTFont(FONT_NAME, str(FONT_PATH), subfontIndex=0)
     pdfmetrics.registerFont(font)
     # No bold face ships with the font: bold text maps to the regular face and is set larger.
     pdfmetrics.registerFontFamily(FONT_NAME, normal=FONT_NAME, bold=FONT_NAME, italic=FONT_NAME, boldItalic=FONT_NAME)
     return font
+
+
+class _FastFlate:
+    """zlib for reportlab's PDF streams at level 1 instead of 6.
+
+    Compressing the two font subsets and the page streams is the largest fixed cost of a
+    report; level 1 saves about 3 ms (10 %) per report for about 10 % more bytes, well inside
+    the size budget. reportlab hard-codes the level, so its module's ``zlib`` is swapped.
+    """
+
+    compress = staticmethod(functools.partial(zlib.compress, level=1))
+    decompress = staticmethod(zlib.decompress)
 
 
 @functools.cache
