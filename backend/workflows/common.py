@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from ..actors import Actor
 from ..audit.operations import record_event
-from ..errors import ApiError, Conflict, Forbidden
+from ..errors import ApiError, Conflict, Forbidden, NotFound
 from ..extensions import db
 from ..identifiers import IdentifierError, validate_id_number
 from ..outbox.operations import enqueue_event
@@ -670,8 +670,6 @@ def open_case(
 
 
 def get_case_by_number(model: type, number: str) -> Any:
-    from ..errors import NotFound
-
     case = db.session.scalar(sa.select(model).where(model.number == normalise_case_number(number)))
     if case is None:
         raise NotFound(msg.NUMBER_NOT_FOUND, code="case_not_found")

@@ -15,6 +15,7 @@ import hashlib
 
 from ...actors import Actor
 from ...audit.operations import record_event
+from ...errors import Conflict
 from ...extensions import db
 from ...pii import cipher, mask_name
 from ...records.models import CreditRecord
@@ -58,8 +59,6 @@ def sign_commitment(
 ) -> CreditCommitment:
     """Record a click-to-sign. ``shown_text_sha256`` (from the page the applicant saw) must match
     the text rendered now, so nobody signs words they were not shown."""
-    from ...errors import Conflict
-
     applicant = applicant.validated()
     now = now or utcnow()
     text = render_commitment(kind, record, applicant, local_date(now))

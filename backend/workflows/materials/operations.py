@@ -213,6 +213,9 @@ def read_material(actor: Actor, material: Material) -> bytes:
         data = get_storage().get(material.storage_key)
     except StorageError as exc:
         raise NotFound(msg.MATERIAL_FILE_MISSING, code="material_file_missing") from exc
+    if hashlib.sha256(data).hexdigest() != material.sha256:
+        # Never show a reviewer a file other than the one the applicant submitted.
+        raise ApiError(msg.MATERIAL_FILE_MISSING, code="material_file_changed", status=409)
     record_event(
         actor,
         "material.view",
