@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import decimal
 import io
+import operator
 import os
 import re
 import zipfile
@@ -315,11 +316,15 @@ class RowValidator:
             errors.append(RowError(row, labels.get(name, FIELD_LABELS.get(name, name)), reason))
 
         def text(name: str, required: bool = False) -> str | None:
-            try:
-                value = _text(values.get(name))
-            except _Invalid as exc:
-                fail(name, exc.reason)
-                return None
+            value = values.get(name)
+            if type(value) is str:  # the common case, kept free of function calls (bulk imports)
+                value = value.strip() or None
+            else:
+                try:
+                    value = _text(value)
+                except _Invalid as exc:
+                    fail(name, exc.reason)
+                    return None
             if value is None:
                 if required:
                     fail(name, msg.REQUIRED)
@@ -745,6 +750,13 @@ def _open_csv(data: bytes, name: str) -> ParsedFile:
     if not positions:
         raise ImportFileError(msg.NO_HEADER)
     estimate = max(text.count("\n") - header_row + 1, 0)
+    names = [name for name, _ in positions]
+    needed = max(i for _, i in positions) + 1
+    getter = operator.itemgetter(*(i for _, i in positions))
+
+    def pick(cells: list[str]) -> tuple:
+        picked = getter(cells)
+        return picked if len(positions) > 1 else (picked,)
 
     def rows() -> Iterator[tuple[int, dict[str, Any]]]:
         number = header_row
@@ -753,8 +765,11 @@ def _open_csv(data: bytes, name: str) -> ParsedFile:
                 number += 1
                 if not cells or not any(cells):
                     continue
-                width = len(cells)
-                yield number, {name: cells[i] if i < width else None for name, i in positions}
+                if len(cells) >= needed:
+                    yield number, dict(zip(names, pick(cells), strict=True))
+                else:
+                    width = len(cells)
+                    yield number, {name: cells[i] if i < width else None for name, i in positions}
         except csv.Error as exc:
             raise ImportFileError(msg.BAD_CSV.format(problem=f"第{number + 1}行：{exc}")) from exc
 
