@@ -147,7 +147,6 @@ def _styles() -> dict[str, ParagraphStyle]:
         "note": style("note", fontSize=9.5, leading=15.5, firstLineIndent=0, spaceAfter=3),
         "cell": style("cell", fontSize=8.5, leading=12),
         "cell_head": style("cell_head", fontSize=8.5, leading=12, alignment=TA_CENTER),
-        "cell_center": style("cell_center", fontSize=8.5, leading=12, alignment=TA_CENTER),
         "label": style("label", fontSize=9.5, leading=14, textColor=MUTED),
         "value": style("value", fontSize=9.5, leading=14),
         "mono": style("mono", fontSize=8.5, leading=12, wordWrap=None, splitLongWords=1),
