@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 
@@ -76,6 +77,7 @@ def test_signed_batch_is_stored_and_bad_records_reported_by_index(client, dept_k
     records[40]["decision_date"] = "2026-02-30"
     records[77]["tier"] = None
     records[5]["unexpected"] = "x"
+    records[6]["received_date"] = "2026-03-02"  # the receipt day is the server's, not declared
     response = post(client, key_id, secret, {"records": records})
     assert response.status_code == 200, response.json
     body = response.json
@@ -87,7 +89,7 @@ def test_signed_batch_is_stored_and_bad_records_reported_by_index(client, dept_k
         0,
         3,
     )
-    assert body["unknown_fields"] == ["unexpected"]
+    assert body["unknown_fields"] == ["received_date", "unexpected"]
     errors = {e["index"]: (e["field"], e["reason"]) for e in body["errors"]}
     assert sorted(errors) == [3, 40, 77]
     assert errors[3][0] == "uscc"
@@ -95,6 +97,7 @@ def test_signed_batch_is_stored_and_bad_records_reported_by_index(client, dept_k
     assert errors[40] == ("decision_date", "日期“2026-02-30”不存在")
     assert errors[77][0] == "tier"
     assert _count(CreditRecord) == 97
+    assert set(db.session.scalars(sa.select(CreditRecord.received_date))) == {dt.date.today()}
 
     batch = db.session.get(ImportBatch, body["batch_id"])
     assert batch.channel == "dept_api"

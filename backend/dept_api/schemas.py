@@ -61,7 +61,6 @@ RECORD_PROPERTIES: dict[str, dict] = {
         "example": 5000,
     },
     "source_department_code": {**_TEXT, "description": "数据来源单位的部门代码（与认定单位不同时填写）"},
-    "received_date": {**_DATE, "description": "报送日期，省略时为接收当天；用于“双公示”7个工作日及时性统计"},
 }
 
 RECORD_DOC = {
@@ -69,7 +68,8 @@ RECORD_DOC = {
     "title": "DeptRecord",
     "required": ["subject_name", "category", "decision_number", "decision_date"],
     "properties": RECORD_PROPERTIES,
-    "description": "一条信用记录。法人及非法人组织填写 uscc，自然人填写 id_number。未识别的字段被忽略并在响应中列出。",
+    "description": "一条信用记录。法人及非法人组织填写 uscc，自然人填写 id_number。未识别的字段被忽略并在响应中列出。"
+    "报送日期取平台接收当天，用于“双公示”7个工作日及时性统计。",
 }
 
 

@@ -848,8 +848,7 @@ API_FIELDS: dict[str, str] = {
     "penalty_content": "penalty_content",
     "fine_amount": "fine_amount",
     "source_department_code": "source_department",
-    "received_date": "received_date",
-}
+}  # no received_date: the API's receipt day is the server's, so 双公示 timeliness cannot be self-declared
 _API_LABELS = {name: api for api, name in API_FIELDS.items()}
 
 
