@@ -80,9 +80,11 @@ def create_staff_command(
 def _register_subcommands() -> None:
     from .demo import register as register_demo
     from .imports.cli import register as register_import
+    from .jobs import register as register_jobs
 
     register_import(credit_cli)
     register_demo(credit_cli)
+    register_jobs(credit_cli)
 
 
 _register_subcommands()

@@ -74,6 +74,35 @@ class Settings:
     # Reports.
     REPORT_VALIDITY_DAYS: int = 30
 
+    # Objections (异议), in working days (DOMAIN.md defaults).
+    OBJECTION_ACCEPT_WORKING_DAYS: int = 1  # platform accepts or returns
+    OBJECTION_DECIDE_WORKING_DAYS: int = 5  # department decides, from acceptance
+    OBJECTION_EXTENSION_MAX_WORKING_DAYS: int = 5  # one extension, with a written reason
+    OBJECTION_RESULT_WORKING_DAYS: int = 1  # result delivered, from the decision
+    # Credit repair (信用修复), in working days.
+    REPAIR_ACCEPT_WORKING_DAYS: int = 2
+    REPAIR_DECIDE_WORKING_DAYS: int = 10  # from acceptance
+    REPAIR_EXTENSION_MAX_WORKING_DAYS: int = 10  # DOMAIN.md gives no figure: our default
+    REPAIR_RESULT_WORKING_DAYS: int = 3  # result shared, from the decision
+    # Categories not repairable through the platform (record_category values); the basis shown
+    # to the applicant is in workflows/repairs/messages.py.
+    REPAIR_NON_REPAIRABLE_CATEGORIES: tuple[str, ...] = ("court_defaulter", "criminal_judgement")
+
+    # Jobs and the outbox.
+    DEADLINE_REMINDER_WORKING_DAYS: int = 1  # 0: remind on the day only
+    JOBS_INTERVAL_SECONDS: int = 60
+    OUTBOX_BATCH_SIZE: int = 200
+    OUTBOX_LEASE_SECONDS: int = 300
+    OUTBOX_MAX_ATTEMPTS: int = 10
+    OUTBOX_BACKOFF_BASE_SECONDS: int = 30
+    OUTBOX_BACKOFF_MAX_SECONDS: int = 3600
+
+    # Uploaded materials and file storage.
+    MATERIAL_MAX_BYTES: int = 10 * 1024 * 1024
+    MATERIAL_MAX_PDF_PAGES: int = 50
+    MATERIAL_MAX_PER_CASE: int = 20
+    STORAGE_DIR: str = ""  # empty: <instance>/storage
+
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

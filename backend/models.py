@@ -7,6 +7,7 @@ from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordSta
 from .staff.models import StaffRole, StaffUser
 from .subjects.models import Subject, SubjectKind
 from .workdays.models import CalendarOverride, CalendarYear
+from .workflows.models import *  # noqa: F403  (workflows, materials, commitments, outbox)
 
 __all__ = [
     "ApiNonce",

@@ -119,9 +119,7 @@ class LocalStorage(Storage):
 
 
 def _configured_dir() -> str:
-    settings = current_app.extensions.get("settings")
-    value = getattr(settings, "STORAGE_DIR", None) or (settings.extra.get("STORAGE_DIR") if settings else None)
-    return value or os.path.join(current_app.instance_path, "storage")
+    return current_app.extensions["settings"].STORAGE_DIR or os.path.join(current_app.instance_path, "storage")
 
 
 def get_storage() -> Storage:

@@ -37,6 +37,7 @@ def app(tmp_path_factory):
             "PII_HASH_KEY": "test-hash-key",
             "RATELIMIT_ENABLED": False,
             "PUBLIC_BASE_URL": "http://credit.test",
+            "STORAGE_DIR": str(tmp_path_factory.mktemp("storage")),
         }
     )
     with app.app_context():

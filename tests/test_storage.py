@@ -67,7 +67,7 @@ def test_bad_prefix_or_extension_refused(tmp_path):
 
 def test_get_storage_is_created_once_under_the_configured_folder(app, tmp_path, monkeypatch):
     monkeypatch.delitem(app.extensions, "storage", raising=False)
-    monkeypatch.setitem(app.extensions["settings"].extra, "STORAGE_DIR", str(tmp_path / "files"))
+    monkeypatch.setattr(app.extensions["settings"], "STORAGE_DIR", str(tmp_path / "files"))
     store = get_storage()
     assert isinstance(store, Storage)
     assert store is get_storage()

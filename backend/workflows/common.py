@@ -1,9 +1,8 @@
 """What objections and repairs share: settings, states, applicants, case numbers, history,
 deadlines, guarded transitions with optimistic locking, reminders and escalation.
 
-Every time limit is a configurable default (DOMAIN.md) defined once, in ``DEFAULTS`` below, and
-read through ``workflow_setting``: a typed ``Settings`` field wins if config.py has one, then a
-config override (which lands in ``Settings.extra``), then the default here.
+Every time limit is a configurable default (DOMAIN.md) defined once, as a typed field of
+``backend/config.py``, and read through ``workflow_setting``.
 """
 
 from __future__ import annotations
@@ -34,47 +33,10 @@ from . import messages as msg
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
-DEFAULTS: dict[str, Any] = {
-    # Objections (异议), in working days.
-    "OBJECTION_ACCEPT_WORKING_DAYS": 1,  # platform accepts or returns
-    "OBJECTION_DECIDE_WORKING_DAYS": 5,  # department decides, from acceptance
-    "OBJECTION_EXTENSION_MAX_WORKING_DAYS": 5,  # one extension, with a written reason
-    "OBJECTION_RESULT_WORKING_DAYS": 1,  # result delivered, from the decision
-    # Credit repair (信用修复), in working days.
-    "REPAIR_ACCEPT_WORKING_DAYS": 2,
-    "REPAIR_DECIDE_WORKING_DAYS": 10,  # from acceptance
-    "REPAIR_EXTENSION_MAX_WORKING_DAYS": 10,
-    "REPAIR_RESULT_WORKING_DAYS": 3,  # result shared, from the decision
-    # Categories that cannot be repaired through this platform (record_category values); the
-    # basis shown to the applicant is in repairs/messages.py.
-    "REPAIR_NON_REPAIRABLE_CATEGORIES": ("court_defaulter", "criminal_judgement"),
-    # Jobs: remind this many working days before a deadline (0: on the day only).
-    "DEADLINE_REMINDER_WORKING_DAYS": 1,
-    "JOBS_INTERVAL_SECONDS": 60,
-    "OUTBOX_BATCH_SIZE": 200,
-    "OUTBOX_LEASE_SECONDS": 300,
-    "OUTBOX_MAX_ATTEMPTS": 10,
-    "OUTBOX_BACKOFF_BASE_SECONDS": 30,
-    "OUTBOX_BACKOFF_MAX_SECONDS": 3600,
-    # Uploaded materials.
-    "MATERIAL_MAX_BYTES": 10 * 1024 * 1024,
-    "MATERIAL_MAX_PDF_PAGES": 50,
-    "MATERIAL_MAX_PER_CASE": 20,
-}
 
-_MISSING = object()
-
-
-def workflow_setting(name: str, default: Any = _MISSING) -> Any:
-    """A workflow setting: typed Settings field, then config override, then ``DEFAULTS``."""
-    settings = current_app.extensions["settings"]
-    if hasattr(settings, name):
-        return getattr(settings, name)
-    if name in settings.extra:
-        return settings.extra[name]
-    if default is not _MISSING:
-        return default
-    return DEFAULTS[name]
+def workflow_setting(name: str) -> Any:
+    """A workflow setting (time limits, outbox, materials): typed fields of backend/config.py."""
+    return getattr(current_app.extensions["settings"], name)
 
 
 def local_date(now: dt.datetime | None = None) -> dt.date:

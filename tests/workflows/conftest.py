@@ -70,7 +70,8 @@ def settings_extra(app, monkeypatch):
 
     def override(**values):
         for key, value in values.items():
-            monkeypatch.setitem(app.extensions["settings"].extra, key, value)
+            assert hasattr(app.extensions["settings"], key), key
+            monkeypatch.setattr(app.extensions["settings"], key, value)
 
     return override
 
