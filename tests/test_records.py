@@ -77,3 +77,13 @@ def test_expire_command_moves_past_records(runner):
     assert "1 record(s) expired" in result.output
     statuses = sorted(s.value for s in db.session.scalars(sa.select(CreditRecord.status)))
     assert statuses == ["expired", "public"]
+
+
+def test_duplicate_in_chunk_against_existing_record_keeps_the_last_row(app):
+    dept = make_department()
+    uscc = make_uscc(3)
+    final = record_input(dept, uscc=uscc, facts="最终内容")
+    write_records(final)
+    earlier = record_input(dept, uscc=uscc, decision_number=final.decision_number, facts="较早的内容")
+    assert write_records(earlier, final) == ["unchanged", "updated"]
+    assert db.session.scalar(sa.select(CreditRecord.facts)) == "最终内容"

@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..pii import cipher
+from ..pii import cipher, mask_name
 from ..subjects.models import Subject, SubjectKind
 from ..types import utcnow
 from ..workdays.service import WorkdayCalendar
 from .models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
-from .publicity import PublicityRules
+from .publicity import PublicityDecision, PublicityRules
 
 Outcome = Literal["created", "updated", "unchanged"]
 
@@ -59,10 +58,14 @@ class RecordInput:
         return (self.department_id, self.decision_number)
 
     def content_hash(self) -> str:
-        data = asdict(self)
-        data.pop("received_date")  # re-sending later is the same record
-        raw = json.dumps(data, sort_keys=True, ensure_ascii=False, default=str)
-        return hashlib.sha256(raw.encode()).hexdigest()
+        """Keyed hash of the content (HMAC under the PII hash key): a natural person's ID number
+        is part of the content, and a plain hash of it could be brute-forced from the row."""
+        raw = json.dumps([getattr(self, name) for name in HASHED_FIELDS], ensure_ascii=False, default=str)
+        return cipher().lookup_hash(raw, "record.content")
+
+
+# Re-sending a record later (another received_date) is the same record.
+HASHED_FIELDS = tuple(f.name for f in fields(RecordInput) if f.name != "received_date")
 
 
 RECORD_FIELDS = (
@@ -82,38 +85,48 @@ class RecordWriter:
         self.rules = rules
         self.timely_days = timely_days
         self.batch_id = batch_id
+        self._decisions: dict[tuple, PublicityDecision] = {}
 
     def write(self, items: Sequence[RecordInput]) -> list[Outcome]:
         if not items:
             return []
         subject_ids = self._subject_ids(items)
         existing = self._existing_records(items)
+        now = utcnow()
+        # The same record twice in one chunk: the last row wins; the first occurrence reports
+        # what happens to the record, later ones report "updated".
+        last = {item.key: index for index, item in enumerate(items)}
+        seen: set[tuple[int, str]] = set()
         outcomes: list[Outcome] = []
-        inserts: dict[tuple[int, str], dict] = {}
-        updates: dict[int, dict] = {}
+        inserts: list[dict] = []
+        updates: list[dict] = []
+        by_key: dict[tuple[int, str], Outcome] = {}
+        for index, item in enumerate(items):
+            if index == last[item.key]:
+                by_key[item.key] = self._plan(item, existing.get(item.key), subject_ids, now, inserts, updates)
         for item in items:
-            digest = item.content_hash()
-            row = self._row(item, subject_ids, digest)
-            if item.key in inserts:  # the same record twice in one chunk: the later one wins
-                inserts[item.key] = row
-                outcomes.append("updated")
-                continue
-            current = existing.get(item.key)
-            if current is None:
-                inserts[item.key] = row
-                outcomes.append("created")
-            elif current[1] == digest:
-                outcomes.append("unchanged")
-            else:
-                row["id"] = current[0]
-                row["status"] = self._status_after_update(current[2], row)
-                updates[current[0]] = row
-                outcomes.append("updated")
+            outcomes.append("updated" if item.key in seen else by_key[item.key])
+            seen.add(item.key)
         if inserts:
-            db.session.execute(sa.insert(CreditRecord), list(inserts.values()))
+            db.session.execute(CreditRecord.__table__.insert(), inserts)
         if updates:
-            db.session.execute(sa.update(CreditRecord), list(updates.values()))
+            db.session.execute(sa.update(CreditRecord), updates)
         return outcomes
+
+    def _plan(self, item, current, subject_ids, now, inserts: list[dict], updates: list[dict]) -> Outcome:
+        digest = item.content_hash()
+        if current is not None and current[1] == digest:
+            return "unchanged"
+        row = self._row(item, subject_ids, digest, now)
+        if current is None:
+            row["created_at"] = now
+            row["status"] = RecordStatus.PUBLIC
+            inserts.append(row)
+            return "created"
+        row["id"] = current[0]
+        row["status"] = self._status_after_update(current[2], row)
+        updates.append(row)
+        return "updated"
 
     @staticmethod
     def _status_after_update(status: RecordStatus, row: dict) -> RecordStatus:
@@ -123,16 +136,24 @@ class RecordWriter:
             return RecordStatus.PUBLIC
         return status
 
-    def _row(self, item: RecordInput, subject_ids: dict, digest: str) -> dict:
+    def _decide(self, item: RecordInput, natural: bool) -> PublicityDecision:
+        # Date arithmetic per row is the writer's hot spot; bulk batches repeat the same inputs.
+        key = (item.category, item.tier, item.decision_date, item.publicity_end_date, item.valid_until, natural)
+        decision = self._decisions.get(key)
+        if decision is None:
+            decision = self._decisions[key] = self.rules.decide(
+                category=item.category,
+                tier=item.tier,
+                decision_date=item.decision_date,
+                publicity_end_date=item.publicity_end_date,
+                valid_until=item.valid_until,
+                natural_person=natural,
+            )
+        return decision
+
+    def _row(self, item: RecordInput, subject_ids: dict, digest: str, now: dt.datetime) -> dict:
         natural = item.id_number is not None
-        decision = self.rules.decide(
-            category=item.category,
-            tier=item.tier,
-            decision_date=item.decision_date,
-            publicity_end_date=item.publicity_end_date,
-            valid_until=item.valid_until,
-            natural_person=natural,
-        )
+        decision = self._decide(item, natural)
         delay = self.calendar.working_days_between(item.decision_date, item.received_date)
         row = {name: getattr(item, name) for name in RECORD_FIELDS}
         row.update(
@@ -145,12 +166,10 @@ class RecordWriter:
             is_timely=delay <= self.timely_days,
             content_hash=digest,
             import_batch_id=self.batch_id,
-            updated_at=utcnow(),
+            updated_at=now,
         )
         if natural:
             # The snapshot name of a natural person is personal data too: keep it masked in clear.
-            from ..pii import mask_name
-
             row["subject_name"] = mask_name(item.subject_name)
             row["legal_representative"] = None
         return row
