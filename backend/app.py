@@ -107,12 +107,17 @@ def _register_blueprints(app: APIFlask) -> None:
     from .admin.views import bp as admin_bp
     from .dept_api.views import bp as dept_bp
     from .health import bp as health_bp
+    from .issued_reports import console_views  # noqa: F401  (adds the report pages to the console)
+    from .issued_reports.views import api as verify_api_bp
+    from .issued_reports.views import pages as verify_pages_bp
     from .public_api.views import bp as public_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(dept_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(verify_pages_bp)
+    app.register_blueprint(verify_api_bp)
 
 
 def _register_cli(app: APIFlask) -> None:

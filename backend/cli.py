@@ -80,10 +80,12 @@ def create_staff_command(
 def _register_subcommands() -> None:
     from .demo import register as register_demo
     from .imports.cli import register as register_import
+    from .issued_reports.cli import register as register_reports
     from .jobs import register as register_jobs
 
     register_import(credit_cli)
     register_demo(credit_cli)
+    register_reports(credit_cli)
     register_jobs(credit_cli)
 
 

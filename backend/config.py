@@ -71,8 +71,21 @@ class Settings:
     STAFF_LOCKOUT_MINUTES: int = 15
     STAFF_SESSION_MINUTES: int = 30
 
-    # Reports.
+    # Reports: issuing, the registry, signing and public verification (backend/issued_reports).
     REPORT_VALIDITY_DAYS: int = 30
+    REPORT_NUMBER_PREFIX: str = "JCXY"  # report number = prefix-YYYYMMDD-10 random base32 chars
+    # QR token keys (Ed25519, PEM): "kid:path[,kid:path...]"; the first one signs, all of them
+    # verify (rotation). Empty in development: a key is generated into the instance folder.
+    REPORT_SIGNING_KEYS: str = ""
+    # PAdES certificate of the platform. Empty in development: a self-signed one is generated
+    # into the instance folder.
+    REPORT_PDF_KEY_PATH: str = ""
+    REPORT_PDF_CERT_PATH: str = ""
+    REPORT_PDF_CHAIN_PATHS: tuple[str, ...] = ()
+    REPORT_PDF_KEY_PASSPHRASE: str = ""
+    REPORT_SPECIAL_MAX_YEARS: int = 5  # 专项信用报告: the longest period a subject may choose
+    REPORT_SPECIAL_DEFAULT_YEARS: int = 3
+    RATELIMIT_VERIFY: str = "60/minute;1000/hour"  # /v/<token>, /verify, /api/v1/verify
 
     # Objections (异议), in working days (DOMAIN.md defaults).
     OBJECTION_ACCEPT_WORKING_DAYS: int = 1  # platform accepts or returns
@@ -216,3 +229,27 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("PUBLICITY_DEFAULT_END must be 'min' or 'max'")
     if settings.is_production and len(settings.SECRET_KEY) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+    if settings.is_production:
+        _check_report_keys(settings)
+
+
+def _check_report_keys(settings: Settings) -> None:
+    """Production signs reports with configured keys only: a generated key would make every
+    report issued by that process unverifiable once the process (or its disk) is gone."""
+    if not settings.REPORT_SIGNING_KEYS.strip():
+        raise ConfigError("production start refused: REPORT_SIGNING_KEYS is not set (kid:path of the Ed25519 key)")
+    paths: list[tuple[str, str]] = []
+    for part in filter(None, (p.strip() for p in settings.REPORT_SIGNING_KEYS.split(","))):
+        kid, sep, path = part.partition(":")
+        if not sep or not kid or not path:
+            raise ConfigError("REPORT_SIGNING_KEYS: each entry must be 'kid:path'")
+        paths.append(("REPORT_SIGNING_KEYS", path))
+    for name in ("REPORT_PDF_KEY_PATH", "REPORT_PDF_CERT_PATH"):
+        value = getattr(settings, name)
+        if not value:
+            raise ConfigError(f"production start refused: {name} is not set (the platform's PDF signing certificate)")
+        paths.append((name, value))
+    paths += [("REPORT_PDF_CHAIN_PATHS", p) for p in settings.REPORT_PDF_CHAIN_PATHS]
+    for name, path in paths:
+        if not os.path.isfile(path):
+            raise ConfigError(f"production start refused: {name} names a file that does not exist: {path}")

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from .actors import Actor
 from .audit.operations import record_event
 from .extensions import db
+from .issued_reports.jobs import HANDLERS as REPORT_HANDLERS
+from .issued_reports.operations import expire_reports
 from .outbox.worker import Handler, deliver_pending, registered_handlers
 from .records.operations import expire_records
 from .types import utcnow
@@ -34,6 +36,7 @@ CASE_MODELS = (Objection, RepairApplication)
 @dataclass
 class JobsReport:
     expired: int = 0
+    reports_expired: int = 0
     reminders: int = 0
     escalations: int = 0
     delivered: int = 0
@@ -41,10 +44,15 @@ class JobsReport:
 
     def summary(self) -> str:
         text = (
-            f"expired={self.expired} reminders={self.reminders} escalations={self.escalations} "
-            f"delivered={self.delivered}"
+            f"expired={self.expired} reports_expired={self.reports_expired} reminders={self.reminders} "
+            f"escalations={self.escalations} delivered={self.delivered}"
         )
         return text + (f" failed={','.join(self.failed_units)}" if self.failed_units else "")
+
+
+def worker_handlers() -> dict[str, Handler]:
+    """The backend's own consumers, then whatever channel packages registered on the app."""
+    return {**REPORT_HANDLERS, **registered_handlers()}
 
 
 def run_jobs_once(
@@ -77,6 +85,14 @@ def run_jobs_once(
 
     report.expired = unit("expire-records", expire) or 0
 
+    def expire_issued_reports() -> int:
+        count = expire_reports(today)
+        if count:
+            record_event(actor, "reports.expire", details={"count": count, "today": today})
+        return count
+
+    report.reports_expired = unit("expire-reports", expire_issued_reports) or 0
+
     calendar = load_calendar()
     for model in CASE_MODELS:
         ids = db.session.scalars(
@@ -101,7 +117,7 @@ def run_jobs_once(
 
     db.session.remove()
     delivery = deliver_pending(
-        handlers if handlers is not None else registered_handlers(),
+        handlers if handlers is not None else worker_handlers(),
         limit=int(workflow_setting("OUTBOX_BATCH_SIZE")),
         worker_id=worker_id,
         lease_seconds=int(workflow_setting("OUTBOX_LEASE_SECONDS")),

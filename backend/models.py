@@ -3,6 +3,7 @@
 from .audit.models import AuditChainHead, AuditEvent
 from .departments.models import ApiNonce, Department, DepartmentApiKey
 from .imports.models import ImportBatch, ImportRowError, ImportStatus
+from .issued_reports.models import IssuedReport, IssuedReportRecord, ReportStatus
 from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from .staff.models import StaffRole, StaffUser
 from .subjects.models import Subject, SubjectKind
@@ -21,9 +22,12 @@ __all__ = [
     "ImportBatch",
     "ImportRowError",
     "ImportStatus",
+    "IssuedReport",
+    "IssuedReportRecord",
     "PenaltyTier",
     "RecordCategory",
     "RecordStatus",
+    "ReportStatus",
     "StaffRole",
     "StaffUser",
     "Subject",

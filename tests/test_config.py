@@ -21,8 +21,22 @@ def test_production_refuses_start_naming_missing_secret(tmp_path):
     assert "SECRET_KEY" not in str(info.value).split("secret(s)")[1]
 
 
+def report_key_env(folder) -> dict[str, str]:
+    """The report signing files production requires (backend/issued_reports/keys.py)."""
+    from reports import signing, tokens
+
+    token_key = folder / "report-token.pem"
+    tokens.save_private_key(tokens.generate_key(), token_key)
+    key, cert = signing.generate_self_signed(directory=folder)
+    return {
+        "REPORT_SIGNING_KEYS": f"k1:{token_key}",
+        "REPORT_PDF_KEY_PATH": str(key),
+        "REPORT_PDF_CERT_PATH": str(cert),
+    }
+
+
 def test_production_starts_with_all_secrets(tmp_path):
-    settings = load_settings(tmp_path, environ={"ENV": "production", **GOOD})
+    settings = load_settings(tmp_path, environ={"ENV": "production", **GOOD, **report_key_env(tmp_path)})
     assert settings.is_production
     assert not (tmp_path / "dev-secrets.json").exists()
 

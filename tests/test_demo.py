@@ -8,6 +8,7 @@ import hashlib
 
 import pytest
 import sqlalchemy as sa
+from test_config import report_key_env
 
 from backend.app import create_app
 from backend.demo import DEMO_ACCOUNTS, DEPARTMENTS
@@ -193,6 +194,7 @@ def test_demo_commands_refused_in_production(tmp_path):
             "SECRET_KEY": "production-secret-key-" + "y" * 32,
             "PII_ENCRYPTION_KEYS": "prod1:" + base64.b64encode(bytes(range(1, 33))).decode(),
             "PII_HASH_KEY": "production-hash-key",
+            **report_key_env(tmp_path),
         }
     )
     runner = prod.test_cli_runner()

@@ -167,6 +167,7 @@ def nav_items(user: StaffUser) -> list[NavItem]:
     ]
     if user.role in (ADMIN, AUDITOR):
         items.append(NavItem("admin.departments", "部门与密钥"))
+        items.append(NavItem("admin.reports", "信用报告"))
     items.append(NavItem("admin.calendar", "节假日维护"))
     if can_read_audit_log(user):
         items.append(NavItem("admin.audit_log", "审计日志"))

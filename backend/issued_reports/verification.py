@@ -1,0 +1,166 @@
+"""Verification of a report: by its QR token, by number + verification code, by the PDF file.
+
+Every answer tells the truth from the registry: revoked and expired come from the row (expiry
+from ``valid_until``, not from whether the job has run), and each way a report can fail (forged
+token, unknown key, changed file, unknown number) has its own reason code and Chinese text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from reports import signing, tokens
+
+from ..extensions import db
+from . import messages as msg
+from .keys import report_keys
+from .models import IssuedReport, ReportStatus
+from .operations import china_today, code_hash, normalise_code, normalise_number
+
+KEYS_PATH = "/.well-known/credit-report-keys.json"
+# Report numbers as issue_report makes them; found in the PDF's metadata even when the file was
+# changed, so the answer can name the report the file claims to be.
+_NUMBER_IN_PDF = re.compile(rb"\b([A-Z0-9]{1,8}-\d{8}-[0-9A-Z]{10})\b")
+
+_TOKEN_REASONS = {
+    tokens.TokenError.MALFORMED: ("token_malformed", msg.VERIFY_TOKEN_MALFORMED),
+    tokens.TokenError.BAD_SIGNATURE: ("token_bad_signature", msg.VERIFY_TOKEN_BAD_SIGNATURE),
+    tokens.TokenError.UNKNOWN_KEY: ("token_unknown_key", msg.VERIFY_TOKEN_UNKNOWN_KEY),
+}
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    identical: bool  # byte-identical to the registered PDF
+    signature_intact: bool
+    signature_valid: bool
+    signature_reason: str  # reports.signing reason code
+    signature_message: str
+    signer: str = ""
+
+
+@dataclass
+class Verdict:
+    genuine: bool
+    status: str  # valid | expired | revoked | unknown
+    code: str  # machine reason: valid, expired, revoked, token_*, unknown_number, code_mismatch, file_*
+    reason: str  # Chinese
+    report: IssuedReport | None = None
+    signature: dict[str, Any] = field(default_factory=dict)
+    file: FileCheck | None = None
+
+    @property
+    def status_label(self) -> str:
+        if self.status == "unknown":
+            return "无法确认"
+        return msg.STATUS_LABELS[ReportStatus(self.status)]
+
+
+def _by_number(number: str) -> IssuedReport | None:
+    return db.session.scalar(sa.select(IssuedReport).where(IssuedReport.number == number))
+
+
+def _status_verdict(report: IssuedReport, today: dt.date, **extra: Any) -> Verdict:
+    status = report.status_on(today)
+    if status is ReportStatus.REVOKED:
+        revoked_on = report.revoked_at.date().isoformat() if report.revoked_at else ""
+        reason = msg.VERIFY_REVOKED.format(date=revoked_on, reason=report.revoked_reason or "")
+    elif status is ReportStatus.EXPIRED:
+        reason = msg.VERIFY_EXPIRED.format(date=report.valid_until.isoformat())
+    else:
+        reason = msg.VERIFY_VALID
+    return Verdict(True, status.value, status.value, reason, report, **extra)
+
+
+def verify_token_text(text: str, today: dt.date | None = None) -> Verdict:
+    """``text`` is what a scanner read: the full URL or the bare token."""
+    today = today or china_today()
+    token = tokens.token_from_url(text or "")
+    keys = report_keys()
+    signature: dict[str, Any] = {"alg": "EdDSA", "keys_url": KEYS_PATH, "token": token[:700]}
+    try:
+        payload = tokens.verify_token(token, keys.public_keys)
+    except tokens.TokenError as exc:
+        code, reason = _TOKEN_REASONS.get(exc.reason, _TOKEN_REASONS[tokens.TokenError.MALFORMED])
+        return Verdict(False, "unknown", code, reason, signature={**signature, "valid": False})
+    signature.update(
+        valid=True,
+        kid=payload.kid,
+        payload={
+            "number": payload.number,
+            "kind": payload.kind.value,
+            "issued_on": payload.issued_on.isoformat(),
+            "content_hash_prefix": payload.content_hash_prefix.hex(),
+        },
+    )
+    report = _by_number(payload.number)
+    if report is None:
+        return Verdict(False, "unknown", "unknown_number", msg.VERIFY_UNKNOWN_NUMBER, signature=signature)
+    if (
+        payload.kind is not report.kind
+        or payload.issued_on != report.issued_on
+        or not payload.matches_hash(report.content_hash)
+    ):
+        return Verdict(False, "unknown", "token_mismatch", msg.VERIFY_TOKEN_MISMATCH, signature=signature)
+    return _status_verdict(report, today, signature=signature)
+
+
+def verify_number_code(number: str, code: str, today: dt.date | None = None) -> Verdict:
+    today = today or china_today()
+    number = normalise_number(number)
+    report = _by_number(number) if number else None
+    if report is None:
+        return Verdict(False, "unknown", "unknown_number", msg.VERIFY_UNKNOWN_NUMBER)
+    if not hmac.compare_digest(code_hash(number, normalise_code(code)), report.verification_code_hash):
+        return Verdict(False, "unknown", "code_mismatch", msg.VERIFY_CODE_MISMATCH)
+    return _status_verdict(report, today)
+
+
+def verify_pdf(data: bytes, today: dt.date | None = None) -> Verdict:
+    """Is this the registered file (byte for byte), is its signature intact, which report is it?"""
+    today = today or china_today()
+    keys = report_keys()
+    digest = hashlib.sha256(data).hexdigest()
+    report = db.session.scalar(sa.select(IssuedReport).where(IssuedReport.pdf_hash == digest).limit(1))
+    check = signing.validate_pdf_signature(data, keys.trust_roots)
+    file_check = FileCheck(
+        identical=report is not None,
+        signature_intact=check.intact,
+        signature_valid=check.valid,
+        signature_reason=check.reason,
+        signature_message=check.message,
+        signer=check.signer,
+    )
+    signature = {"pdf": {"intact": check.intact, "valid": check.valid, "reason": check.reason, "signer": check.signer}}
+    if report is not None:
+        verdict = _status_verdict(report, today, signature=signature, file=file_check)
+        if not check.valid:  # registered bytes whose signature fails: the trust roots changed
+            verdict.reason = f"{msg.VERIFY_FILE_IDENTICAL}{check.message}{verdict.reason}"
+        else:
+            verdict.reason = f"{msg.VERIFY_FILE_IDENTICAL}{verdict.reason}"
+        return verdict
+    claimed = _claimed_report(data)
+    if check.reason in ("changed", "not_whole_file"):
+        return Verdict(False, "unknown", "file_changed", msg.VERIFY_FILE_CHANGED, claimed, signature, file_check)
+    if claimed is not None:
+        return Verdict(
+            False, "unknown", "file_changed", msg.VERIFY_FILE_CHANGED_UNSIGNED, claimed, signature, file_check
+        )
+    if check.reason == "unreadable":
+        return Verdict(False, "unknown", "file_unreadable", msg.VERIFY_FILE_UNREADABLE, None, signature, file_check)
+    return Verdict(False, "unknown", "file_unknown", msg.VERIFY_FILE_UNKNOWN, None, signature, file_check)
+
+
+def _claimed_report(data: bytes) -> IssuedReport | None:
+    for match in _NUMBER_IN_PDF.finditer(data[:4_000_000]):
+        report = _by_number(match.group(1).decode("ascii"))
+        if report is not None:
+            return report
+    return None
