@@ -29,7 +29,7 @@ from .departments.operations import create_department
 from .extensions import db
 from .identifiers import USCC_ALPHABET, id_number_with_check, org_code_check_char, uscc_with_check
 from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
-from .records.operations import RECORD_FIELDS, RecordInput, RecordWriter, expire_records
+from .records.operations import RecordInput, RecordWriter, expire_records
 from .records.publicity import PublicityRules
 from .staff.models import StaffRole, StaffUser
 from .subjects.models import Subject
@@ -847,15 +847,6 @@ def _chunked(items: Iterator[tuple[_Enterprise | None, list[RecordInput]]], size
         yield enterprises, chunk
 
 
-def _row_shape(item: RecordInput) -> tuple:
-    return (
-        item.category.value,
-        item.tier.value if item.tier else "",
-        item.id_number is None,
-        tuple(getattr(item, name) is None for name in RECORD_FIELDS),
-    )
-
-
 _SUBJECT_DETAILS = (
     sa.update(Subject.__table__)
     .where(Subject.__table__.c.uscc == sa.bindparam("b_uscc"))
@@ -911,10 +902,6 @@ def generate_demo_data(
     )
     total = 0
     for chunk_enterprises, chunk in _chunked(stream(), chunk_size):
-        # SQLAlchemy's ORM bulk INSERT leaves out None values and starts a new executemany
-        # whenever the set of keys changes: grouping rows of the same shape keeps the batches
-        # large (about twice as fast). Stable sort, so the order stays deterministic.
-        chunk.sort(key=_row_shape)
         writer.write(chunk)
         if chunk_enterprises:
             db.session.execute(
