@@ -256,6 +256,8 @@ def test_openapi_documents_both_endpoints_with_their_errors(client, app):
     assert {"200", "400", "404", "429"} <= set(profile["responses"])
     error_ref = profile["responses"]["404"]["content"]["application/json"]["schema"]["$ref"]
     assert error_ref.endswith("/ErrorSchema")
+    validation_ref = search["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+    assert validation_ref.endswith("/ErrorSchema")  # the shape we really send, not APIFlask's default
     assert "Retry-After" in profile["responses"]["429"]["headers"]
     record_fields = set(spec["components"]["schemas"]["PublicRecordSchema"]["properties"])
     assert "objection_mark" in record_fields

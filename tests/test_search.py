@@ -141,3 +141,13 @@ def test_per_page_is_capped_by_the_setting(app):
 def test_empty_query_is_refused(app):
     with pytest.raises(ValueError, match="empty"):
         search_enterprises("  ")
+
+
+def test_latin_letters_match_in_any_case_on_both_paths(app):
+    dept = make_department()
+    write_records(_enterprise(dept, "金昌ABC科技有限公司", 501), _enterprise(dept, "XY商贸有限公司", 502))
+    db.session.commit()
+    assert _names(search_enterprises("abc科技")) == ["金昌ABC科技有限公司"]  # trigram path
+    assert _names(search_enterprises("bc")) == ["金昌ABC科技有限公司"]  # short scan with LIKE
+    assert _names(search_enterprises("XY")) == ["XY商贸有限公司"]  # prefix tier
+    assert _names(search_enterprises("xy")) == ["XY商贸有限公司"]  # prefix is exact about case: contains tier

@@ -114,9 +114,9 @@ def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     """Find legal subjects by USCC (exact) or by a substring of their name.
 
     Ordering: exact name, then names starting with ``q`` (by name), then the other names
-    containing ``q``: by id for 3+ characters (the order the trigram index returns them in, so a
-    page stops after ``per_page`` hits instead of sorting every match of a common word such as
-    有限公司), by name for shorter ones (the order of the name index they scan).
+    containing ``q``, in the order of the index that finds them, so a page stops after
+    ``per_page`` hits instead of sorting every match of a common word such as 有限公司: by id
+    (FTS5 rowid, primary key), except 1-2 characters on SQLite, by name (the name index scan).
     ``per_page`` is capped at SEARCH_MAX_PAGE_SIZE.
     """
     text = q.strip()
@@ -156,12 +156,11 @@ def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     return SearchPage(items[:per_page], page, per_page, has_more=len(items) > per_page)
 
 
-def _search_mode(text: str) -> str:
-    if len(text) >= TRIGRAM_MIN_CHARS:
-        return "trigram"
-    # instr() is a plain byte search and several times faster than LIKE; it is exact about case,
-    # so text with letters (where the trigram path would ignore case) uses LIKE instead.
-    return "short" if text.lower() == text.upper() else "short_cased"
+def _search_mode(text: str) -> tuple[bool, bool]:
+    """(short, cased): short text cannot use a trigram index; text without letters that have a
+    case (Chinese, digits) is matched with the plain, several times faster, case-exact LIKE or
+    instr(); text with letters with ILIKE/LIKE, ignoring case like the trigram tokenizer does."""
+    return len(text) < TRIGRAM_MIN_CHARS, text.lower() != text.upper()
 
 
 # Statements are built once and reused with parameters: building a select costs more than
@@ -184,31 +183,39 @@ def _counted(stmt: sa.Select) -> sa.Select:
 
 
 @functools.cache
-def _name_tiers(dialect: str, mode: str) -> tuple[tuple[sa.Select, sa.Select | None], ...]:
+def _name_tiers(dialect: str, mode: tuple[bool, bool]) -> tuple[tuple[sa.Select, sa.Select | None], ...]:
     """The three disjoint, individually ordered slices of a name search: exact, prefix, contains.
 
     Each is (rows with :limit/:offset, count or None); parameters: q, q_upper, starts,
     contains, phrase.
     """
+    short, cased = mode
     name = _s.c.name
     q = sa.bindparam("q", type_=sa.String)
+    # "Starts with q" as a range on ix_subject_name (q <= name < q || U+10FFFF). It is exact where
+    # the collation orders by code point (SQLite's binary collation; C or C.UTF-8 on PostgreSQL).
+    # On PostgreSQL the LIKE keeps it right under any other collation too: there a few names may
+    # fall outside the range and rank with the "contains" tier below, which takes exactly what
+    # this condition leaves, so nothing is lost. (A plain LIKE 'q%' only uses a btree index with
+    # a C collation or text_pattern_ops, and the database here is C.UTF-8.)
+    starts = sa.and_(name >= q, name < sa.bindparam("q_upper", type_=sa.String))
     if dialect == "postgresql":
-        # LIKE 'q%' is right under any collation; on a C-collated database the planner turns it
-        # into a range on ix_subject_name, elsewhere the pg_trgm GIN index serves it.
-        starts = name.like(sa.bindparam("starts", type_=sa.String), escape="\\")
-    else:
-        starts = sa.and_(name >= q, name < sa.bindparam("q_upper", type_=sa.String))
+        starts = sa.and_(starts, name.like(sa.bindparam("starts", type_=sa.String), escape="\\"))
     exact = sa.select(*_SUMMARY).where(name == q, _LEGAL).order_by(_s.c.id)
     prefix = sa.select(*_SUMMARY).where(starts, name != q, _LEGAL).order_by(name, _s.c.id)
     contains = sa.bindparam("contains", type_=sa.String)
     if dialect == "postgresql":
-        # The pg_trgm GIN index answers ILIKE for 3+ characters; for 1-2 characters no trigram
-        # index can help (on either database), and the planner walks the primary key and stops
-        # at LIMIT: cheap for common fragments such as 金川, one pass over the table for rare ones.
+        # 3+ characters: the planner takes the pg_trgm GIN index when matches are few and walks
+        # the primary key, stopping at LIMIT, when they are many. 1-2 characters: no trigram
+        # index can help (on either database), so it is that walk: cheap for common fragments
+        # such as 金川, one pass over the table for rare ones. (Known slow case: a deep page of a
+        # fragment nearly all of whose matches start with it, e.g. page 50 of 金川区.)
         others = _paged(
-            sa.select(*_SUMMARY).where(name.ilike(contains, escape="\\"), ~starts, _LEGAL).order_by(_s.c.id)
+            sa.select(*_SUMMARY)
+            .where((name.ilike if cased else name.like)(contains, escape="\\"), ~starts, _LEGAL)
+            .order_by(_s.c.id)
         )
-    elif mode == "trigram":
+    elif not short:
         others = _paged(
             sa.select(*_SUMMARY)
             .select_from(_fts.join(_s, _s.c.id == _fts.c.rowid))
@@ -221,7 +228,7 @@ def _name_tiers(dialect: str, mode: str) -> tuple[tuple[sa.Select, sa.Select | N
         # covering (name, id), in name order, and stops at LIMIT: cheap for common fragments
         # such as 金川, one pass over the names (about 10 ms per 100k) for rare ones. Natural
         # persons have no name and never match; the outer query still checks the kind.
-        found = name.like(contains, escape="\\") if mode == "short_cased" else sa.func.instr(name, q) > 0
+        found = name.like(contains, escape="\\") if cased else sa.func.instr(name, q) > 0
         hits = _paged(sa.select(_s.c.id, name).where(found, ~starts).order_by(name, _s.c.id)).subquery()
         others = (
             sa.select(*_SUMMARY)
