@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
-from .errors import register_error_handlers
+from .errors import ErrorSchema, register_error_handlers
 from .extensions import csrf, db, limiter, migrate
 from .pii import PiiCipher
 
@@ -29,6 +29,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
         spec_path="/openapi.json",
         instance_relative_config=True,
     )
+    app.json.ensure_ascii = False  # Chinese as UTF-8 in JSON, not escapes
     settings = load_settings(app.instance_path, config)
     _apply_settings(app, settings)
     _configure_logging(settings)
@@ -75,9 +76,10 @@ def _apply_settings(app: APIFlask, settings: Settings) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.PUBLIC_BASE_URL.startswith("https://"),
         SESSION_COOKIE_NAME="credit_session",
-        JSON_AS_ASCII=False,
         AUTO_404_RESPONSE=False,
         VALIDATION_ERROR_STATUS_CODE=422,
+        HTTP_ERROR_SCHEMA=ErrorSchema,
+        VALIDATION_ERROR_SCHEMA=ErrorSchema,
         SPEC_FORMAT="json",
         INFO={
             "description": "金昌市公共信用信息服务平台：公共查询、部门数据报送、报告核验等接口。"

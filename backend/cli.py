@@ -17,6 +17,7 @@ from .extensions import db
 from .records.operations import expire_records
 from .staff.models import StaffRole
 from .staff.operations import create_staff
+from .types import local_date
 
 credit_cli = AppGroup("credit", help="信用金昌 platform operations.")
 
@@ -40,7 +41,7 @@ def audit_verify_command() -> None:
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
 def expire_records_command(today: dt.datetime | None) -> None:
     """Mark records whose publicity period has ended as expired (run daily)."""
-    day = today.date() if today else dt.date.today()
+    day = today.date() if today else local_date()
     count = expire_records(day)
     record_event(Actor.cli("expire-records"), "records.expire", details={"count": count, "today": day})
     db.session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from apiflask import Schema, fields
 from flask import jsonify, request
 from werkzeug.exceptions import HTTPException
 
@@ -25,6 +26,18 @@ HTTP_MESSAGES = {
     500: "服务器内部错误，请稍后再试",
     503: "服务暂时不可用，请稍后再试",
 }
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(metadata={"description": "机器可读的错误代码，如 invalid_uscc"})
+    message = fields.String(metadata={"description": "给用户看的中文说明"})
+    details = fields.Dict(metadata={"description": "补充信息，如出错的位置 position、字段错误"})
+
+
+class ErrorSchema(Schema):
+    """The one error shape of every JSON endpoint, documented in /openapi.json."""
+
+    error = fields.Nested(ErrorDetailSchema)
 
 
 class ApiError(Exception):

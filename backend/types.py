@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
+
+# Timestamps are stored as naive UTC; days (deadlines, publicity ends) are Jinchang's days.
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def local_date(now: dt.datetime | None = None) -> dt.date:
+    """The calendar day in Jinchang for a naive-UTC timestamp (default: now)."""
+    moment = (now or utcnow()).replace(tzinfo=dt.UTC)
+    return moment.astimezone(LOCAL_TZ).date()
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> sa.Enum:

@@ -72,3 +72,14 @@ def test_security_headers(client):
     assert "cdn.jsdelivr.net" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "cdn.jsdelivr.net" in client.get("/docs").headers["Content-Security-Policy"]
+
+
+def test_chinese_json_is_utf8_not_escaped(client):
+    body = client.get("/api/v1/nothing-here").get_data(as_text=True)
+    assert "请求的资源不存在" in body
+
+
+def test_openapi_documents_the_error_shape(client):
+    spec = client.get("/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    assert "ErrorDetail" in schemas or any("Error" in name for name in schemas)

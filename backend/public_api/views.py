@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from apiflask import APIBlueprint, Schema, fields
+from apiflask import APIBlueprint, fields
 from flask import current_app
 
-from ..errors import ApiError, NotFound
+from ..errors import ApiError, ErrorSchema, NotFound
 from ..extensions import limiter
 from ..identifiers import IdentifierError, validate_uscc
 from ..subjects.queries import get_public_profile, search_enterprises
 from ..subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
+from ..types import local_date
 from . import messages
 
 bp = APIBlueprint("public_api", __name__, url_prefix="/api/v1", tag=messages.TAG)
-
-
-class ErrorDetailSchema(Schema):
-    code = fields.String(metadata={"description": "机器可读的错误代码，如 invalid_uscc"})
-    message = fields.String(metadata={"description": "给用户看的中文说明"})
-    details = fields.Dict(metadata={"description": "补充信息，如出错的位置 position"})
-
-
-class ErrorSchema(Schema):
-    error = fields.Nested(ErrorDetailSchema)
 
 
 def _error_responses(*statuses: int) -> dict[int, dict]:
@@ -75,7 +64,7 @@ def get_subject(uscc: str):
         code = validate_uscc(uscc, settings.USCC_LEGACY_ALLOWLIST).code
     except IdentifierError as exc:
         raise ApiError(exc.message, code="invalid_uscc", details=exc.as_details()) from exc
-    profile = get_public_profile(code, dt.date.today())
+    profile = get_public_profile(code, local_date())
     if profile is None:
         raise NotFound(messages.SUBJECT_NOT_FOUND)
     return profile

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..pii import cipher, mask_name
 from ..subjects.models import Subject, SubjectKind
-from ..types import utcnow
+from ..types import local_date, utcnow
 from ..workdays.service import WorkdayCalendar
 from .models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from .publicity import PublicityDecision, PublicityRules
@@ -132,7 +132,7 @@ class RecordWriter:
     def _status_after_update(status: RecordStatus, row: dict) -> RecordStatus:
         # A department correcting a record can extend it back into its publicity period;
         # repaired and withdrawn records stay as decided.
-        if status is RecordStatus.EXPIRED and (row["visible_until"] is None or row["visible_until"] >= dt.date.today()):
+        if status is RecordStatus.EXPIRED and (row["visible_until"] is None or row["visible_until"] >= local_date()):
             return RecordStatus.PUBLIC
         return status
 

@@ -12,7 +12,6 @@ import enum
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -27,22 +26,14 @@ from ..identifiers import IdentifierError, validate_id_number
 from ..outbox.operations import enqueue_event
 from ..pii import cipher, mask_id_number, mask_name
 from ..staff.models import StaffRole
-from ..types import enum_column, utcnow
+from ..types import LOCAL_TZ, enum_column, local_date, utcnow
 from ..workdays.service import WorkdayCalendar, load_calendar
 from . import messages as msg
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def workflow_setting(name: str) -> Any:
     """A workflow setting (time limits, outbox, materials): typed fields of backend/config.py."""
     return getattr(current_app.extensions["settings"], name)
-
-
-def local_date(now: dt.datetime | None = None) -> dt.date:
-    """The calendar day in Jinchang for a naive-UTC timestamp (deadlines count local days)."""
-    moment = (now or utcnow()).replace(tzinfo=dt.UTC)
-    return moment.astimezone(LOCAL_TZ).date()
 
 
 def local_time_text(moment: dt.datetime) -> str:
