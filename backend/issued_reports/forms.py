@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, RadioField, SelectMultipleField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from ..records.labels import category_label
@@ -30,9 +31,9 @@ class IssueForm(FlaskForm):
     kind = RadioField(
         "报告种类",
         choices=[
-            ("enterprise", "法人和非法人组织公共信用信息报告"),
-            ("personal", "个人公共信用信息报告"),
-            ("special", "专项信用报告（有无违法违规记录证明版）"),
+            SelectChoice("enterprise", "法人和非法人组织公共信用信息报告"),
+            SelectChoice("personal", "个人公共信用信息报告"),
+            SelectChoice("special", "专项信用报告（有无违法违规记录证明版）"),
         ],
         default="enterprise",
         validators=[DataRequired(REQUIRED)],
@@ -41,7 +42,9 @@ class IssueForm(FlaskForm):
         "专项报告查询期限（年）", validators=[Optional(), NumberRange(min=1, max=5, message="应为 1 至 5 年")]
     )
     domains = SelectMultipleField(
-        "专项报告附加领域", choices=[(c.value, category_label(c)) for c in SPECIAL_OPTIONAL], validators=[Optional()]
+        "专项报告附加领域",
+        choices=[SelectChoice(c.value, category_label(c)) for c in SPECIAL_OPTIONAL],
+        validators=[Optional()],
     )
     identity_check = TextAreaField(
         "身份核验情况（个人报告、专项报告必填）",
