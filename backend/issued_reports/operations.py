@@ -48,6 +48,7 @@ STORAGE_PREFIX = "reports"
 class Issued:
     report: IssuedReport
     pdf: bytes
+    verification_url: str  # what the QR code holds (channels may show it beside the PDF)
 
 
 def china_now(now: dt.datetime | None = None) -> dt.datetime:
@@ -269,7 +270,7 @@ def issue_report(
             "natural_person": natural,
         },
     )
-    return Issued(report, pdf)
+    return Issued(report, pdf, content.verification_url)
 
 
 # --- reading, revoking, expiring -----------------------------------------------------------
