@@ -32,7 +32,6 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SQLITE_PATH = DATA_DIR / "bench.db"
-META_PATH = DATA_DIR / "bench-meta.json"
 SEED = 2026
 IMPORT_SEED = 4242
 IMPORT_NUMBER_OFFSET = 1_000_000  # the timed import's decision numbers never clash with the demo's
@@ -84,9 +83,14 @@ def _wanted_meta(url: str, args: argparse.Namespace) -> dict:
     }
 
 
-def _load_meta() -> dict:
+def _meta_path(url: str) -> Path:
+    # One record of what was built per database, so SQLite and PostgreSQL runs do not collide.
+    return DATA_DIR / f"bench-meta-{hashlib.sha256(url.encode()).hexdigest()[:12]}.json"
+
+
+def _load_meta(url: str) -> dict:
     try:
-        return json.loads(META_PATH.read_text())
+        return json.loads(_meta_path(url).read_text())
     except (OSError, ValueError):
         return {}
 
@@ -109,7 +113,7 @@ def prepare_database(url: str, args: argparse.Namespace) -> tuple[dict, bool]:
     from backend.extensions import db
 
     wanted = _wanted_meta(url, args)
-    meta = _load_meta()
+    meta = _load_meta(url)
     same = all(meta.get(k) == v for k, v in wanted.items())
     sqlite = url.startswith("sqlite")
     if same and not args.rebuild and (not sqlite or SQLITE_PATH.exists()):
@@ -119,7 +123,7 @@ def prepare_database(url: str, args: argparse.Namespace) -> tuple[dict, bool]:
             if subjects == meta.get("subjects"):
                 return meta, True
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    META_PATH.unlink(missing_ok=True)
+    _meta_path(url).unlink(missing_ok=True)
     if sqlite:
         _drop_sqlite(SQLITE_PATH)
     app = _make_app(url)
@@ -170,7 +174,7 @@ def _build(app, meta: dict) -> dict:
             "build_seconds": round(elapsed, 1),
             "built_on": dt.date.today().isoformat(),
         }
-    META_PATH.write_text(json.dumps(meta, indent=2))
+    _meta_path(meta["url"]).write_text(json.dumps(meta, indent=2))
     return meta
 
 
