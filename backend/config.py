@@ -12,6 +12,7 @@ import base64
 import json
 import logging
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -229,6 +230,10 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("PUBLICITY_DEFAULT_END must be 'min' or 'max'")
     if settings.is_production and len(settings.SECRET_KEY) < 32:
         raise ConfigError("SECRET_KEY must be at least 32 characters in production")
+    if not 1 <= settings.REPORT_SPECIAL_DEFAULT_YEARS <= settings.REPORT_SPECIAL_MAX_YEARS:
+        raise ConfigError("REPORT_SPECIAL_DEFAULT_YEARS must be between 1 and REPORT_SPECIAL_MAX_YEARS")
+    if not re.fullmatch(r"[A-Z0-9]{1,8}", settings.REPORT_NUMBER_PREFIX):
+        raise ConfigError("REPORT_NUMBER_PREFIX must be 1-8 upper-case letters or digits")
     if settings.is_production:
         _check_report_keys(settings)
 
