@@ -161,6 +161,7 @@ class NavItem:
 def nav_items(user: StaffUser) -> list[NavItem]:
     items = [
         NavItem("admin.dashboard", "工作台"),
+        NavItem("admin.cases", "异议与修复"),
         NavItem("admin.subjects", "信用主体"),
         NavItem("admin.records", "信用记录"),
         NavItem("admin.imports", "归集批次"),
@@ -169,6 +170,8 @@ def nav_items(user: StaffUser) -> list[NavItem]:
         items.append(NavItem("admin.departments", "部门与密钥"))
         items.append(NavItem("admin.reports", "信用报告"))
     items.append(NavItem("admin.calendar", "节假日维护"))
+    if user.role in (ADMIN, AUDITOR):
+        items.append(NavItem("admin.outbox", "消息发件箱"))
     if can_read_audit_log(user):
         items.append(NavItem("admin.audit_log", "审计日志"))
     return items

@@ -647,3 +647,7 @@ def confirm_year():
     db.session.commit()
     flash(msg.YEAR_CONFIRMED, "success")
     return redirect(url_for("admin.calendar"))
+
+
+# The reviewers' console for objections and repairs adds its routes to this blueprint.
+from . import case_views  # noqa: E402, F401
