@@ -113,9 +113,11 @@ def _register_blueprints(app: APIFlask) -> None:
     from .issued_reports.views import api as verify_api_bp
     from .issued_reports.views import pages as verify_pages_bp
     from .public_api.views import bp as public_bp
+    from .public_web.views import bp as public_web_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(public_web_bp)
     app.register_blueprint(dept_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(verify_pages_bp)
