@@ -483,7 +483,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {lat.label}: {lat.mode}")
     for label, _, mode in imports:
         print(f"  {label}: {mode}")
-    return 0 if all_pass else 1
+
+    # Reports (issue 3): render + sign and verification, each beside its own baseline.
+    from bench import reports_bench
+
+    print()
+    print("reports: render + sign, verification by token")
+    report_lines, reports_ok = reports_bench.run([])
+    for line in report_lines:
+        print(line.text())
+    return 0 if all_pass and reports_ok else 1
 
 
 if __name__ == "__main__":
