@@ -1,0 +1,167 @@
+"""Access matrix of the staff console: every route of the ``admin`` blueprint × every role.
+
+The routes come from ``app.url_map`` (including those other modules add to the blueprint), so a
+new console route without a row in ``EXPECTED`` fails this test until someone decides who may
+open it. GET routes are requested with GET. POST-only routes are sent a POST without a CSRF
+token: that changes nothing, and the status still says how far the request got: 302 (to the
+login page), 403 (role refused), 404 (outside the user's scope) or 400 (authorised, stopped only
+by the missing token).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from test_admin_cases import CaseWorld
+from test_staff_auth import SETUP, login_as
+
+from backend.departments.operations import issue_api_key
+from backend.extensions import db
+from backend.imports.models import ImportBatch, ImportRowError, ImportStatus
+from backend.subjects.models import Subject
+from backend.workdays.models import CalendarOverride
+
+ROLES = ("anonymous", "platform_admin", "reviewer_own", "reviewer_other", "auditor")
+MISSING_REPORT = "XYJC-20260101-NOTEXIST0"
+
+
+def row(anonymous, platform_admin, reviewer_own, reviewer_other, auditor) -> dict[str, int]:
+    return dict(zip(ROLES, (anonymous, platform_admin, reviewer_own, reviewer_other, auditor), strict=True))
+
+
+EVERYONE = row(302, 200, 200, 200, 200)
+ADMIN_AUDITOR = row(302, 200, 403, 403, 200)
+OWN_DEPARTMENT = row(302, 200, 200, 403, 200)  # pages of the own department's data
+OWN_CASE = row(302, 200, 200, 404, 200)  # another department's case does not exist for them
+ADMIN_POST = row(302, 400, 403, 403, 403)
+ADMIN_AUDITOR_POST = row(302, 400, 403, 403, 400)
+REVIEWER_POST = row(302, 403, 400, 404, 403)
+
+# endpoint -> (path template, expected status per role); ``{name}`` is filled from the fixture.
+EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
+    "admin.static": [("/admin/static/admin/console.css", row(200, 200, 200, 200, 200))],
+    "admin.login": [("/admin/login", row(200, 302, 302, 302, 302))],
+    "admin.totp": [("/admin/login/totp", row(302, 302, 302, 302, 302))],
+    "admin.logout": [("/admin/logout", row(400, 400, 400, 400, 400))],
+    "admin.dashboard": [("/admin/", EVERYONE)],
+    "admin.departments": [("/admin/departments", ADMIN_AUDITOR)],
+    "admin.department": [("/admin/departments/{market}", ADMIN_AUDITOR)],
+    "admin.issue_key": [("/admin/departments/{market}/keys", ADMIN_POST)],
+    "admin.revoke_key": [("/admin/departments/{market}/keys/{key}/revoke", ADMIN_POST)],
+    "admin.subjects": [("/admin/subjects", EVERYONE)],
+    "admin.subject": [("/admin/subjects/{subject}", OWN_DEPARTMENT)],
+    "admin.records": [("/admin/records", EVERYONE)],
+    "admin.imports": [("/admin/imports", EVERYONE)],
+    "admin.import_batch": [("/admin/imports/{batch}", OWN_DEPARTMENT)],
+    "admin.import_errors_csv": [("/admin/imports/{batch}/errors.csv", OWN_DEPARTMENT)],
+    "admin.audit_log": [("/admin/audit", ADMIN_AUDITOR)],
+    "admin.audit_verify": [("/admin/audit/verify", ADMIN_AUDITOR_POST)],
+    "admin.calendar": [("/admin/calendar", EVERYONE)],
+    "admin.add_override": [("/admin/calendar/overrides", ADMIN_POST)],
+    "admin.delete_override": [("/admin/calendar/overrides/{override}/delete", ADMIN_POST)],
+    "admin.confirm_year": [("/admin/calendar/years", ADMIN_POST)],
+    # Report pages (窗口打印): an unknown number is a 404 only for those allowed to look.
+    "admin.reports": [("/admin/reports", ADMIN_AUDITOR)],
+    "admin.issue_report_page": [("/admin/reports/issue", row(302, 200, 403, 403, 403))],
+    "admin.report_detail": [(f"/admin/reports/{MISSING_REPORT}", row(302, 404, 403, 403, 404))],
+    "admin.report_pdf": [(f"/admin/reports/{MISSING_REPORT}/pdf", row(302, 404, 403, 403, 403))],
+    "admin.revoke_report_page": [(f"/admin/reports/{MISSING_REPORT}/revoke", row(302, 404, 403, 403, 403))],
+    # Objections and repairs.
+    "admin.cases": [("/admin/cases", EVERYONE), ("/admin/cases?state=all", EVERYONE)],
+    "admin.case_detail": [("/admin/cases/objection/{objection}", OWN_CASE), ("/admin/cases/repair/{repair}", OWN_CASE)],
+    "admin.case_applicant": [
+        ("/admin/cases/objection/{objection}/applicant", row(302, 200, 403, 403, 403)),
+        ("/admin/cases/repair/{repair}/applicant", row(302, 200, 403, 403, 403)),
+    ],
+    "admin.case_material": [
+        ("/admin/cases/objection/{objection}/materials/{objection_material}", OWN_CASE),
+        ("/admin/cases/repair/{repair}/materials/{repair_material}", OWN_CASE),
+    ],
+    "admin.case_commitment_pdf": [
+        ("/admin/cases/objection/{objection}/commitment.pdf", OWN_CASE),
+        ("/admin/cases/repair/{repair}/commitment.pdf", OWN_CASE),
+    ],
+    "admin.accept_case": [("/admin/cases/objection/{objection}/accept", ADMIN_POST)],
+    "admin.return_case": [("/admin/cases/repair/{repair}/return", ADMIN_POST)],
+    "admin.decide_case": [
+        ("/admin/cases/objection/{objection}/decide", REVIEWER_POST),
+        ("/admin/cases/repair/{repair}/decide", REVIEWER_POST),
+    ],
+    "admin.extend_case": [("/admin/cases/repair/{repair}/extend", REVIEWER_POST)],
+    "admin.deliver_case": [("/admin/cases/objection/{objection}/deliver", ADMIN_POST)],
+    "admin.outbox": [("/admin/outbox", ADMIN_AUDITOR)],
+}
+
+
+def _console_rules(app) -> dict[str, set[str]]:
+    rules: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("admin."):
+            rules.setdefault(rule.endpoint, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    return rules
+
+
+@pytest.fixture
+def ids(app):
+    world = CaseWorld()
+    key, _secret = issue_api_key(SETUP, world.market, "matrix")
+    batch = ImportBatch(department_id=world.market.id, channel="cli", status=ImportStatus.PARTIAL, total_rows=1)
+    batch.errors.append(ImportRowError(row_number=2, column="统一社会信用代码", reason="校验位错误"))
+    override = CalendarOverride(day=dt.date(2027, 3, 15), is_working_day=False, note="矩阵")
+    db.session.add_all([batch, override])
+    db.session.commit()
+    subject = db.session.scalar(sa.select(Subject).where(Subject.id == world.objection_record.subject_id))
+    return {
+        "world": world,
+        "market": world.market.id,
+        "key": key.id,
+        "batch": batch.id,
+        "override": override.id,
+        "subject": subject.id,
+        "objection": world.objection.id,
+        "repair": world.repair.id,
+        "objection_material": world.objection.materials[0].id,
+        "repair_material": world.repair.materials[0].id,
+    }
+
+
+def test_every_console_route_has_a_row_and_every_row_a_route(app):
+    rules = _console_rules(app)
+    missing = sorted(set(rules) - set(EXPECTED))
+    assert missing == [], f"console routes without a row in the access matrix: {missing}"
+    stale = sorted(set(EXPECTED) - set(rules))
+    assert stale == [], f"rows for routes that no longer exist: {stale}"
+
+
+def test_access_matrix(app, ids):
+    world = ids["world"]
+    clients = {"anonymous": app.test_client()}
+    for name, role, department in (
+        ("platform_admin", "platform_admin", None),
+        ("reviewer_own", "dept_reviewer", world.market),
+        ("reviewer_other", "dept_reviewer", world.tax),
+        ("auditor", "auditor", None),
+    ):
+        clients[name] = app.test_client()
+        login_as(clients[name], role, department=department)
+    rules = _console_rules(app)
+    failures = []
+    checked = 0
+    for endpoint in sorted(rules):
+        uses_get = "GET" in rules[endpoint]
+        for template, expected in EXPECTED[endpoint]:
+            path = template.format(**ids)
+            for role in ROLES:
+                client = clients[role]
+                response = client.get(path) if uses_get else client.post(path, data={})
+                checked += 1
+                if response.status_code != expected[role]:
+                    failures.append(f"{'GET' if uses_get else 'POST'} {path} as {role}: {response.status_code}")
+                response.close()
+    assert failures == [], "\n".join(failures)
+    assert checked >= 5 * len(rules)
+    # POSTs without a token changed nothing.
+    db.session.expire_all()
+    assert world.objection.state.value == "submitted" and world.repair.state.value == "submitted"
