@@ -122,12 +122,28 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(verify_pages_bp)
     app.register_blueprint(verify_api_bp)
+    _register_wechat(app)
+
+
+def _register_wechat(app: APIFlask) -> None:
+    """The WeChat channel (miniprogram_api/): mini-program API, official account callbacks, and
+    its outbox handlers (subscribe messages)."""
+    from miniprogram_api import notifications
+    from miniprogram_api.views import bp as mp_bp
+    from miniprogram_api.views import oa_bp
+
+    app.register_blueprint(mp_bp)
+    app.register_blueprint(oa_bp)
+    notifications.register(app)
 
 
 def _register_cli(app: APIFlask) -> None:
     from .cli import credit_cli
 
     app.cli.add_command(credit_cli)
+    from miniprogram_api.cli import wechat_cli
+
+    app.cli.add_command(wechat_cli)
 
 
 def _register_security_headers(app: APIFlask) -> None:

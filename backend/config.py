@@ -117,6 +117,28 @@ class Settings:
     MATERIAL_MAX_PER_CASE: int = 20
     STORAGE_DIR: str = ""  # empty: <instance>/storage
 
+    # --- WeChat (miniprogram_api/): mini-program, official account, subscribe messages -------
+    # A channel runs when its AppID is set; production then refuses to start without its secrets.
+    WECHAT_API_BASE_URL: str = "https://api.weixin.qq.com"  # tests and the demo: the fake server
+    WECHAT_MP_APPID: str = ""  # mini-program (小程序)
+    WECHAT_MP_SECRET: str = ""
+    WECHAT_OA_APPID: str = ""  # official account (公众号)
+    WECHAT_OA_SECRET: str = ""
+    WECHAT_OA_TOKEN: str = ""  # server configuration token (signature of callbacks)
+    WECHAT_OA_AES_KEY: str = ""  # EncodingAESKey, 43 characters; set: AES safe mode
+    WECHAT_OA_TIMESTAMP_WINDOW_SECONDS: int = 300
+    WECHAT_OA_MAX_BODY_BYTES: int = 64 * 1024
+    WECHAT_OA_MENU_FILE: str = ""  # empty: miniprogram_api/menu.json
+    WECHAT_TIMEOUT_SECONDS: int = 5
+    # Subscribe message templates (订阅消息) and the mini-program page a message opens.
+    WECHAT_TEMPLATE_CASE_PROGRESS: str = ""  # objection / repair state changes
+    WECHAT_TEMPLATE_DEADLINE: str = ""  # deadline reminders
+    WECHAT_TEMPLATE_REPORT_READY: str = ""  # a report is ready
+    WECHAT_MINIPROGRAM_STATE: str = "formal"  # formal | trial | developer
+    MP_SESSION_HOURS: int = 72  # lifetime of a mini-program bearer token
+    MP_REPORT_URL_SECONDS: int = 300  # lifetime of a signed report download URL
+    MP_KIOSK_TICKET_SECONDS: int = 120  # a kiosk sign-in QR code
+
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -236,6 +258,27 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("REPORT_NUMBER_PREFIX must be 1-8 upper-case letters or digits")
     if settings.is_production:
         _check_report_keys(settings)
+    _check_wechat(settings)
+
+
+def _check_wechat(settings: Settings) -> None:
+    """A WeChat channel whose AppID is set needs its secrets; production talks to WeChat only."""
+    if settings.WECHAT_MINIPROGRAM_STATE not in {"formal", "trial", "developer"}:
+        raise ConfigError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
+    if settings.WECHAT_OA_AES_KEY and len(settings.WECHAT_OA_AES_KEY) != 43:
+        raise ConfigError("WECHAT_OA_AES_KEY must be the 43-character EncodingAESKey")
+    if not settings.is_production:
+        return
+    needed = []
+    if settings.WECHAT_MP_APPID:
+        needed.append("WECHAT_MP_SECRET")
+    if settings.WECHAT_OA_APPID:
+        needed += ["WECHAT_OA_SECRET", "WECHAT_OA_TOKEN"]
+    missing = [name for name in needed if not getattr(settings, name)]
+    if missing:
+        raise ConfigError("production start refused: missing WeChat secret(s) " + ", ".join(missing))
+    if not settings.WECHAT_API_BASE_URL.startswith("https://"):
+        raise ConfigError("production start refused: WECHAT_API_BASE_URL must be an https:// URL")
 
 
 def _check_report_keys(settings: Settings) -> None:

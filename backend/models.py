@@ -1,5 +1,18 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
+# The WeChat channel's tables (miniprogram_api/), known to the metadata and Alembic like the rest.
+from miniprogram_api.models import (  # noqa: F401
+    EnterpriseBinding,
+    FaceVerification,
+    KioskLoginTicket,
+    MessageAttempt,
+    MpSession,
+    MpSubscription,
+    WeChatAccessToken,
+    WeChatNonce,
+    WeChatUser,
+)
+
 from .audit.models import AuditChainHead, AuditEvent
 from .departments.models import ApiNonce, Department, DepartmentApiKey
 from .imports.models import ImportBatch, ImportRowError, ImportStatus

@@ -1,0 +1,514 @@
+"""WeChat API clients, built in one place.
+
+What this adds to wechatpy (LIBRARY-NOTES.md, "wechatpy"):
+
+* ``auto_retry=False``: wechatpy retries a 40001/42001 storm without limit. ``WeChatApi.call``
+  retries once, after one token refresh, so a call costs at most two token fetches and then
+  fails with a clear ``WeChatError``.
+* The access token comes from ``cgi-bin/stable_token`` (``cgi-bin/token`` invalidates the token
+  of every other process) and is cached in a shared store: Redis when ``REDIS_URL`` is set, the
+  database otherwise. Refreshing takes the store's lock and re-reads the token first, so when
+  several gunicorn workers find the token missing at once, one fetches and the others use its
+  result; a refresh after a 40001 passes the token that failed, so a worker never replaces a
+  token that another worker has just fetched.
+* The base URL is a setting (``WECHAT_API_BASE_URL``): a transport adapter rewrites every
+  ``https://api.weixin.qq.com/`` URL wechatpy builds (they are hard-coded in several places), so
+  tests and the demo talk to the fake server and nothing else. Under ``ENV=testing`` a base URL
+  that is not on loopback is refused outright.
+
+Every call happens before the request writes anything: on SQLite the token store's own short
+transactions would otherwise wait for the request's write lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import secrets
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+import sqlalchemy as sa
+from flask import current_app
+from requests.adapters import HTTPAdapter
+from sqlalchemy.exc import IntegrityError
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+
+from backend.pii import PiiCipher, PiiError
+from backend.types import utcnow
+
+from .fake_wechat import is_loopback_url
+from .models import WeChatAccessToken
+
+log = logging.getLogger(__name__)
+
+WECHAT_ORIGIN = "https://api.weixin.qq.com/"
+TOKEN_ERRCODES = frozenset({40001, 40014, 42001})  # the token is invalid, not the latest, or expired
+TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011, 45033})  # system busy, quota and frequency limits
+NOT_SUBSCRIBED = 43101
+TOKEN_MARGIN_SECONDS = 300  # refresh this long before WeChat's expiry, never use a dying token
+_CONFIG_ERRORS = {
+    40013: "AppID 无效",
+    40125: "AppSecret 无效",
+    40164: "服务器 IP 不在微信后台的 IP 白名单中",
+    41004: "缺少 AppSecret",
+    89503: "调用需要管理员确认",
+}
+
+T = TypeVar("T")
+
+
+class WeChatError(Exception):
+    """A WeChat call failed. ``message`` is for operators (logs, the outbox row, the console);
+    ``transient`` says whether trying again later may help."""
+
+    def __init__(
+        self, message: str, *, errcode: int | None = None, errmsg: str | None = None, transient: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.transient = transient
+
+
+class WeChatNotConfigured(WeChatError):
+    pass
+
+
+# --- the shared token store ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CachedToken:
+    value: str
+    expires_at: float  # epoch seconds
+    fetched_at: float
+
+    def usable(self, now: float | None = None) -> bool:
+        return self.expires_at - (now or time.time()) > TOKEN_MARGIN_SECONDS
+
+
+class TokenStore(ABC):
+    """Where the access token of each AppID lives, shared by every process of the platform."""
+
+    @abstractmethod
+    def get(self, appid: str) -> CachedToken | None: ...
+
+    @abstractmethod
+    def put(self, appid: str, value: str, expires_in: int) -> CachedToken: ...
+
+    @abstractmethod
+    def lock(self, appid: str) -> contextlib.AbstractContextManager[None]:
+        """Held while refreshing: one process fetches, the others wait and re-read."""
+
+
+def _encrypt(cipher: PiiCipher, appid: str, value: str) -> str:
+    return cipher.encrypt(value, f"wechat.access_token:{appid}")
+
+
+def _decrypt(cipher: PiiCipher, appid: str, blob: str) -> str | None:
+    try:
+        return cipher.decrypt(blob, f"wechat.access_token:{appid}")
+    except (PiiError, ValueError):
+        return None  # a rotated-away key: fetch a new token
+    except Exception:  # cryptography's InvalidTag
+        return None
+
+
+class DatabaseTokenStore(TokenStore):
+    """The token in the ``wechat_access_token`` table, in short transactions of its own; the lock
+    is a lease on the row (compare-and-set), so it works across processes on SQLite and
+    PostgreSQL alike and a crashed holder only delays the others until the lease ends."""
+
+    def __init__(
+        self, engine: sa.Engine, cipher: PiiCipher, *, lease_seconds: float = 15, wait_seconds: float = 20
+    ) -> None:
+        self.engine = engine
+        self.cipher = cipher
+        self.lease_seconds = lease_seconds
+        self.wait_seconds = wait_seconds
+
+    def get(self, appid: str) -> CachedToken | None:
+        t = WeChatAccessToken.__table__
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(t.c.token_encrypted, t.c.expires_at, t.c.fetched_at).where(t.c.appid == appid)
+            ).first()
+        if row is None or not row.token_encrypted or row.expires_at is None:
+            return None
+        value = _decrypt(self.cipher, appid, row.token_encrypted)
+        if value is None:
+            return None
+        return CachedToken(value, _epoch(row.expires_at), _epoch(row.fetched_at or row.expires_at))
+
+    def put(self, appid: str, value: str, expires_in: int) -> CachedToken:
+        now = utcnow()
+        t = WeChatAccessToken.__table__
+        self._ensure_row(appid)
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.update(t)
+                .where(t.c.appid == appid)
+                .values(
+                    token_encrypted=_encrypt(self.cipher, appid, value),
+                    expires_at=now + dt.timedelta(seconds=expires_in),
+                    fetched_at=now,
+                )
+            )
+        return CachedToken(value, _epoch(now) + expires_in, _epoch(now))
+
+    def _ensure_row(self, appid: str) -> None:
+        t = WeChatAccessToken.__table__
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(t.c.appid).where(t.c.appid == appid)).first() is not None:
+                return
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(sa.insert(t).values(appid=appid))
+        except IntegrityError:
+            pass  # another process created it first
+
+    @contextlib.contextmanager
+    def lock(self, appid: str) -> Iterator[None]:
+        t = WeChatAccessToken.__table__
+        self._ensure_row(appid)
+        owner = secrets.token_hex(16)
+        deadline = time.monotonic() + self.wait_seconds
+        while True:
+            now = utcnow()
+            with self.engine.begin() as conn:
+                taken = conn.execute(
+                    sa.update(t)
+                    .where(t.c.appid == appid, sa.or_(t.c.lock_owner.is_(None), t.c.lock_until < now))
+                    .values(lock_owner=owner, lock_until=now + dt.timedelta(seconds=self.lease_seconds))
+                ).rowcount
+            if taken == 1:
+                break
+            if time.monotonic() > deadline:
+                raise WeChatError("等待其他进程刷新微信 access_token 超时", transient=True)
+            time.sleep(0.05)
+        try:
+            yield
+        finally:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.update(t)
+                    .where(t.c.appid == appid, t.c.lock_owner == owner)
+                    .values(lock_owner=None, lock_until=None)
+                )
+
+
+class RedisTokenStore(TokenStore):
+    """The token in Redis (encrypted, with a TTL) and a Redis lock (``SET NX PX`` with a token)."""
+
+    def __init__(
+        self, redis_client: Any, cipher: PiiCipher, *, prefix: str = "credit:wechat:", lease_seconds: float = 15
+    ) -> None:
+        self.redis = redis_client
+        self.cipher = cipher
+        self.prefix = prefix
+        self.lease_seconds = lease_seconds
+
+    def _key(self, appid: str) -> str:
+        return f"{self.prefix}token:{appid}"
+
+    def get(self, appid: str) -> CachedToken | None:
+        raw = self.redis.get(self._key(appid))
+        if not raw:
+            return None
+        data = json.loads(raw)
+        value = _decrypt(self.cipher, appid, data["token"])
+        if value is None:
+            return None
+        return CachedToken(value, float(data["expires_at"]), float(data["fetched_at"]))
+
+    def put(self, appid: str, value: str, expires_in: int) -> CachedToken:
+        now = time.time()
+        token = CachedToken(value, now + expires_in, now)
+        payload = {"token": _encrypt(self.cipher, appid, value), "expires_at": token.expires_at, "fetched_at": now}
+        self.redis.set(self._key(appid), json.dumps(payload), ex=max(int(expires_in), 1))
+        return token
+
+    @contextlib.contextmanager
+    def lock(self, appid: str) -> Iterator[None]:
+        lock = self.redis.lock(
+            f"{self.prefix}lock:{appid}", timeout=self.lease_seconds, blocking_timeout=self.lease_seconds + 5
+        )
+        if not lock.acquire():
+            raise WeChatError("等待其他进程刷新微信 access_token 超时", transient=True)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # the lease may have lapsed: nothing to release
+                lock.release()
+
+
+def _epoch(moment: dt.datetime) -> float:
+    return moment.replace(tzinfo=dt.UTC).timestamp()
+
+
+# --- the clients ---------------------------------------------------------------------------
+
+
+class _RewriteAdapter(HTTPAdapter):
+    """Sends every request for WeChat's origin to the configured base URL instead."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(max_retries=0)
+        self.base_url = base_url.rstrip("/") + "/"
+
+    def send(self, request, **kwargs):
+        if request.url.startswith(WECHAT_ORIGIN):
+            request.url = self.base_url + request.url[len(WECHAT_ORIGIN) :]
+        return super().send(request, **kwargs)
+
+
+class _PlatformClient(WeChatClient):
+    """wechatpy's client with its token taken from our shared store."""
+
+    def __init__(self, api: WeChatApi, appid: str, secret: str, timeout: float) -> None:
+        super().__init__(appid, secret, timeout=timeout, auto_retry=False)
+        self._api = api
+
+    @property
+    def access_token(self) -> str:
+        return self._api.current_token()
+
+    def fetch_access_token(self) -> dict:
+        value = self._api.refresh_token(stale=None)
+        return {"access_token": value}
+
+
+class WeChatApi:
+    """One AppID's calls: token handling, one bounded retry, errors translated to WeChatError."""
+
+    def __init__(self, appid: str, secret: str, base_url: str, store: TokenStore, *, timeout: float = 5) -> None:
+        if not appid or not secret:
+            raise WeChatNotConfigured("微信 AppID 或 AppSecret 未配置")
+        self.appid = appid
+        self.secret = secret
+        self.base_url = base_url.rstrip("/")
+        self.store = store
+        self.timeout = timeout
+        self.client = _PlatformClient(self, appid, secret, timeout)
+        adapter = _RewriteAdapter(self.base_url)
+        self.client._http.mount(WECHAT_ORIGIN, adapter)
+        self.client._http.mount(self.base_url + "/", adapter)
+
+    # Tokens.
+
+    def current_token(self) -> str:
+        cached = self.store.get(self.appid)
+        if cached is not None and cached.usable():
+            return cached.value
+        return self.refresh_token(stale=None)
+
+    def refresh_token(self, stale: str | None) -> str:
+        """A usable token: the one in the store unless it is ``stale`` (it just failed), else a
+        new one from ``stable_token`` (forced when replacing a failed token)."""
+        with self.store.lock(self.appid):
+            cached = self.store.get(self.appid)
+            if cached is not None and cached.usable() and cached.value != stale:
+                return cached.value  # another process refreshed while we waited for the lock
+            result = self._post_json(
+                "cgi-bin/stable_token",
+                {
+                    "grant_type": "client_credential",
+                    "appid": self.appid,
+                    "secret": self.secret,
+                    "force_refresh": stale is not None,
+                },
+            )
+            if result.get("errcode"):
+                raise self._token_error(int(result["errcode"]), str(result.get("errmsg", "")))
+            value = result.get("access_token")
+            if not isinstance(value, str) or not value:
+                raise WeChatError("微信 stable_token 接口未返回 access_token", transient=True)
+            return self.store.put(self.appid, value, int(result.get("expires_in") or 7200)).value
+
+    def _token_error(self, errcode: int, errmsg: str) -> WeChatError:
+        what = _CONFIG_ERRORS.get(errcode)
+        if what:
+            return WeChatError(
+                f"获取微信 access_token 失败：{what}（errcode {errcode}），请检查 AppID {self.appid} 的配置",
+                errcode=errcode,
+                errmsg=errmsg,
+            )
+        return WeChatError(
+            f"获取微信 access_token 失败（errcode {errcode}：{errmsg}）",
+            errcode=errcode,
+            errmsg=errmsg,
+            transient=errcode in TRANSIENT_ERRCODES,
+        )
+
+    def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            response = self.client._http.post(
+                f"{WECHAT_ORIGIN}{path}",
+                data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
+                headers={"Content-Type": "application/json"},
+                timeout=self.timeout,
+            )
+            response.raise_for_status()
+            return response.json()
+        except requests.Timeout as exc:
+            raise WeChatError(f"微信接口 {path} 超时（{self.timeout} 秒）", transient=True) from exc
+        except (requests.RequestException, ValueError) as exc:
+            raise WeChatError(f"微信接口 {path} 无法访问：{type(exc).__name__}", transient=True) from exc
+
+    # Calls.
+
+    def call(self, fn: Callable[[], T], what: str) -> T:
+        """Run ``fn`` (a wechatpy call); on a token error refresh once and retry once."""
+        used = self.current_token()
+        try:
+            return fn()
+        except WeChatClientException as exc:
+            if exc.errcode not in TOKEN_ERRCODES:
+                raise self._translate(exc, what) from exc
+        except requests.RequestException as exc:
+            raise self._network(exc, what) from exc
+        self.refresh_token(stale=used)
+        try:
+            return fn()
+        except WeChatClientException as exc:
+            if exc.errcode in TOKEN_ERRCODES:
+                raise WeChatError(
+                    f"微信拒绝了刚刷新的 access_token（{what}，errcode {exc.errcode}）：已停止重试。请检查 AppID "
+                    f"{self.appid} 的 AppSecret 是否被重置，以及是否有其他程序在用 cgi-bin/token 刷新 token",
+                    errcode=exc.errcode,
+                    errmsg=str(exc.errmsg),
+                    transient=True,
+                ) from exc
+            raise self._translate(exc, what) from exc
+        except requests.RequestException as exc:
+            raise self._network(exc, what) from exc
+
+    def _translate(self, exc: WeChatClientException, what: str) -> WeChatError:
+        code = exc.errcode
+        if code is None:  # an HTTP error status from the server
+            return WeChatError(f"微信接口 {what} 返回 HTTP 错误", transient=True)
+        return WeChatError(
+            f"微信接口 {what} 返回错误 errcode {code}：{exc.errmsg}",
+            errcode=int(code),
+            errmsg=str(exc.errmsg),
+            transient=int(code) in TRANSIENT_ERRCODES,
+        )
+
+    def _network(self, exc: requests.RequestException, what: str) -> WeChatError:
+        if isinstance(exc, requests.Timeout):
+            return WeChatError(f"微信接口 {what} 超时（{self.timeout} 秒）", transient=True)
+        return WeChatError(f"微信接口 {what} 无法访问：{type(exc).__name__}", transient=True)
+
+    # The endpoints the platform uses.
+
+    def code_to_session(self, code: str) -> dict[str, Any]:
+        """``wx.login`` code -> openid and session_key. The secret authenticates this call, so it
+        is made without an access token (wechatpy's ``wxa.code_to_session`` fetches one first):
+        list-of-pairs params keep wechatpy from adding ``access_token``."""
+        params = [
+            ("appid", self.appid),
+            ("secret", self.secret),
+            ("js_code", code),
+            ("grant_type", "authorization_code"),
+        ]
+        try:
+            return self.client.get("sns/jscode2session", params=params, api_base_url=WECHAT_ORIGIN)
+        except WeChatClientException as exc:
+            raise self._translate(exc, "jscode2session") from exc
+        except requests.RequestException as exc:
+            raise self._network(exc, "jscode2session") from exc
+
+    def face_identify_info(self, verify_result: str) -> dict[str, Any]:
+        return self.call(
+            lambda: self.client.post(
+                "cityservice/face/identify/getinfo", data={"verify_result": verify_result}, api_base_url=WECHAT_ORIGIN
+            ),
+            "face/identify/getinfo",
+        )
+
+    def send_subscribe_message(
+        self,
+        openid: str,
+        template_id: str,
+        data: dict[str, str],
+        *,
+        page: str | None = None,
+        state: str = "formal",
+        lang: str = "zh_CN",
+    ) -> dict[str, Any]:
+        # Posted directly: wechatpy's send_subscribe_message cannot set miniprogram_state/lang.
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {key: {"value": value} for key, value in data.items()},
+            "miniprogram_state": state,
+            "lang": lang,
+        }
+        if page:
+            body["page"] = page
+        return self.call(lambda: self.client.post("message/subscribe/send", data=body), "message/subscribe/send")
+
+    def send_text(self, openid: str, content: str) -> dict[str, Any]:
+        return self.call(lambda: self.client.message.send_text(openid, content), "message/custom/send")
+
+    def create_menu(self, menu: dict[str, Any]) -> dict[str, Any]:
+        return self.call(lambda: self.client.menu.create(menu), "menu/create")
+
+
+# --- built from the app's settings -----------------------------------------------------------
+
+_CLIENTS_KEY = "wechat_clients"
+
+
+def token_store() -> TokenStore:
+    app = current_app
+    store = app.extensions.get("wechat_token_store")
+    if store is None:
+        settings = app.extensions["settings"]
+        if settings.REDIS_URL:
+            import redis
+
+            store = RedisTokenStore(redis.Redis.from_url(settings.REDIS_URL), app.extensions["pii"])
+        else:
+            from backend.extensions import db
+
+            store = DatabaseTokenStore(db.engine, app.extensions["pii"])
+        app.extensions["wechat_token_store"] = store
+    return store
+
+
+def _api(kind: str) -> WeChatApi:
+    settings = current_app.extensions["settings"]
+    appid = getattr(settings, f"WECHAT_{kind}_APPID")
+    secret = getattr(settings, f"WECHAT_{kind}_SECRET")
+    if not appid or not secret:
+        raise WeChatNotConfigured(f"WECHAT_{kind}_APPID / WECHAT_{kind}_SECRET 未配置")
+    base = settings.WECHAT_API_BASE_URL
+    if settings.ENV == "testing" and not is_loopback_url(base):
+        raise WeChatNotConfigured("测试环境只能访问本机的模拟微信服务器（WECHAT_API_BASE_URL）")
+    clients: dict[tuple, WeChatApi] = current_app.extensions.setdefault(_CLIENTS_KEY, {})
+    key = (appid, secret, base, settings.WECHAT_TIMEOUT_SECONDS)
+    api = clients.get(key)
+    if api is None:
+        api = WeChatApi(appid, secret, base, token_store(), timeout=settings.WECHAT_TIMEOUT_SECONDS)
+        clients[key] = api
+    return api
+
+
+def mp_api() -> WeChatApi:
+    """The mini-program's client."""
+    return _api("MP")
+
+
+def oa_api() -> WeChatApi:
+    """The official account's client."""
+    return _api("OA")

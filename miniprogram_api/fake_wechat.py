@@ -1,0 +1,477 @@
+"""A fake WeChat API server on loopback, for the tests and the demo (never the real servers).
+
+It answers the endpoints the platform uses the way WeChat does, including its error codes:
+
+* ``GET cgi-bin/token`` (every call issues a new token and invalidates the previous one, which
+  is why several processes fetching their own tokens break each other) and
+  ``POST cgi-bin/stable_token`` (the current token while it is valid; ``force_refresh`` issues a
+  new one);
+* ``GET sns/jscode2session`` (a ``wx.login`` code is single use: 40029 unknown, 40163 used);
+* ``POST cityservice/face/identify/getinfo`` (the face verification result of a
+  ``verify_result``: ``identify_ret``, ``openid``, ``id_card_number_md5`` of the ID number with an
+  upper-case X, ``name_utf8_md5``, ``identify_time``);
+* ``POST cgi-bin/message/subscribe/send`` (one-time subscriptions are consumed: 43101 when the
+  user has none; template data checked by key type, 47003 when a value does not fit);
+* ``POST cgi-bin/message/custom/send`` and ``POST cgi-bin/menu/create``.
+
+Calls with an access token check it: 41001 missing, 40001 not the current one, 42001 expired.
+``fail()`` makes an endpoint answer an error code (40001, 45009, -1 ...) a number of times or
+forever; ``delay()`` makes it slow (client timeouts). Every request is recorded.
+
+For the demo, ``/__fake__/...`` control endpoints register login codes and face results and show
+what was received; ``auto_login`` accepts any ``wx.login`` code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+TOKEN_TTL = 7200
+
+
+def md5_hex(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def id_number_md5(id_number: str) -> str:
+    """WeChat hashes the ID number with an upper-case X."""
+    return md5_hex(id_number.strip().upper())
+
+
+@dataclass
+class Failure:
+    path: str
+    errcode: int | None  # None: only a delay
+    errmsg: str
+    remaining: int | None  # None: forever
+    delay: float = 0.0
+
+
+@dataclass
+class _Token:
+    value: str
+    expires_at: float
+
+
+@dataclass
+class FakeWeChat:
+    """State and behaviour of the fake; ``start()`` serves it on 127.0.0.1 in a thread."""
+
+    apps: dict[str, str] = field(default_factory=dict)  # appid -> secret
+    auto_login: bool = False  # any wx.login code is accepted (demo)
+    accept_all_subscriptions: bool = False  # demo: every subscribe message is accepted
+    templates: dict[str, list[str]] | None = None  # template id -> keys; None: any template
+
+    def __post_init__(self) -> None:
+        self.lock = threading.RLock()
+        self.tokens: dict[str, _Token] = {}
+        self.token_fetches: list[dict[str, Any]] = []
+        self.requests: list[dict[str, Any]] = []
+        self.login_codes: dict[str, dict[str, Any]] = {}
+        self.used_codes: set[str] = set()
+        self.face_results: dict[str, dict[str, Any]] = {}
+        self.subscriptions: Counter[tuple[str, str]] = Counter()
+        self.subscribe_messages: list[dict[str, Any]] = []
+        self.custom_messages: list[dict[str, Any]] = []
+        self.menus: list[dict[str, Any]] = []
+        self.failures: list[Failure] = []
+        self._server = None
+        self._thread: threading.Thread | None = None
+
+    # --- control (tests call these directly; the demo through /__fake__/) -------------------
+
+    def add_app(self, appid: str, secret: str) -> None:
+        with self.lock:
+            self.apps[appid] = secret
+
+    def add_login_code(self, code: str, openid: str, *, unionid: str | None = None) -> None:
+        with self.lock:
+            self.login_codes[code] = {"openid": openid, "unionid": unionid}
+
+    def add_face_result(
+        self,
+        verify_result: str,
+        openid: str,
+        name: str,
+        id_number: str,
+        *,
+        identify_ret: int = 0,
+        identify_time: int | None = None,
+    ) -> None:
+        with self.lock:
+            self.face_results[verify_result] = {
+                "openid": openid,
+                "name_utf8_md5": md5_hex(name),
+                "id_card_number_md5": id_number_md5(id_number),
+                "identify_ret": identify_ret,
+                "identify_time": identify_time or int(time.time()),
+            }
+
+    def grant_subscription(self, openid: str, template_id: str, count: int = 1) -> None:
+        """The user accepted ``count`` one-time subscribe messages of this template."""
+        with self.lock:
+            self.subscriptions[(openid, template_id)] += count
+
+    def fail(self, path: str, errcode: int, *, times: int | None = None, errmsg: str | None = None) -> None:
+        """Make ``path`` (e.g. "cgi-bin/message/subscribe/send") answer ``errcode``."""
+        with self.lock:
+            self.failures.append(Failure(path.strip("/"), errcode, errmsg or ERRMSG.get(errcode, "error"), times))
+
+    def delay(self, path: str, seconds: float, *, times: int | None = None) -> None:
+        with self.lock:
+            self.failures.append(Failure(path.strip("/"), None, "", times, seconds))
+
+    def clear_failures(self) -> None:
+        with self.lock:
+            self.failures.clear()
+
+    def invalidate_tokens(self) -> None:
+        """Every issued token becomes "not the latest" (40001), e.g. after a secret reset."""
+        with self.lock:
+            self.tokens.clear()
+
+    def expire_tokens(self) -> None:
+        with self.lock:
+            for token in self.tokens.values():
+                token.expires_at = time.time() - 1
+
+    def fetch_count(self, appid: str | None = None) -> int:
+        with self.lock:
+            return sum(1 for f in self.token_fetches if appid is None or f["appid"] == appid)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.tokens.clear()
+            self.token_fetches.clear()
+            self.requests.clear()
+            self.login_codes.clear()
+            self.used_codes.clear()
+            self.face_results.clear()
+            self.subscriptions.clear()
+            self.subscribe_messages.clear()
+            self.custom_messages.clear()
+            self.menus.clear()
+            self.failures.clear()
+
+    # --- serving ------------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeWeChat:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the fake WeChat server listens on loopback only")
+        self._server = make_server(host, port, self.wsgi, threaded=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-wechat", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self, host: str = "127.0.0.1", port: int = 8901) -> None:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("the fake WeChat server listens on loopback only")
+        self._server = make_server(host, port, self.wsgi, threaded=True)
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "not started"
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    # --- the WSGI application ----------------------------------------------------------------
+
+    def wsgi(self, environ, start_response):
+        request = Request(environ)
+        path = request.path.strip("/")
+        body: Any = None
+        raw = request.get_data()
+        if raw:
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                body = None
+        with self.lock:
+            self.requests.append({"path": path, "method": request.method, "query": dict(request.args), "json": body})
+        if path.startswith("__fake__/"):
+            result = self._control(path.removeprefix("__fake__/"), request, body)
+        else:
+            injected = self._injected(path)
+            if injected is not None:
+                result = injected
+            else:
+                handler = ROUTES.get((request.method, path))
+                result = handler(self, request, body) if handler else {"errcode": 404, "errmsg": "not found"}
+        # WeChat answers errors with HTTP 200 and a JSON errcode.
+        payload = json.dumps(result, ensure_ascii=False).encode("utf-8")
+        return Response(payload, 200, content_type="application/json; charset=utf-8")(environ, start_response)
+
+    def _injected(self, path: str) -> dict | None:
+        with self.lock:
+            for failure in list(self.failures):
+                if failure.path != path:
+                    continue
+                if failure.remaining is not None:
+                    failure.remaining -= 1
+                    if failure.remaining <= 0:
+                        self.failures.remove(failure)
+                if failure.delay:
+                    delay = failure.delay
+                    break
+                return {"errcode": failure.errcode, "errmsg": failure.errmsg}
+            else:
+                return None
+        time.sleep(delay)  # outside the lock: other requests go on
+        return None
+
+    # Tokens.
+
+    def _check_app(self, appid: str | None, secret: str | None) -> dict | None:
+        if not appid or appid not in self.apps:
+            return {"errcode": 40013, "errmsg": "invalid appid"}
+        if not secrets.compare_digest((secret or "").encode(), self.apps[appid].encode()):
+            return {"errcode": 40125, "errmsg": "invalid appsecret"}
+        return None
+
+    def _issue(self, appid: str, endpoint: str, force: bool) -> dict:
+        self.token_fetches.append({"appid": appid, "endpoint": endpoint, "force_refresh": force, "at": time.time()})
+        token = _Token("FAKE_" + secrets.token_urlsafe(48), time.time() + TOKEN_TTL)
+        self.tokens[appid] = token
+        return {"access_token": token.value, "expires_in": TOKEN_TTL}
+
+    def _token(self, request: Request, body: Any) -> dict:
+        args = request.args
+        if args.get("grant_type") != "client_credential":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        with self.lock:
+            error = self._check_app(args.get("appid"), args.get("secret"))
+            if error:
+                return error
+            return self._issue(args["appid"], "token", True)
+
+    def _stable_token(self, request: Request, body: Any) -> dict:
+        if not isinstance(body, dict):
+            return {"errcode": 47001, "errmsg": "data format error"}
+        if body.get("grant_type") != "client_credential":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        with self.lock:
+            error = self._check_app(body.get("appid"), body.get("secret"))
+            if error:
+                return error
+            appid = body["appid"]
+            force = bool(body.get("force_refresh"))
+            current = self.tokens.get(appid)
+            if current is not None and current.expires_at > time.time() and not force:
+                self.token_fetches.append({"appid": appid, "endpoint": "stable_token", "force_refresh": False})
+                return {"access_token": current.value, "expires_in": int(current.expires_at - time.time())}
+            return self._issue(appid, "stable_token", force)
+
+    def _authorise(self, request: Request) -> tuple[str | None, dict | None]:
+        value = request.args.get("access_token")
+        if not value:
+            return None, {"errcode": 41001, "errmsg": "access_token missing"}
+        with self.lock:
+            for appid, token in self.tokens.items():
+                if secrets.compare_digest(token.value.encode(), value.encode()):
+                    if token.expires_at <= time.time():
+                        return None, {"errcode": 42001, "errmsg": "access_token expired"}
+                    return appid, None
+        return None, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid or not latest"}
+
+    # Mini-program login and face verification.
+
+    def _jscode2session(self, request: Request, body: Any) -> dict:
+        args = request.args
+        if args.get("grant_type") != "authorization_code":
+            return {"errcode": 40002, "errmsg": "invalid grant_type"}
+        with self.lock:
+            error = self._check_app(args.get("appid"), args.get("secret"))
+            if error:
+                return error
+            code = args.get("js_code") or ""
+            if code in self.used_codes:
+                return {"errcode": 40163, "errmsg": "code been used"}
+            entry = self.login_codes.pop(code, None)
+            if entry is None and self.auto_login and re.fullmatch(r"[A-Za-z0-9_-]{4,64}", code):
+                entry = {"openid": "o" + hashlib.sha256(code.encode()).hexdigest()[:27], "unionid": None}
+            if entry is None:
+                return {"errcode": 40029, "errmsg": "invalid code"}
+            self.used_codes.add(code)
+        result = {"openid": entry["openid"], "session_key": secrets.token_urlsafe(16)}
+        if entry.get("unionid"):
+            result["unionid"] = entry["unionid"]
+        return result
+
+    def _face_getinfo(self, request: Request, body: Any) -> dict:
+        _, error = self._authorise(request)
+        if error:
+            return error
+        if not isinstance(body, dict) or not body.get("verify_result"):
+            return {"errcode": 47001, "errmsg": "data format error"}
+        with self.lock:
+            result = self.face_results.get(body["verify_result"])
+        if result is None:
+            return {"errcode": 61010, "errmsg": "verify_result is invalid or expired"}
+        return {
+            "errcode": 0,
+            "errmsg": "ok",
+            "identify_ret": result["identify_ret"],
+            "identify_time": result["identify_time"],
+            "validate_data": "",
+            "openid": result["openid"],
+            "user_id_key": secrets.token_hex(8),
+            "finish_time": result["identify_time"],
+            "id_card_number_md5": result["id_card_number_md5"],
+            "name_utf8_md5": result["name_utf8_md5"],
+        }
+
+    # Messages and the menu.
+
+    def _subscribe_send(self, request: Request, body: Any) -> dict:
+        _, error = self._authorise(request)
+        if error:
+            return error
+        if not isinstance(body, dict) or not body.get("touser") or not body.get("template_id"):
+            return {"errcode": 47001, "errmsg": "data format error"}
+        template = body["template_id"]
+        if self.templates is not None and template not in self.templates:
+            return {"errcode": 40037, "errmsg": "invalid template_id"}
+        data = body.get("data")
+        if not isinstance(data, dict) or not data:
+            return {"errcode": 47003, "errmsg": "argument invalid! data is empty"}
+        for key, item in data.items():
+            problem = _check_value(key, item)
+            if problem:
+                return {"errcode": 47003, "errmsg": f"argument invalid! data.{key}.value {problem}"}
+        if body.get("miniprogram_state", "formal") not in ("formal", "trial", "developer"):
+            return {"errcode": 47003, "errmsg": "argument invalid! miniprogram_state"}
+        with self.lock:
+            slot = (body["touser"], template)
+            if not self.accept_all_subscriptions:
+                if self.subscriptions[slot] <= 0:
+                    return {"errcode": 43101, "errmsg": "user refuse to accept the msg"}
+                self.subscriptions[slot] -= 1
+            self.subscribe_messages.append(body)
+        return {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(10**12)}
+
+    def _custom_send(self, request: Request, body: Any) -> dict:
+        _, error = self._authorise(request)
+        if error:
+            return error
+        if not isinstance(body, dict) or not body.get("touser") or not body.get("msgtype"):
+            return {"errcode": 47001, "errmsg": "data format error"}
+        with self.lock:
+            self.custom_messages.append(body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    def _menu_create(self, request: Request, body: Any) -> dict:
+        _, error = self._authorise(request)
+        if error:
+            return error
+        buttons = body.get("button") if isinstance(body, dict) else None
+        if not isinstance(buttons, list) or not buttons:
+            return {"errcode": 47001, "errmsg": "data format error"}
+        if len(buttons) > 3:
+            return {"errcode": 40016, "errmsg": "invalid button size"}
+        for button in buttons:
+            subs = button.get("sub_button") or []
+            if len(subs) > 5:
+                return {"errcode": 40023, "errmsg": "invalid sub button size"}
+            for item in [button, *subs]:
+                if len((item.get("name") or "").encode("utf-8")) > 60:
+                    return {"errcode": 40018, "errmsg": "invalid button name size"}
+        with self.lock:
+            self.menus.append(body)
+        return {"errcode": 0, "errmsg": "ok"}
+
+    # Demo control endpoints.
+
+    def _control(self, action: str, request: Request, body: Any) -> dict:
+        body = body if isinstance(body, dict) else {}
+        if action == "login-code" and request.method == "POST":
+            self.add_login_code(str(body["code"]), str(body["openid"]))
+        elif action == "face-result" and request.method == "POST":
+            self.add_face_result(
+                str(body["verify_result"]),
+                str(body["openid"]),
+                str(body["name"]),
+                str(body["id_number"]),
+                identify_ret=int(body.get("identify_ret", 0)),
+            )
+        elif action == "subscription" and request.method == "POST":
+            self.grant_subscription(str(body["openid"]), str(body["template_id"]), int(body.get("count", 1)))
+        elif action != "state":
+            return {"errcode": 404, "errmsg": "unknown control action"}
+        with self.lock:
+            return {
+                "errcode": 0,
+                "token_fetches": len(self.token_fetches),
+                "subscribe_messages": self.subscribe_messages[-50:],
+                "custom_messages": self.custom_messages[-50:],
+                "menus": self.menus[-5:],
+            }
+
+
+ERRMSG = {
+    -1: "system error",
+    40001: "invalid credential, access_token is invalid or not latest",
+    40014: "invalid access_token",
+    42001: "access_token expired",
+    43101: "user refuse to accept the msg",
+    45009: "reach max api daily quota limit",
+    45011: "api minute-quota reach limit",
+}
+
+ROUTES = {
+    ("GET", "cgi-bin/token"): FakeWeChat._token,
+    ("POST", "cgi-bin/stable_token"): FakeWeChat._stable_token,
+    ("GET", "sns/jscode2session"): FakeWeChat._jscode2session,
+    ("POST", "cityservice/face/identify/getinfo"): FakeWeChat._face_getinfo,
+    ("POST", "cgi-bin/message/subscribe/send"): FakeWeChat._subscribe_send,
+    ("POST", "cgi-bin/message/custom/send"): FakeWeChat._custom_send,
+    ("POST", "cgi-bin/menu/create"): FakeWeChat._menu_create,
+}
+
+_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$|^\d{4}年\d{1,2}月\d{1,2}日")
+_CHAR_STRING_RE = re.compile(r"^[0-9A-Za-z_\-.:@#/ ]{1,32}$")
+
+
+def _check_value(key: str, item: Any) -> str | None:
+    """The subscribe message value rules by key type (the documented ones we use)."""
+    if not isinstance(item, dict) or not isinstance(item.get("value"), str) or not item["value"]:
+        return "invalid"
+    value = item["value"]
+    kind = re.sub(r"\d+$", "", key)
+    if kind == "thing" and len(value) > 20:
+        return "exceeds 20 characters"
+    if kind == "phrase" and (len(value) > 5 or not all("\u4e00" <= ch <= "\u9fff" for ch in value)):
+        return "must be up to 5 Chinese characters"
+    if kind in ("time", "date") and not _TIME_RE.match(value):
+        return "invalid time format"
+    if kind == "character_string" and not _CHAR_STRING_RE.match(value):
+        return "invalid character_string"
+    if kind == "number" and not re.fullmatch(r"\d{1,32}(\.\d+)?", value):
+        return "invalid number"
+    if kind == "name" and len(value) > 10:
+        return "exceeds 10 characters"
+    return None
+
+
+def is_loopback_url(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")

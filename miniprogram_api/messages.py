@@ -1,0 +1,114 @@
+"""Every text a citizen reads in the mini-program API, the official account and WeChat messages."""
+
+from __future__ import annotations
+
+TAG = "微信小程序"
+TAG_DESCRIPTION = (
+    "“信用金昌”小程序接口。先用 wx.login 的 code 换取本平台的令牌（Authorization: Bearer <token>），"
+    "再通过人脸核身完成实名认证，之后可查看本人信用记录、提出异议、申请信用修复、出具和核验报告。"
+)
+
+# Sessions and identity.
+TOKEN_MISSING = "请先登录小程序"  # noqa: S105 (user-facing text)
+TOKEN_INVALID = "登录已失效，请重新登录"  # noqa: S105
+LOGIN_CODE_INVALID = "登录凭证无效或已使用，请重新进入小程序"
+WECHAT_UNAVAILABLE = "微信服务暂时不可用，请稍后再试"
+WECHAT_NOT_CONFIGURED = "小程序服务尚未开通"
+IDENTITY_REQUIRED = "请先完成实名认证（人脸核身）"
+FACE_RESULT_INVALID = "人脸核身结果无效或已过期，请重新核身"
+FACE_RESULT_USED = "该人脸核身结果已使用，请重新核身"
+FACE_NOT_PASSED = "人脸核身未通过，请重新核身"
+FACE_OTHER_ACCOUNT = "人脸核身结果与当前微信账号不符"
+FACE_MISMATCH = "填写的姓名或身份证号码与人脸核身结果不一致"
+ALREADY_BOUND_OTHER = "该微信账号已绑定其他实名身份，如需变更请到信用服务窗口办理"
+ID_NUMBER_INVALID = "身份证号码无效：{reason}"
+NAME_INVALID = "请填写与身份证一致的姓名"
+
+# Enterprises.
+ENTERPRISE_NOT_FOUND = "未找到该企业，请核对统一社会信用代码"
+NOT_LEGAL_REPRESENTATIVE = "您的实名信息与该企业登记的法定代表人不一致，请上传授权委托书"
+LETTER_REQUIRED = "请上传加盖企业公章的授权委托书"
+LETTER_NOT_AUTHORISATION = "所选材料不是授权委托书，请上传时选择“授权委托书”"
+BINDING_EXISTS = "您已绑定或正在申请绑定该企业"
+BINDING_NOT_FOUND = "未找到该企业绑定"
+BINDING_REVIEWED = "该绑定申请已处理"
+BINDING_PENDING = "授权委托书已提交，待平台工作人员审核"
+NOT_REPRESENTATIVE = "您尚未获得该企业的授权，不能代其办理"
+
+# Records, cases, reports.
+RECORD_NOT_FOUND = "未找到该信用记录"
+CASE_NOT_FOUND = "未找到该申请"
+REPORT_NOT_FOUND = "未找到该报告"
+REPORT_SUBJECT_REQUIRED = "请填写要出具报告的企业统一社会信用代码"
+DOWNLOAD_LINK_INVALID = "下载链接无效或已过期，请重新获取"
+DOWNLOAD_LINK_OTHER = "该下载链接不属于当前用户"
+VERIFY_INPUT_REQUIRED = "请提供扫描到的二维码内容（qr）或上传报告 PDF 文件（file）"
+UPLOAD_REQUIRED = "请选择要上传的文件"
+
+# Kiosk sign-in.
+TICKET_INVALID = "二维码无效或已过期，请在自助终端上刷新二维码后重新扫描"
+TICKET_USED = "该二维码已使用，请在自助终端上刷新二维码"
+
+SUBSCRIPTION_ANSWER_INVALID = "订阅结果无效：{answer}"
+
+# Subscribe messages (订阅消息): the template purposes the client asks the user to accept.
+TEMPLATE_TITLES = {
+    "case_progress": "异议/修复办理进度通知",
+    "deadline": "办理时限提醒",
+    "report_ready": "信用报告出具通知",
+}
+CASE_TYPE_LABELS = {"objection": "异议申诉", "repair": "信用修复"}
+# phrase values: at most 5 Chinese characters (WeChat's rule for "phrase" fields).
+ACTION_PHRASES = {
+    "accept": "已受理",
+    "return": "需补正",
+    "decide": "已决定",
+    "extend": "已延期",
+    "deliver": "已办结",
+}
+OUTCOME_NOTES = {
+    "confirmed": "维持原记录",
+    "corrected": "已更正记录",
+    "deleted": "已删除记录",
+    "approved": "准予信用修复",
+    "rejected": "不予信用修复",
+}
+NOTE_ACCEPT = "预计{deadline}前办结"
+NOTE_RETURN = "请按要求补正材料"
+NOTE_EXTEND = "办理期限延至{deadline}"
+NOTE_DELIVER = "办理完毕，请查看结果"
+NOTE_DEFAULT = "请进入小程序查看"
+REPORT_READY_NOTE = "报告已出具，请在有效期内使用"
+
+# Official account (公众号) replies.
+OA_WELCOME = (
+    "欢迎关注“信用金昌”！\n"
+    "· 发送“查询 企业名称或统一社会信用代码”，查看企业公示信用信息；\n"
+    "· 发送“核验 报告编号”，查询信用报告的状态；\n"
+    "· 异议申诉、信用修复、出具信用报告，请使用“信用金昌”小程序。"
+)
+OA_HELP = (
+    "可以这样使用：\n"
+    "查询 金昌市某某有限公司\n"
+    "查询 91620302MA71XY3Q54\n"
+    "核验 JCXY-20260101-XXXXXXXXXX\n"
+    "更多服务请使用“信用金昌”小程序。"
+)
+OA_QUERY_EMPTY = "请在“查询”后输入企业名称或统一社会信用代码，例如：查询 金昌市某某有限公司"
+OA_QUERY_NONE = "未找到与“{q}”相关的企业。"
+OA_QUERY_HEAD = "找到以下企业："
+OA_QUERY_LINE = "{name}\n统一社会信用代码：{uscc}"
+OA_QUERY_PROFILE = "公示中的信用记录共 {total} 条{details}。"
+OA_QUERY_MORE = "还有更多结果，请输入更完整的名称。"
+OA_QUERY_LINK = "详情：{url}"
+OA_VERIFY_EMPTY = "请在“核验”后输入报告编号，例如：核验 JCXY-20260101-XXXXXXXXXX"
+OA_VERIFY_NONE = "未找到编号为“{number}”的报告，请核对后重新输入。"
+OA_VERIFY_RESULT = (
+    "报告编号：{number}\n报告种类：{kind}\n信用主体：{subject}\n出具日期：{issued}\n有效期至：{valid_until}\n"
+    "状态：{status}{reason}\n完整核验（含核验码或 PDF 文件）：{url}"
+)
+OA_CLICK = {
+    "QUERY_HELP": "发送“查询 企业名称或统一社会信用代码”即可查看企业的公示信用信息。",
+    "VERIFY_HELP": "发送“核验 报告编号”即可查询信用报告的状态；也可以用微信扫一扫报告上的二维码。",
+    "CONTACT": "信用服务窗口：金昌市政务服务中心。工作日 9:00-12:00，14:30-17:30。",
+}

@@ -1,0 +1,230 @@
+"""The WeChat channel of the outbox: subscribe messages (订阅消息) to the citizen who filed.
+
+A handler runs after the commit that queued the event, outside any request (the outbox worker
+is its boundary). Rules:
+
+* the recipient is looked up when sending (payloads carry ids, never personal data): the
+  verified WeChat user whose natural-person subject filed the case;
+* 43101 (the user has no subscription left) is recorded and not retried; transient errors
+  (timeouts, -1, 45009 rate limit, a token that stays invalid) are recorded and raised, so the
+  outbox retries with backoff; other errors (a wrong template id) are raised too and end as a
+  FAILED event for an operator after the outbox's last attempt;
+* every attempt is a ``wechat_message_attempt`` row (for the console), written in its own
+  short transaction, and a message already SENT for an event's idempotency key is never sent
+  again (a crash between sending and marking the event delivered).
+
+Template ids come from the settings; the field mapping of each template (the keys of the
+template as configured in the WeChat admin console) from ``WECHAT_TEMPLATE_FIELDS`` when set,
+otherwise ``DEFAULT_FIELDS``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from backend.extensions import db
+from backend.outbox.worker import OutboxDelivery
+from backend.types import utcnow
+from backend.workflows.common import local_time_text
+from backend.workflows.objections.models import Objection
+from backend.workflows.repairs.models import RepairApplication
+
+from . import messages as msg
+from .client import NOT_SUBSCRIBED, WeChatError, mp_api
+from .models import MessageAttempt, MessageAttemptStatus, MpSubscription, WeChatUser
+
+log = logging.getLogger(__name__)
+
+CASE_ACTIONS = ("accept", "return", "decide", "extend", "deliver")
+CASE_TOPICS = tuple(f"{case_type}.{action}" for case_type in ("objection", "repair") for action in CASE_ACTIONS)
+CASE_MODELS = {"objection": Objection, "repair": RepairApplication}
+
+# The keys of each template as configured in the WeChat admin console -> what fills them.
+DEFAULT_FIELDS: dict[str, dict[str, str]] = {
+    "case_progress": {
+        "character_string1": "number",  # 查询码
+        "thing2": "case_type",  # 业务类型
+        "phrase3": "progress",  # 办理进度
+        "thing4": "note",  # 温馨提示
+        "time5": "time",  # 更新时间
+    },
+}
+PAGES = {"case_progress": "pages/case/detail?type={case_type}&number={number}"}
+
+
+def register(app) -> None:
+    """Add the WeChat handlers to the app's outbox handlers (backend/outbox/worker.py)."""
+    handlers = app.extensions.setdefault("outbox_handlers", {})
+    for topic in CASE_TOPICS:
+        handlers[topic] = handle_case_event
+
+
+def _thing(text: str, limit: int = 20) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _day(value: Any) -> str:
+    if not value:
+        return ""
+    day = dt.date.fromisoformat(str(value)[:10])
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def case_values(payload: dict[str, Any], action: str, now: dt.datetime) -> dict[str, str]:
+    """What a case notification says, by name (mapped onto template keys by ``fields_for``)."""
+    outcome = payload.get("outcome")
+    if action == "decide" and outcome:
+        note = msg.OUTCOME_NOTES.get(outcome, msg.NOTE_DEFAULT)
+    elif action == "accept" and payload.get("deadline"):
+        note = msg.NOTE_ACCEPT.format(deadline=_day(payload["deadline"]))
+    elif action == "extend" and payload.get("deadline"):
+        note = msg.NOTE_EXTEND.format(deadline=_day(payload["deadline"]))
+    elif action == "return":
+        note = msg.NOTE_RETURN
+    elif action == "deliver":
+        note = msg.NOTE_DELIVER
+    else:
+        note = msg.NOTE_DEFAULT
+    return {
+        "number": str(payload["number"]),
+        "case_type": msg.CASE_TYPE_LABELS[payload["case_type"]],
+        "progress": msg.ACTION_PHRASES[action],
+        "note": _thing(note),
+        "time": local_time_text(now),
+    }
+
+
+def fields_for(purpose: str) -> dict[str, str]:
+    configured = current_app.config.get("WECHAT_TEMPLATE_FIELDS") or {}
+    return dict(configured.get(purpose) or DEFAULT_FIELDS[purpose])
+
+
+def recipient_for(applicant_key: str) -> WeChatUser | None:
+    """The verified WeChat user of the citizen who filed (``citizen:<subject id>``); the one who
+    signed in last when a person uses several WeChat accounts."""
+    kind, _, account = (applicant_key or "").partition(":")
+    if kind != "citizen" or not account.isdigit():
+        return None  # filed at the counter, or by an account that is not a verified person
+    return db.session.scalar(
+        sa.select(WeChatUser)
+        .where(WeChatUser.subject_id == int(account), WeChatUser.appid == _settings().WECHAT_MP_APPID)
+        .order_by(WeChatUser.last_login_at.desc(), WeChatUser.id.desc())
+        .limit(1)
+    )
+
+
+def _settings():
+    return current_app.extensions["settings"]
+
+
+def _already_sent(delivery: OutboxDelivery) -> bool:
+    return (
+        db.session.scalar(
+            sa.select(MessageAttempt.id).where(
+                MessageAttempt.idempotency_key == delivery.idempotency_key,
+                MessageAttempt.status == MessageAttemptStatus.SENT,
+            )
+        )
+        is not None
+    )
+
+
+def _record(
+    delivery: OutboxDelivery,
+    status: MessageAttemptStatus,
+    *,
+    user: WeChatUser | None = None,
+    template_id: str | None = None,
+    error: WeChatError | str | None = None,
+) -> None:
+    errcode = error.errcode if isinstance(error, WeChatError) else None
+    text = error.message if isinstance(error, WeChatError) else error
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.insert(MessageAttempt).values(
+                outbox_event_id=delivery.id,
+                idempotency_key=delivery.idempotency_key,
+                attempt=delivery.attempt,
+                topic=delivery.topic,
+                user_id=user.id if user else None,
+                template_id=template_id,
+                status=status,
+                errcode=errcode,
+                error=(text or "")[:300] or None,
+                created_at=utcnow(),
+            )
+        )
+        if status is MessageAttemptStatus.SENT and user is not None and template_id:
+            conn.execute(
+                sa.update(MpSubscription)
+                .where(
+                    MpSubscription.user_id == user.id,
+                    MpSubscription.template_id == template_id,
+                    MpSubscription.accepted_count > 0,
+                )
+                .values(accepted_count=MpSubscription.accepted_count - 1)
+            )
+
+
+def _send(
+    delivery: OutboxDelivery,
+    user: WeChatUser | None,
+    purpose: str,
+    template_id: str,
+    values: dict[str, str],
+    page: str | None,
+) -> None:
+    if user is None:
+        _record(delivery, MessageAttemptStatus.SKIPPED, error="no verified WeChat user for the applicant")
+        return
+    if not template_id:
+        _record(delivery, MessageAttemptStatus.SKIPPED, user=user, error=f"no template configured for {purpose}")
+        return
+    data = {key: values[name] for key, name in fields_for(purpose).items()}
+    try:
+        mp_api().send_subscribe_message(
+            user.openid, template_id, data, page=page, state=_settings().WECHAT_MINIPROGRAM_STATE
+        )
+    except WeChatError as exc:
+        if exc.errcode == NOT_SUBSCRIBED:
+            _record(delivery, MessageAttemptStatus.NOT_SUBSCRIBED, user=user, template_id=template_id, error=exc)
+            return  # retrying cannot help until the user subscribes again
+        _record(delivery, MessageAttemptStatus.FAILED, user=user, template_id=template_id, error=exc)
+        raise
+    _record(delivery, MessageAttemptStatus.SENT, user=user, template_id=template_id)
+
+
+def _handler(work: Callable[[OutboxDelivery], None]) -> Callable[[OutboxDelivery], None]:
+    def run(delivery: OutboxDelivery) -> None:
+        try:
+            if _already_sent(delivery):
+                return
+            work(delivery)
+        finally:
+            db.session.remove()  # reads only: end the transaction the look-ups opened
+
+    run.__name__ = work.__name__
+    return run
+
+
+@_handler
+def handle_case_event(delivery: OutboxDelivery) -> None:
+    """Objection and repair progress: accepted, returned, decided, extended, closed."""
+    payload = delivery.payload
+    case_type = payload.get("case_type")
+    action = delivery.topic.rpartition(".")[2]
+    model = CASE_MODELS.get(case_type)
+    case = db.session.get(model, int(payload["case_id"])) if model else None
+    if case is None:
+        _record(delivery, MessageAttemptStatus.SKIPPED, error="case not found")
+        return
+    user = recipient_for(case.applicant_key)
+    page = PAGES["case_progress"].format(case_type=case_type, number=case.number)
+    values = case_values(payload, action, utcnow())
+    _send(delivery, user, "case_progress", _settings().WECHAT_TEMPLATE_CASE_PROGRESS, values, page)

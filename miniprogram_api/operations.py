@@ -1,0 +1,581 @@
+"""The WeChat channel's own operations: sessions, identity and enterprise bindings, kiosk
+sign-in tickets, subscriptions, and what a citizen may see. Flush, never commit.
+
+Business rules of objections, repairs, commitments, materials and reports are not here: the
+views call the workflow and report operations with the actor built in ``auth.actor_for``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from backend.actors import Actor, CitizenIdentity
+from backend.audit.operations import record_event
+from backend.errors import ApiError, Conflict, Forbidden, NotFound
+from backend.extensions import db
+from backend.identifiers import IdentifierError, validate_id_number, validate_uscc
+from backend.issued_reports.content import OWNER_STATUSES
+from backend.issued_reports.models import IssuedReport
+from backend.pii import cipher, mask_id_number
+from backend.records.models import CreditRecord
+from backend.records.operations import find_natural_subject, new_natural_subject_row
+from backend.subjects.models import Subject, SubjectKind
+from backend.types import utcnow
+from backend.workflows.common import Applicant, ApplicantKind, actor_key
+from backend.workflows.materials.models import MaterialPurpose
+from backend.workflows.materials.operations import check_materials
+
+from . import messages as msg
+from .auth import hash_token, new_token, session_hours
+from .fake_wechat import id_number_md5, md5_hex
+from .models import (
+    BindingMethod,
+    BindingStatus,
+    EnterpriseBinding,
+    FaceVerification,
+    FaceVerificationOutcome,
+    KioskLoginTicket,
+    MpSession,
+    MpSubscription,
+    WeChatUser,
+)
+
+SUBSCRIPTION_ANSWERS = ("accept", "reject", "ban", "filter")
+
+
+# --- sessions ------------------------------------------------------------------------------
+
+
+def open_session(
+    appid: str,
+    openid: str,
+    *,
+    unionid: str | None = None,
+    session_key: str | None = None,
+    ip: str | None = None,
+    now: dt.datetime | None = None,
+) -> tuple[str, MpSession]:
+    """After code2session: find or create the user and issue a bearer token (returned once)."""
+    now = now or utcnow()
+    user = db.session.scalar(sa.select(WeChatUser).where(WeChatUser.appid == appid, WeChatUser.openid == openid))
+    if user is None:
+        user = WeChatUser(appid=appid, openid=openid, created_at=now)
+        db.session.add(user)
+    user.unionid = unionid or user.unionid
+    user.last_login_at = now
+    if session_key:
+        user.session_key_encrypted = cipher().encrypt(session_key, f"wechat.session_key:{openid}")
+    db.session.flush()
+    token = new_token()
+    session = MpSession(
+        token_hash=hash_token(token),
+        user_id=user.id,
+        created_at=now,
+        expires_at=now + dt.timedelta(hours=session_hours()),
+        ip=(ip or "")[:45] or None,
+    )
+    db.session.add(session)
+    db.session.flush()
+    return token, session
+
+
+def revoke_session(session: MpSession, now: dt.datetime | None = None) -> None:
+    session.revoked_at = session.revoked_at or now or utcnow()
+    db.session.flush()
+
+
+# --- identity (face verification) ----------------------------------------------------------
+
+
+def verify_result_hash(verify_result: str) -> str:
+    return hashlib.sha256(verify_result.encode("utf-8")).hexdigest()
+
+
+def check_claim(name: str, id_number: str) -> tuple[str, str]:
+    name = (name or "").strip()
+    if not name or len(name) > 50:
+        raise ApiError(msg.NAME_INVALID, code="name_invalid", status=422)
+    try:
+        number = validate_id_number(id_number)
+    except IdentifierError as exc:
+        raise ApiError(msg.ID_NUMBER_INVALID.format(reason=exc.message), code="id_number_invalid", status=422) from exc
+    return name, number
+
+
+def check_face_result_unused(verify_result: str) -> None:
+    used = db.session.scalar(
+        sa.select(FaceVerification.id).where(FaceVerification.verify_result_hash == verify_result_hash(verify_result))
+    )
+    if used is not None:
+        raise Conflict(msg.FACE_RESULT_USED, code="face_result_used")
+
+
+def verify_identity(
+    actor: Actor,
+    user: WeChatUser,
+    name: str,
+    id_number: str,
+    verify_result: str,
+    info: Mapping[str, Any],
+    *,
+    now: dt.datetime | None = None,
+) -> FaceVerification:
+    """Compare the claimed name and ID number with WeChat's face verification result (hashes of
+    the verified ones) and, when they match, bind the natural person to the user.
+
+    Every attempt is kept (the ``verify_result`` is accepted once) and audited; the caller
+    commits and then refuses anything but PASSED, so a mismatch is logged even though refused.
+    """
+    now = now or utcnow()
+    name, number = check_claim(name, id_number)
+    check_face_result_unused(verify_result)
+    identify_ret = _int(info.get("identify_ret"))
+    same_user = hmac.compare_digest(str(info.get("openid") or ""), user.openid)
+    name_ok = hmac.compare_digest(str(info.get("name_utf8_md5") or "").lower(), md5_hex(name))
+    number_ok = hmac.compare_digest(str(info.get("id_card_number_md5") or "").lower(), id_number_md5(number))
+    if identify_ret != 0 or not same_user:
+        outcome = FaceVerificationOutcome.FAILED
+    elif not (name_ok and number_ok):
+        outcome = FaceVerificationOutcome.MISMATCH
+    else:
+        outcome = FaceVerificationOutcome.PASSED
+    subject: Subject | None = None
+    if outcome is FaceVerificationOutcome.PASSED:
+        subject = ensure_natural_subject(number, name)
+        if user.subject_id is not None and user.subject_id != subject.id:
+            raise Conflict(msg.ALREADY_BOUND_OTHER, code="already_bound_other")
+    attempt = FaceVerification(
+        user_id=user.id,
+        verify_result_hash=verify_result_hash(verify_result),
+        outcome=outcome,
+        identify_ret=identify_ret,
+        identify_time=_int(info.get("identify_time")),
+        subject_id=subject.id if subject else None,
+        created_at=now,
+    )
+    db.session.add(attempt)
+    if subject is not None:
+        user.subject_id = subject.id
+        user.verified_at = now
+    db.session.flush()
+    record_event(
+        actor,
+        "mp.identity.verify",
+        target=attempt,
+        subject_id=subject.id if subject else None,
+        reason="人脸核身",
+        details={
+            "outcome": outcome.value,
+            "identify_ret": identify_ret,
+            "same_openid": same_user,
+            "name_matches": name_ok,
+            "id_number_matches": number_ok,
+            # A refused claim may be someone else's identity: only its masked form is kept.
+            "claimed_id_number": mask_id_number(number),
+            "user": user.id,
+        },
+    )
+    return attempt
+
+
+def ensure_natural_subject(id_number: str, name: str) -> Subject:
+    """The natural-person subject of this ID number, created when the person has no records yet
+    (a verified person may still ask for their, empty, personal report)."""
+    subject = find_natural_subject(id_number)
+    if subject is not None:
+        return subject
+    db.session.execute(sa.insert(Subject), [new_natural_subject_row(id_number, name)])
+    subject = find_natural_subject(id_number)
+    assert subject is not None
+    return subject
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- enterprise bindings -------------------------------------------------------------------
+
+
+def find_enterprise(uscc: str) -> Subject:
+    try:
+        code = validate_uscc(uscc, current_app.extensions["settings"].USCC_LEGACY_ALLOWLIST).code
+    except IdentifierError as exc:
+        raise ApiError(exc.message, code="invalid_uscc", details=exc.as_details()) from exc
+    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == code, Subject.kind == SubjectKind.LEGAL))
+    if subject is None:
+        raise NotFound(msg.ENTERPRISE_NOT_FOUND, code="subject_not_found")
+    return subject
+
+
+def _normalise_name(name: str | None) -> str:
+    return "".join((name or "").split())
+
+
+def bind_enterprise(
+    actor: Actor,
+    user: WeChatUser,
+    uscc: str,
+    method: BindingMethod,
+    *,
+    material_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> EnterpriseBinding:
+    """A verified person binds an enterprise: at once when their verified name is the registered
+    legal representative's, or after staff review of an uploaded authorisation letter."""
+    assert user.subject_id is not None and user.subject is not None
+    now = now or utcnow()
+    enterprise = find_enterprise(uscc)
+    live = db.session.scalar(
+        sa.select(EnterpriseBinding.id).where(
+            EnterpriseBinding.user_id == user.id,
+            EnterpriseBinding.subject_id == enterprise.id,
+            EnterpriseBinding.status.in_((BindingStatus.ACTIVE, BindingStatus.PENDING_REVIEW)),
+        )
+    )
+    if live is not None:
+        raise Conflict(msg.BINDING_EXISTS, code="binding_exists")
+    if method is BindingMethod.LEGAL_REPRESENTATIVE:
+        registered = _normalise_name(enterprise.legal_representative)
+        verified = _normalise_name(user.subject.reveal_name())
+        if not registered or not hmac.compare_digest(registered.encode(), verified.encode()):
+            record_event(
+                actor,
+                "mp.enterprise.bind_refused",
+                target=enterprise,
+                subject_id=user.subject_id,
+                details={"uscc": enterprise.uscc, "method": method.value},
+            )
+            raise Forbidden(msg.NOT_LEGAL_REPRESENTATIVE, code="not_legal_representative")
+        status = BindingStatus.ACTIVE
+    else:
+        if material_id is None:
+            raise ApiError(msg.LETTER_REQUIRED, code="letter_required")
+        (material,) = check_materials(actor, [material_id])
+        if material.purpose is not MaterialPurpose.AUTHORISATION:
+            raise ApiError(msg.LETTER_NOT_AUTHORISATION, code="letter_required")
+        status = BindingStatus.PENDING_REVIEW
+    binding = EnterpriseBinding(
+        user_id=user.id,
+        person_subject_id=user.subject_id,
+        subject_id=enterprise.id,
+        method=method,
+        status=status,
+        material_id=material_id if method is BindingMethod.AUTHORISATION_LETTER else None,
+        created_at=now,
+    )
+    db.session.add(binding)
+    db.session.flush()
+    record_event(
+        actor,
+        "mp.enterprise.bind",
+        target=binding,
+        subject_id=user.subject_id,
+        details={"uscc": enterprise.uscc, "method": method.value, "status": status.value},
+    )
+    return binding
+
+
+def review_enterprise_binding(
+    actor: Actor,
+    binding: EnterpriseBinding,
+    approve: bool,
+    reason: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> EnterpriseBinding:
+    """Platform staff decide on an authorisation letter (the console page is still to be built)."""
+    from backend.workflows.common import is_platform_staff
+
+    if not is_platform_staff(actor):
+        raise Forbidden("只有平台管理员可以审核企业授权", code="forbidden")
+    if binding.status is not BindingStatus.PENDING_REVIEW:
+        raise Conflict(msg.BINDING_REVIEWED, code="binding_reviewed")
+    text = (reason or "").strip()
+    if not approve and not text:
+        raise ApiError("驳回须填写理由", code="reason_required")
+    binding.status = BindingStatus.ACTIVE if approve else BindingStatus.REJECTED
+    binding.reviewed_at = now or utcnow()
+    binding.reviewed_by_label = actor.label[:100]
+    binding.review_reason = text[:500] or None
+    db.session.flush()
+    record_event(
+        actor,
+        "mp.enterprise.review",
+        target=binding,
+        subject_id=binding.person_subject_id,
+        reason=text[:200] or None,
+        details={"approved": approve, "enterprise": binding.subject_id},
+    )
+    return binding
+
+
+def revoke_enterprise_binding(actor: Actor, user: WeChatUser, binding_id: int) -> EnterpriseBinding:
+    binding = db.session.get(EnterpriseBinding, binding_id)
+    if binding is None or binding.user_id != user.id:
+        raise NotFound(msg.BINDING_NOT_FOUND, code="binding_not_found")
+    if binding.status in (BindingStatus.ACTIVE, BindingStatus.PENDING_REVIEW):
+        binding.status = BindingStatus.REVOKED
+        db.session.flush()
+        record_event(actor, "mp.enterprise.unbind", target=binding, subject_id=binding.person_subject_id)
+    return binding
+
+
+def list_bindings(user: WeChatUser) -> list[EnterpriseBinding]:
+    return list(
+        db.session.scalars(
+            sa.select(EnterpriseBinding).where(EnterpriseBinding.user_id == user.id).order_by(EnterpriseBinding.id)
+        )
+    )
+
+
+# --- what a citizen may see and act on -----------------------------------------------------
+
+
+def identity_of(actor: Actor) -> CitizenIdentity:
+    ident = actor.obj
+    if not isinstance(ident, CitizenIdentity):
+        raise Forbidden(msg.IDENTITY_REQUIRED, code="identity_required")
+    return ident
+
+
+def own_subject_ids(actor: Actor) -> set[int]:
+    ident = identity_of(actor)
+    return {ident.subject_id, *ident.represents}
+
+
+def list_own_records(actor: Actor, subject_id: int) -> list[CreditRecord]:
+    """A subject's records as its owner sees them (published or not); every read is audited."""
+    if subject_id not in own_subject_ids(actor):
+        raise NotFound(msg.ENTERPRISE_NOT_FOUND, code="subject_not_found")
+    records = list(
+        db.session.scalars(
+            sa.select(CreditRecord)
+            .where(CreditRecord.subject_id == subject_id, CreditRecord.status.in_(OWNER_STATUSES))
+            .order_by(CreditRecord.decision_date.desc(), CreditRecord.id.desc())
+        )
+    )
+    record_event(
+        actor,
+        "mp.records.view",
+        target_type="subject",
+        target_id=subject_id,
+        subject_id=subject_id,
+        reason="本人查询" if subject_id == identity_of(actor).subject_id else "企业代办查询",
+        details={"count": len(records)},
+    )
+    return records
+
+
+def get_actionable_record(actor: Actor, record_id: int) -> CreditRecord:
+    """A record of the citizen or of an enterprise they act for; 404 for anything else (the
+    answer does not tell whether someone else's record exists)."""
+    record = db.session.get(CreditRecord, record_id)
+    if record is None or record.subject_id not in own_subject_ids(actor):
+        raise NotFound(msg.RECORD_NOT_FOUND, code="record_not_found")
+    return record
+
+
+def applicant_for(actor: Actor, user: WeChatUser, record: CreditRecord) -> Applicant:
+    """Who files, from the verified identity (never from what the client says)."""
+    ident = identity_of(actor)
+    person = user.subject
+    assert person is not None
+    name, number = person.reveal_name(), person.reveal_id_number()
+    if record.subject_id == ident.subject_id:
+        return Applicant(ApplicantKind.SELF, name, number)
+    method = db.session.scalar(
+        sa.select(EnterpriseBinding.method).where(
+            EnterpriseBinding.user_id == user.id,
+            EnterpriseBinding.subject_id == record.subject_id,
+            EnterpriseBinding.status == BindingStatus.ACTIVE,
+        )
+    )
+    if method is None:
+        raise Forbidden(msg.NOT_REPRESENTATIVE, code="not_representative")
+    kind = ApplicantKind.LEGAL_REPRESENTATIVE if method is BindingMethod.LEGAL_REPRESENTATIVE else ApplicantKind.AGENT
+    return Applicant(kind, name, number)
+
+
+def list_cases(model: type, actor: Actor) -> list[Any]:
+    return list(
+        db.session.scalars(
+            sa.select(model).where(model.applicant_key == actor_key(actor)).order_by(model.filed_at.desc(), model.id)
+        )
+    )
+
+
+def get_case_for(actor: Actor, getter: Any, number: str) -> Any:
+    """The case behind a query code, if this citizen filed it; 404 otherwise (not 403: a valid
+    code of someone else's case is not confirmed)."""
+    try:
+        case = getter(number)
+    except NotFound:
+        raise NotFound(msg.CASE_NOT_FOUND, code="case_not_found") from None
+    if not case.is_applicant(actor):
+        raise NotFound(msg.CASE_NOT_FOUND, code="case_not_found")
+    return case
+
+
+def audit_case_view(actor: Actor, case: Any) -> None:
+    record_event(
+        actor,
+        f"mp.{case.CASE_TYPE}.view",
+        target=case,
+        subject_id=case.subject_id,
+        reason="申请人查询",
+        details={"number": case.number},
+    )
+
+
+def list_reports(actor: Actor) -> list[IssuedReport]:
+    subjects = own_subject_ids(actor)
+    reports = list(
+        db.session.scalars(
+            sa.select(IssuedReport)
+            .where(IssuedReport.subject_id.in_(subjects))
+            .order_by(IssuedReport.issued_at.desc(), IssuedReport.id.desc())
+            .limit(200)
+        )
+    )
+    record_event(
+        actor,
+        "mp.reports.list",
+        target_type="subject",
+        target_id=identity_of(actor).subject_id,
+        subject_id=identity_of(actor).subject_id,
+        details={"count": len(reports)},
+    )
+    return reports
+
+
+def get_own_report(actor: Actor, number: str) -> IssuedReport:
+    report = db.session.scalar(sa.select(IssuedReport).where(IssuedReport.number == (number or "").strip().upper()))
+    if report is None or report.subject_id not in own_subject_ids(actor):
+        raise NotFound(msg.REPORT_NOT_FOUND, code="report_not_found")
+    return report
+
+
+# --- kiosk sign-in -------------------------------------------------------------------------
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(("kiosk-login\x00" + (ticket or "")).encode()).hexdigest()
+
+
+def create_kiosk_login_ticket(device_ref: str, *, now: dt.datetime | None = None) -> tuple[str, KioskLoginTicket]:
+    """For the kiosk side: a new ticket to show as a QR code (the clear ticket is returned once)."""
+    now = now or utcnow()
+    ticket = secrets.token_urlsafe(24)
+    seconds = int(current_app.extensions["settings"].MP_KIOSK_TICKET_SECONDS)
+    row = KioskLoginTicket(
+        ticket_hash=_ticket_hash(ticket),
+        device_ref=device_ref[:64],
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=seconds),
+    )
+    db.session.add(row)
+    db.session.flush()
+    return ticket, row
+
+
+def _live_ticket(ticket: str, now: dt.datetime) -> KioskLoginTicket:
+    row = db.session.scalar(
+        sa.select(KioskLoginTicket).where(KioskLoginTicket.ticket_hash == _ticket_hash(ticket)).with_for_update()
+    )
+    if row is None or row.expires_at <= now:
+        raise NotFound(msg.TICKET_INVALID, code="ticket_invalid")
+    return row
+
+
+def confirm_kiosk_login(
+    actor: Actor, user: WeChatUser, ticket: str, *, now: dt.datetime | None = None
+) -> KioskLoginTicket:
+    """The verified person confirms the sign-in shown on the kiosk (once, before it expires)."""
+    now = now or utcnow()
+    ident = identity_of(actor)
+    row = _live_ticket(ticket, now)
+    # Compare-and-set: of two confirmations of one ticket exactly one passes.
+    claimed = db.session.execute(
+        sa.update(KioskLoginTicket)
+        .where(KioskLoginTicket.id == row.id, KioskLoginTicket.confirmed_at.is_(None))
+        .values(confirmed_at=now, confirmed_by_user_id=user.id, subject_id=ident.subject_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise Conflict(msg.TICKET_USED, code="ticket_used")
+    db.session.refresh(row)
+    record_event(
+        actor,
+        "mp.kiosk_login.confirm",
+        target=row,
+        subject_id=ident.subject_id,
+        details={"device": row.device_ref},
+    )
+    return row
+
+
+def consume_kiosk_login(ticket: str, device_ref: str, *, now: dt.datetime | None = None) -> int | None:
+    """For the kiosk side's polling: the confirmed person's subject id, once; None while not
+    confirmed yet. A ticket is only good on the device that showed it."""
+    now = now or utcnow()
+    row = _live_ticket(ticket, now)
+    if row.device_ref != device_ref:
+        raise NotFound(msg.TICKET_INVALID, code="ticket_invalid")
+    if row.consumed_at is not None:
+        raise Conflict(msg.TICKET_USED, code="ticket_used")
+    if row.confirmed_at is None:
+        return None
+    taken = db.session.execute(
+        sa.update(KioskLoginTicket)
+        .where(KioskLoginTicket.id == row.id, KioskLoginTicket.consumed_at.is_(None))
+        .values(consumed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise Conflict(msg.TICKET_USED, code="ticket_used")
+    return row.subject_id
+
+
+# --- subscribe-message answers -------------------------------------------------------------
+
+
+def record_subscription_answers(user: WeChatUser, answers: Mapping[str, str]) -> list[MpSubscription]:
+    """Store what ``wx.requestSubscribeMessage`` returned: each "accept" is one message grant."""
+    rows = []
+    for template_id, answer in answers.items():
+        if answer not in SUBSCRIPTION_ANSWERS:
+            raise ApiError(msg.SUBSCRIPTION_ANSWER_INVALID.format(answer=answer), code="answer_invalid", status=422)
+        row = db.session.scalar(
+            sa.select(MpSubscription).where(
+                MpSubscription.user_id == user.id, MpSubscription.template_id == template_id
+            )
+        )
+        if row is None:
+            row = MpSubscription(user_id=user.id, template_id=template_id[:64], accepted_count=0, last_answer=answer)
+            db.session.add(row)
+        row.last_answer = answer
+        if answer == "accept":
+            row.accepted_count = (row.accepted_count or 0) + 1
+        rows.append(row)
+    db.session.flush()
+    return rows
+
+
+def list_subscriptions(user: WeChatUser) -> list[MpSubscription]:
+    return list(
+        db.session.scalars(
+            sa.select(MpSubscription).where(MpSubscription.user_id == user.id).order_by(MpSubscription.template_id)
+        )
+    )

@@ -1,0 +1,838 @@
+"""The mini-program API (/api/mp/v1): parse, authenticate, call one operation, commit, serialize.
+
+WeChat is called before anything is written in a request (see client.py), and every view
+commits once at its end. Business rules live in backend/workflows and backend/issued_reports;
+the views only build the actor and the applicant from the verified identity.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from apiflask import APIBlueprint
+from apiflask.scaffold import _annotate
+from apiflask.schemas import FileSchema
+from flask import Response, current_app, request
+from marshmallow import ValidationError
+
+from backend.audit.operations import record_event
+from backend.errors import ApiError, ErrorSchema, Forbidden, NotFound, Unauthorized
+from backend.extensions import db, limiter
+from backend.issued_reports import messages as report_msg
+from backend.issued_reports.content import ReportOptions
+from backend.issued_reports.operations import china_today, issue_report, read_report_pdf
+from backend.issued_reports.schemas import VerifyResultSchema
+from backend.issued_reports.verification import verify_pdf, verify_token_text
+from backend.issued_reports.views import verdict_data
+from backend.pii import mask_id_number
+from backend.records.models import CreditRecord
+from backend.subjects.queries import get_public_profile, search_enterprises
+from backend.subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
+from backend.types import local_date
+from backend.workflows.commitments.models import CommitmentKind, CreditCommitment
+from backend.workflows.commitments.operations import TEMPLATES, render_commitment, sign_commitment, text_hash
+from backend.workflows.common import CaseState
+from backend.workflows.materials.operations import upload_material
+from backend.workflows.objections import messages as objection_msg
+from backend.workflows.objections.models import Objection
+from backend.workflows.objections.operations import (
+    check_record_open_to_cases,
+    file_objection,
+    get_objection,
+    supplement_objection,
+    withdraw_objection,
+)
+from backend.workflows.repairs.eligibility import check_repair_eligibility
+from backend.workflows.repairs.models import RepairApplication
+from backend.workflows.repairs.operations import file_repair, get_repair, supplement_repair, withdraw_repair
+from reports.content import ReportKind
+
+from . import messages as msg
+from . import oa
+from . import operations as ops
+from .auth import (
+    SCHEME_NAME,
+    SECURITY_SCHEME,
+    actor_for,
+    check_download,
+    current_session,
+    current_user,
+    login_required,
+    sign_download,
+    verified_actor,
+    verified_required,
+)
+from .client import WeChatError, WeChatNotConfigured, mp_api
+from .models import WeChatUser
+from .schemas import (
+    BindingIn,
+    BindingListOut,
+    BindingResultOut,
+    CaseDetailOut,
+    CaseListOut,
+    CommitmentIn,
+    CommitmentOut,
+    CommitmentQuery,
+    CommitmentTextOut,
+    DownloadUrlOut,
+    EligibilityOut,
+    EmptyOut,
+    FaceVerifyIn,
+    KioskConfirmOut,
+    MaterialUploadIn,
+    MaterialUploadOut,
+    MeOut,
+    ObjectionIn,
+    PdfQuery,
+    RecordsOut,
+    RecordsQuery,
+    RepairIn,
+    ReportIn,
+    ReportListOut,
+    ReportOut,
+    SessionIn,
+    SessionOut,
+    SubscriptionsIn,
+    SubscriptionsOut,
+    SupplementIn,
+    VerifyIn,
+    WithdrawIn,
+)
+
+log = logging.getLogger(__name__)
+
+# The official account's callbacks: XML, signed by WeChat, not part of the JSON API document.
+oa_bp = APIBlueprint("wechat_oa", __name__, url_prefix="/wechat", enable_openapi=False)
+bp = APIBlueprint(
+    "mp_api", __name__, url_prefix="/api/mp/v1", tag={"name": msg.TAG, "description": msg.TAG_DESCRIPTION}
+)
+
+AUTH = [{SCHEME_NAME: []}]
+ERROR_TEXT = {
+    400: "请求有误",
+    401: "未登录或令牌无效",
+    403: "未完成实名认证，或无权办理",
+    404: "资源不存在或不属于当前用户",
+    409: "与当前状态冲突",
+    413: "上传内容过大",
+    422: "参数校验未通过",
+    429: "请求过于频繁",
+    503: "微信服务暂时不可用",
+}
+
+
+@bp.record_once
+def _register_security_scheme(state) -> None:
+    schemes = dict(state.app.config.get("SECURITY_SCHEMES") or {})
+    schemes[SCHEME_NAME] = SECURITY_SCHEME
+    state.app.config["SECURITY_SCHEMES"] = schemes
+
+
+def _responses(*statuses: int) -> dict[int, dict]:
+    return {
+        s: {"description": ERROR_TEXT[s], "content": {"application/json": {"schema": ErrorSchema}}} for s in statuses
+    }
+
+
+def _settings():
+    return current_app.extensions["settings"]
+
+
+def _public_limit() -> str:
+    return _settings().RATELIMIT_PUBLIC
+
+
+def _verify_limit() -> str:
+    return _settings().RATELIMIT_VERIFY
+
+
+def _wechat_failure(exc: WeChatError) -> ApiError:
+    # The operator's text (errcodes, AppID) goes to the log; the citizen gets a plain sentence.
+    log.warning("WeChat call failed: %s", exc.message)
+    if isinstance(exc, WeChatNotConfigured):
+        return ApiError(msg.WECHAT_NOT_CONFIGURED, code="wechat_not_configured", status=503)
+    return ApiError(msg.WECHAT_UNAVAILABLE, code="wechat_unavailable", status=503)
+
+
+# --- session and identity ------------------------------------------------------------------
+
+
+@bp.post("/session")
+@limiter.limit(_public_limit)
+@bp.input(SessionIn, arg_name="body")
+@bp.output(SessionOut, status_code=201)
+@bp.doc(summary="登录：用 wx.login 的 code 换取令牌", responses=_responses(401, 422, 429, 503))
+def create_session(body: dict):
+    try:
+        api = mp_api()
+        result = api.code_to_session(body["code"])
+    except WeChatError as exc:
+        if exc.errcode in (40029, 40163, 40226):
+            raise Unauthorized(msg.LOGIN_CODE_INVALID, code="login_code_invalid") from exc
+        raise _wechat_failure(exc) from exc
+    token, session = ops.open_session(
+        api.appid,
+        result["openid"],
+        unionid=result.get("unionid"),
+        session_key=result.get("session_key"),
+        ip=request.remote_addr,
+    )
+    db.session.commit()
+    return {"token": token, "expires_at": session.expires_at, "verified": session.user.is_verified}
+
+
+@bp.delete("/session")
+@login_required
+@bp.output(EmptyOut)
+@bp.doc(summary="退出登录：吊销当前令牌", security=AUTH, responses=_responses(401))
+def delete_session():
+    session = current_session()
+    assert session is not None
+    ops.revoke_session(session)
+    db.session.commit()
+    return {"ok": True}
+
+
+@bp.post("/identity/face-verify")
+@limiter.limit(_public_limit)
+@login_required
+@bp.input(FaceVerifyIn, arg_name="body")
+@bp.output(MeOut)
+@bp.doc(
+    summary="实名认证：提交人脸核身结果",
+    description="服务端向微信核验 verify_result，比对所填姓名和身份证号码的哈希；不一致的拒绝并记录。",
+    security=AUTH,
+    responses=_responses(401, 403, 409, 422, 429, 503),
+)
+def face_verify(body: dict):
+    user = current_user()
+    assert user is not None
+    ops.check_claim(body["name"], body["id_number"])
+    ops.check_face_result_unused(body["verify_result"])
+    try:
+        info = mp_api().face_identify_info(body["verify_result"])
+    except WeChatError as exc:
+        if exc.errcode is not None and not exc.transient:
+            raise ApiError(msg.FACE_RESULT_INVALID, code="face_result_invalid", status=422) from exc
+        raise _wechat_failure(exc) from exc
+    attempt = ops.verify_identity(actor_for(user), user, body["name"], body["id_number"], body["verify_result"], info)
+    db.session.commit()
+    if attempt.outcome.value == "mismatch":
+        raise Forbidden(msg.FACE_MISMATCH, code="identity_mismatch")
+    if attempt.outcome.value == "failed":
+        raise Forbidden(msg.FACE_NOT_PASSED, code="face_not_passed")
+    return _me(user)
+
+
+def _me(user: WeChatUser) -> dict[str, Any]:
+    subject = user.subject
+    return {
+        "verified": subject is not None,
+        "name": subject.reveal_name() if subject else None,
+        "id_number_masked": mask_id_number(subject.reveal_id_number()) if subject else None,
+        "verified_at": user.verified_at,
+        "enterprises": ops.list_bindings(user),
+    }
+
+
+@bp.get("/me")
+@login_required
+@bp.output(MeOut)
+@bp.doc(summary="当前用户：实名状态和绑定的企业", security=AUTH, responses=_responses(401))
+def me():
+    user = current_user()
+    assert user is not None
+    data = _me(user)
+    if user.subject_id is not None:
+        record_event(actor_for(user), "mp.me.view", target_type="subject", target_id=user.subject_id,
+                     subject_id=user.subject_id, reason="本人查询")  # fmt: skip
+        db.session.commit()
+    return data
+
+
+@bp.get("/me/records")
+@verified_required
+@bp.input(RecordsQuery, location="query", arg_name="query")
+@bp.output(RecordsOut)
+@bp.doc(
+    summary="本人（或所绑定企业）的信用记录，含不公示的记录",
+    description="每次查询都记入审计日志。",
+    security=AUTH,
+    responses=_responses(400, 401, 403, 404, 422),
+)
+def my_records(query: dict):
+    user, actor = verified_actor()
+    subject = ops.find_enterprise(query["uscc"]) if query["uscc"] else user.subject
+    assert subject is not None
+    records = ops.list_own_records(actor, subject.id)
+    db.session.commit()
+    return {
+        "subject_kind": subject.kind.value,
+        "subject_name": subject.reveal_name() if subject.is_natural else subject.name,
+        "records": records,
+    }
+
+
+# --- enterprises ---------------------------------------------------------------------------
+
+
+@bp.post("/enterprise-bindings")
+@verified_required
+@bp.input(BindingIn, arg_name="body")
+@bp.output(BindingResultOut, status_code=201)
+@bp.doc(
+    summary="绑定企业（法定代表人或授权代理人）",
+    description="法定代表人：实名姓名须与登记的法定代表人一致，立即生效。授权代理人：先上传授权委托书"
+    "（POST /materials，purpose=authorisation），由平台工作人员审核后生效。",
+    security=AUTH,
+    responses=_responses(400, 401, 403, 404, 409, 422),
+)
+def bind_enterprise(body: dict):
+    user, actor = verified_actor()
+    binding = ops.bind_enterprise(actor, user, body["uscc"], body["method"], material_id=body["material_id"])
+    db.session.commit()
+    return binding
+
+
+@bp.get("/enterprise-bindings")
+@login_required
+@bp.output(BindingListOut)
+@bp.doc(summary="我绑定的企业", security=AUTH, responses=_responses(401))
+def list_bindings():
+    user = current_user()
+    assert user is not None
+    return {"items": ops.list_bindings(user)}
+
+
+@bp.delete("/enterprise-bindings/<int:binding_id>")
+@verified_required
+@bp.output(BindingResultOut)
+@bp.doc(summary="解除企业绑定", security=AUTH, responses=_responses(401, 403, 404))
+def unbind_enterprise(binding_id: int):
+    user, actor = verified_actor()
+    binding = ops.revoke_enterprise_binding(actor, user, binding_id)
+    db.session.commit()
+    return binding
+
+
+# --- the public query ----------------------------------------------------------------------
+
+
+@bp.get("/subjects")
+@limiter.limit(_public_limit)
+@bp.input(SearchQuerySchema, location="query", arg_name="query")
+@bp.output(SearchPageSchema)
+@bp.doc(summary="按名称或统一社会信用代码查询企业（公开）", responses=_responses(400, 422, 429))
+def search_subjects(query: dict):
+    text = query["q"].strip()
+    if not text:
+        raise ApiError("请输入企业名称或统一社会信用代码", code="empty_query")
+    return search_enterprises(text, page=query["page"], per_page=query["per_page"] or _settings().SEARCH_PAGE_SIZE)
+
+
+@bp.get("/subjects/<uscc>")
+@limiter.limit(_public_limit)
+@bp.output(PublicProfileSchema)
+@bp.doc(summary="企业的公示信用信息（公开）", responses=_responses(400, 404, 429))
+def get_subject(uscc: str):
+    subject = ops.find_enterprise(uscc)
+    profile = get_public_profile(subject.uscc, local_date())
+    if profile is None:
+        raise NotFound(msg.ENTERPRISE_NOT_FOUND, code="subject_not_found")
+    return profile
+
+
+# --- records: eligibility and commitments --------------------------------------------------
+
+
+@bp.get("/records/<int:record_id>/eligibility")
+@verified_required
+@bp.output(EligibilityOut)
+@bp.doc(summary="该记录能否提出异议、申请信用修复", security=AUTH, responses=_responses(401, 403, 404))
+def record_eligibility(record_id: int):
+    _, actor = verified_actor()
+    record = ops.get_actionable_record(actor, record_id)
+    try:
+        check_record_open_to_cases(record)
+        objection = {"eligible": True, "code": "eligible", "message": "可以提出异议"}
+    except ApiError as exc:
+        objection = {"eligible": False, "code": exc.code, "message": exc.message}
+    return {"record_id": record.id, "objection": objection, "repair": check_repair_eligibility(record).as_dict()}
+
+
+@bp.get("/records/<int:record_id>/commitment")
+@verified_required
+@bp.input(CommitmentQuery, location="query", arg_name="query")
+@bp.output(CommitmentTextOut)
+@bp.doc(summary="待签署的承诺书全文", security=AUTH, responses=_responses(401, 403, 404, 422))
+def commitment_text(record_id: int, query: dict):
+    user, actor = verified_actor()
+    record = ops.get_actionable_record(actor, record_id)
+    kind = CommitmentKind(query["kind"])
+    applicant = ops.applicant_for(actor, user, record)
+    text = render_commitment(kind, record, applicant.validated(), local_date())
+    return {"kind": kind.value, "title": TEMPLATES[kind].title, "text": text, "text_sha256": text_hash(text)}
+
+
+@bp.post("/records/<int:record_id>/commitment")
+@verified_required
+@bp.input(CommitmentIn, arg_name="body")
+@bp.output(CommitmentOut, status_code=201)
+@bp.doc(summary="签署承诺书（点击确认）", security=AUTH, responses=_responses(401, 403, 404, 409, 422))
+def sign_record_commitment(record_id: int, body: dict):
+    user, actor = verified_actor()
+    record = ops.get_actionable_record(actor, record_id)
+    commitment = sign_commitment(
+        actor,
+        CommitmentKind(body["kind"]),
+        record,
+        ops.applicant_for(actor, user, record),
+        shown_text_sha256=body["text_sha256"],
+    )
+    db.session.commit()
+    return commitment
+
+
+# --- materials -----------------------------------------------------------------------------
+
+
+@bp.post("/materials")
+@verified_required
+@bp.input(MaterialUploadIn, location="form_and_files", arg_name="form")
+@bp.output(MaterialUploadOut, status_code=201)
+@bp.doc(
+    summary="上传申请材料（PDF、JPEG、PNG）",
+    description="按文件内容识别类型；上传后在提交或补正申请时引用其编号。",
+    security=AUTH,
+    responses=_responses(400, 401, 403, 413, 422),
+)
+def upload(form: dict):
+    _, actor = verified_actor()
+    upload_file = form["file"]
+    limit = int(_settings().MATERIAL_MAX_BYTES)
+    data = upload_file.read(limit + 1)
+    material = upload_material(actor, data, upload_file.filename, form["purpose"])
+    db.session.commit()
+    return material
+
+
+# --- objections and repairs ----------------------------------------------------------------
+
+
+def _case_summary(case: Any) -> dict[str, Any]:
+    return {
+        "number": case.number,
+        "case_type": case.CASE_TYPE,
+        "state": case.state.value,
+        "state_label": case.state.label,
+        "record_id": case.record_id,
+        "filed_at": case.filed_at,
+        "deadline": case.deadline,
+        "outcome": case.outcome.value if case.outcome else None,
+    }
+
+
+def _case_detail(case: Any) -> dict[str, Any]:
+    record: CreditRecord = case.record
+    outcome_label = None
+    if case.outcome is not None:
+        outcome_label = msg.OUTCOME_NOTES.get(case.outcome.value)
+        if case.CASE_TYPE == "objection":
+            outcome_label = objection_msg.OUTCOME_LABELS.get(case.outcome.value, outcome_label)
+    return {
+        **_case_summary(case),
+        "ground": case.ground.value if case.CASE_TYPE == "objection" else None,
+        "statement": case.statement,
+        "applicant_kind": case.applicant_kind.value,
+        "outcome_label": outcome_label,
+        "decision_reason": case.decision_reason,
+        "decided_at": case.decided_at,
+        "corrections": getattr(case, "corrections", None),
+        "missing_items": case.missing_items if case.state is CaseState.RETURNED else None,
+        "extension_days": case.extension_days,
+        "extension_reason": case.extension_reason,
+        "record": {
+            "id": record.id,
+            "decision_number": record.decision_number,
+            "category": record.category.value,
+            "department_name": record.department.name,
+        },
+        "materials": case.materials,
+        "history": case.history,
+    }
+
+
+def _file_case(body: dict, kind: str):
+    user, actor = verified_actor()
+    record = ops.get_actionable_record(actor, body["record_id"])
+    applicant = ops.applicant_for(actor, user, record)
+    commitment = db.session.get(CreditCommitment, body["commitment_id"])
+    if kind == "objection":
+        case = file_objection(
+            actor,
+            record,
+            applicant,
+            ground=body["ground"],
+            statement=body["statement"],
+            commitment=commitment,
+            material_ids=body["material_ids"],
+        )
+    else:
+        case = file_repair(
+            actor,
+            record,
+            applicant,
+            statement=body["statement"],
+            commitment=commitment,
+            material_ids=body["material_ids"],
+        )
+    db.session.commit()
+    return _case_detail(case)
+
+
+def _list_cases(model: type) -> dict[str, Any]:
+    _, actor = verified_actor()
+    return {"items": [_case_summary(case) for case in ops.list_cases(model, actor)]}
+
+
+def _show_case(getter, number: str) -> dict[str, Any]:
+    _, actor = verified_actor()
+    case = ops.get_case_for(actor, getter, number)
+    ops.audit_case_view(actor, case)
+    data = _case_detail(case)
+    db.session.commit()
+    return data
+
+
+def _supplement_case(getter, operation, number: str, body: dict) -> dict[str, Any]:
+    _, actor = verified_actor()
+    case = ops.get_case_for(actor, getter, number)
+    operation(actor, case, note=body["note"], material_ids=body["material_ids"])
+    db.session.commit()
+    return _case_detail(case)
+
+
+def _withdraw_case(getter, operation, number: str, body: dict) -> dict[str, Any]:
+    _, actor = verified_actor()
+    case = ops.get_case_for(actor, getter, number)
+    operation(actor, case, body["reason"])
+    db.session.commit()
+    return _case_detail(case)
+
+
+CASE_ERRORS = _responses(400, 401, 403, 404, 409, 422)
+
+
+@bp.post("/objections")
+@verified_required
+@bp.input(ObjectionIn, arg_name="body")
+@bp.output(CaseDetailOut, status_code=201)
+@bp.doc(summary="提出异议申诉", security=AUTH, responses=CASE_ERRORS)
+def create_objection(body: dict):
+    return _file_case(body, "objection")
+
+
+@bp.get("/objections")
+@verified_required
+@bp.output(CaseListOut)
+@bp.doc(summary="我的异议申诉", security=AUTH, responses=_responses(401, 403))
+def list_objections():
+    return _list_cases(Objection)
+
+
+@bp.get("/objections/<number>")
+@verified_required
+@bp.output(CaseDetailOut)
+@bp.doc(summary="异议申诉详情：进度、期限、历史", security=AUTH, responses=_responses(401, 403, 404))
+def show_objection(number: str):
+    return _show_case(get_objection, number)
+
+
+@bp.post("/objections/<number>/supplement")
+@verified_required
+@bp.input(SupplementIn, arg_name="body")
+@bp.output(CaseDetailOut)
+@bp.doc(summary="补正异议材料", security=AUTH, responses=CASE_ERRORS)
+def supplement_objection_view(number: str, body: dict):
+    return _supplement_case(get_objection, supplement_objection, number, body)
+
+
+@bp.post("/objections/<number>/withdraw")
+@verified_required
+@bp.input(WithdrawIn, arg_name="body")
+@bp.output(CaseDetailOut)
+@bp.doc(summary="撤回异议申诉", security=AUTH, responses=CASE_ERRORS)
+def withdraw_objection_view(number: str, body: dict):
+    return _withdraw_case(get_objection, withdraw_objection, number, body)
+
+
+@bp.post("/repairs")
+@verified_required
+@bp.input(RepairIn, arg_name="body")
+@bp.output(CaseDetailOut, status_code=201)
+@bp.doc(summary="申请信用修复", security=AUTH, responses=CASE_ERRORS)
+def create_repair(body: dict):
+    return _file_case(body, "repair")
+
+
+@bp.get("/repairs")
+@verified_required
+@bp.output(CaseListOut)
+@bp.doc(summary="我的信用修复申请", security=AUTH, responses=_responses(401, 403))
+def list_repairs():
+    return _list_cases(RepairApplication)
+
+
+@bp.get("/repairs/<number>")
+@verified_required
+@bp.output(CaseDetailOut)
+@bp.doc(summary="信用修复申请详情：进度、期限、历史", security=AUTH, responses=_responses(401, 403, 404))
+def show_repair(number: str):
+    return _show_case(get_repair, number)
+
+
+@bp.post("/repairs/<number>/supplement")
+@verified_required
+@bp.input(SupplementIn, arg_name="body")
+@bp.output(CaseDetailOut)
+@bp.doc(summary="补正修复材料", security=AUTH, responses=CASE_ERRORS)
+def supplement_repair_view(number: str, body: dict):
+    return _supplement_case(get_repair, supplement_repair, number, body)
+
+
+@bp.post("/repairs/<number>/withdraw")
+@verified_required
+@bp.input(WithdrawIn, arg_name="body")
+@bp.output(CaseDetailOut)
+@bp.doc(summary="撤回信用修复申请", security=AUTH, responses=CASE_ERRORS)
+def withdraw_repair_view(number: str, body: dict):
+    return _withdraw_case(get_repair, withdraw_repair, number, body)
+
+
+# --- reports -------------------------------------------------------------------------------
+
+
+def _china(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
+
+
+def _download_url(number: str, user: WeChatUser) -> tuple[str, dt.datetime]:
+    expires, signature = sign_download(number, user.id)
+    query = urlencode({"user": user.id, "expires": expires, "signature": signature})
+    url = f"{_settings().PUBLIC_BASE_URL.rstrip('/')}/api/mp/v1/reports/{number}/pdf?{query}"
+    return url, dt.datetime.fromtimestamp(expires, dt.UTC)
+
+
+def _report_out(report, user: WeChatUser | None = None) -> dict[str, Any]:
+    status = report.status_on(china_today())
+    data = {
+        "number": report.number,
+        "kind": report.kind.value,
+        "kind_label": report_msg.KIND_LABELS[report.kind],
+        "subject_name": report.subject_display_name,
+        "issued_at": _china(report.issued_at),
+        "valid_until": report.valid_until,
+        "status": status.value,
+        "status_label": report_msg.STATUS_LABELS[status],
+        "download_url": None,
+        "download_expires_at": None,
+    }
+    if user is not None:
+        data["download_url"], data["download_expires_at"] = _download_url(report.number, user)
+    return data
+
+
+@bp.post("/reports")
+@verified_required
+@bp.input(ReportIn, arg_name="body")
+@bp.output(ReportOut, status_code=201)
+@bp.doc(
+    summary="出具信用报告",
+    description="personal：本人的个人公共信用信息报告；enterprise：任一企业的公共信用信息报告（填 uscc）；"
+    "special：本人或所绑定企业（填 uscc）的专项信用报告。",
+    security=AUTH,
+    responses=_responses(400, 401, 403, 404, 422, 503),
+)
+def create_report(body: dict):
+    user, actor = verified_actor()
+    kind: ReportKind = body["kind"]
+    if body["uscc"]:
+        subject = ops.find_enterprise(body["uscc"])
+    elif kind is ReportKind.ENTERPRISE:
+        raise ApiError(msg.REPORT_SUBJECT_REQUIRED, code="uscc_required", status=422)
+    else:
+        subject = user.subject
+    options = ReportOptions(years=body["years"], domains=tuple(body["domains"])) if kind is ReportKind.SPECIAL else None
+    issued = issue_report(actor, subject, kind, options, channel="mp")
+    db.session.commit()
+    readable = issued.report.subject_id in ops.own_subject_ids(actor)
+    return _report_out(issued.report, user if readable else None)
+
+
+@bp.get("/reports")
+@verified_required
+@bp.output(ReportListOut)
+@bp.doc(summary="我的信用报告（本人及所绑定企业）", security=AUTH, responses=_responses(401, 403))
+def list_reports():
+    _, actor = verified_actor()
+    items = [_report_out(report) for report in ops.list_reports(actor)]
+    db.session.commit()
+    return {"items": items}
+
+
+@bp.get("/reports/<number>/download-url")
+@verified_required
+@bp.output(DownloadUrlOut)
+@bp.doc(summary="获取报告 PDF 的短时下载地址", security=AUTH, responses=_responses(401, 403, 404))
+def report_download_url(number: str):
+    user, actor = verified_actor()
+    report = ops.get_own_report(actor, number)
+    url, expires_at = _download_url(report.number, user)
+    return {"url": url, "expires_at": expires_at}
+
+
+@bp.get("/reports/<number>/pdf")
+@bp.input(PdfQuery, location="query", arg_name="query")
+@bp.output(FileSchema, content_type="application/pdf", description="报告 PDF")
+@bp.doc(summary="下载报告 PDF（凭短时签名地址）", responses=_responses(401, 403, 404, 422))
+def report_pdf(number: str, query: dict):
+    if not check_download(number, query["user"], query["expires"], query["signature"]):
+        raise Unauthorized(msg.DOWNLOAD_LINK_INVALID, code="download_link_invalid")
+    bearer_user = current_user(required=False)
+    if bearer_user is not None and bearer_user.id != query["user"]:
+        raise Forbidden(msg.DOWNLOAD_LINK_OTHER, code="download_link_other")
+    user = db.session.get(WeChatUser, query["user"])
+    if user is None or user.subject_id is None:
+        raise Unauthorized(msg.DOWNLOAD_LINK_INVALID, code="download_link_invalid")
+    actor = actor_for(user)
+    report = ops.get_own_report(actor, number)
+    data = read_report_pdf(actor, report, reason="小程序下载")
+    db.session.commit()
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{report.number}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/verify")
+@limiter.limit(_verify_limit)
+@bp.output(VerifyResultSchema)
+@bp.doc(
+    summary="核验报告：扫描的二维码内容或 PDF 文件",
+    description="与 POST /api/v1/verify 相同的核验结果，含可离线复核的签名信息（signature）。",
+    responses=_responses(400, 413, 422, 429),
+)
+def verify():
+    upload_file = request.files.get("file")
+    if upload_file is not None:
+        verdict = verify_pdf(upload_file.read(current_app.config["MAX_CONTENT_LENGTH"]))
+        via = "file"
+    else:
+        body = request.get_json(silent=True) if request.is_json else None
+        if not isinstance(body, dict):
+            raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
+        try:
+            data = VerifyIn(only=("qr",)).load(body, unknown="exclude")
+        except ValidationError as exc:
+            raise ApiError(
+                msg.VERIFY_INPUT_REQUIRED, code="validation_error", status=422, details=exc.normalized_messages()
+            ) from exc
+        if not data.get("qr"):
+            raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
+        verdict = verify_token_text(data["qr"])
+        via = "qr"
+    report = verdict.report
+    if report is not None and report.subject_natural:
+        record_event(
+            actor_for(current_user(required=False)),
+            "report.verify",
+            target=report,
+            subject_id=report.subject_id,
+            details={"number": report.number, "via": via, "answer": verdict.code},
+        )
+        db.session.commit()
+    return verdict_data(verdict)
+
+
+_annotate(verify, body=VerifyIn(), content_type=["application/json", "multipart/form-data"])
+
+
+# --- kiosk sign-in -------------------------------------------------------------------------
+
+
+@bp.post("/kiosk-login/<ticket>/confirm")
+@verified_required
+@bp.output(KioskConfirmOut)
+@bp.doc(
+    summary="确认在自助终端登录（扫描终端屏幕上的二维码）",
+    description="二维码两分钟内有效、只能使用一次；确认后终端以本人身份登录。",
+    security=AUTH,
+    responses=_responses(401, 403, 404, 409),
+)
+def confirm_kiosk_login(ticket: str):
+    user, actor = verified_actor()
+    row = ops.confirm_kiosk_login(actor, user, ticket)
+    db.session.commit()
+    return {"confirmed": True, "confirmed_at": row.confirmed_at}
+
+
+# --- subscribe messages --------------------------------------------------------------------
+
+
+def _templates() -> list[dict[str, str]]:
+    settings = _settings()
+    configured = {
+        "case_progress": settings.WECHAT_TEMPLATE_CASE_PROGRESS,
+        "deadline": settings.WECHAT_TEMPLATE_DEADLINE,
+        "report_ready": settings.WECHAT_TEMPLATE_REPORT_READY,
+    }
+    return [
+        {"purpose": purpose, "title": msg.TEMPLATE_TITLES[purpose], "template_id": template_id}
+        for purpose, template_id in configured.items()
+        if template_id
+    ]
+
+
+@bp.get("/subscriptions")
+@login_required
+@bp.output(SubscriptionsOut)
+@bp.doc(summary="需要用户订阅的消息模板，以及当前的订阅情况", security=AUTH, responses=_responses(401))
+def subscriptions():
+    user = current_user()
+    assert user is not None
+    return {"templates": _templates(), "subscriptions": ops.list_subscriptions(user)}
+
+
+@bp.post("/subscriptions")
+@login_required
+@bp.input(SubscriptionsIn, arg_name="body")
+@bp.output(SubscriptionsOut)
+@bp.doc(summary="上报 wx.requestSubscribeMessage 的订阅结果", security=AUTH, responses=_responses(401, 422))
+def record_subscriptions(body: dict):
+    user = current_user()
+    assert user is not None
+    ops.record_subscription_answers(user, body["answers"])
+    db.session.commit()
+    return {"templates": _templates(), "subscriptions": ops.list_subscriptions(user)}
+
+
+# --- official account callbacks (protocol handling in oa.py) --------------------------------
+
+
+@oa_bp.get("/oa")
+def oa_verify_server():
+    return oa.verify_server()
+
+
+@oa_bp.post("/oa")
+def oa_receive():
+    response = oa.receive()
+    db.session.commit()  # audit rows of report look-ups (nothing else is written)
+    return response
