@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import current_app, request
 
 from backend.actors import Actor
 from backend.errors import Forbidden, Unauthorized
@@ -28,6 +28,7 @@ from . import messages as msg
 from .models import BindingStatus, EnterpriseBinding, MpSession, WeChatUser
 
 SCHEME_NAME = "MpBearer"
+_CACHE = "credit.mp_session"
 SECURITY_SCHEME = {
     "type": "http",
     "scheme": "bearer",
@@ -58,15 +59,16 @@ def _bearer() -> str | None:
 def current_session() -> MpSession | None:
     """The live session of this request's bearer token, or None (no token, unknown, expired,
     revoked). Raises nothing: routes decide whether they need one."""
-    if "mp_session" in g:
-        return g.mp_session
+    # Cached on the request (not on g: an app context may outlive one request).
+    if _CACHE in request.environ:
+        return request.environ[_CACHE]
     found = None
     token = _bearer()
     if token and len(token) <= 200:
         row = db.session.scalar(sa.select(MpSession).where(MpSession.token_hash == hash_token(token)))
         if row is not None and row.revoked_at is None and row.expires_at > utcnow():
             found = row
-    g.mp_session = found
+    request.environ[_CACHE] = found
     return found
 
 
