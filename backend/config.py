@@ -9,6 +9,7 @@ defaults: production refuses to start without them, development generates throw-
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import os
@@ -116,6 +117,22 @@ class Settings:
     MATERIAL_MAX_PDF_PAGES: int = 50
     MATERIAL_MAX_PER_CASE: int = 20
     STORAGE_DIR: str = ""  # empty: <instance>/storage
+
+    # --- Operations: object storage, metrics, proxies (docs/deployment.md) -----------------------
+    STORAGE_BACKEND: str = "local"  # local: STORAGE_DIR | s3: an S3-compatible bucket
+    S3_ENDPOINT_URL: str = ""  # empty: AWS; MinIO, Ceph or a cloud's S3 API: its https:// URL
+    S3_BUCKET: str = ""  # required when STORAGE_BACKEND=s3
+    S3_ACCESS_KEY_ID: str = ""  # required in production when STORAGE_BACKEND=s3
+    S3_SECRET_ACCESS_KEY: str = ""  # required in production when STORAGE_BACKEND=s3
+    S3_REGION: str = "us-east-1"
+    # /metrics answers a scraper whose address is in one of these networks, or that sends
+    # "Authorization: Bearer <METRICS_TOKEN>"; everyone else gets 404.
+    METRICS_TOKEN: str = ""
+    METRICS_ALLOWED_NETWORKS: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    # Proxies in front of gunicorn that append to X-Forwarded-For (nginx on the same box: 1).
+    # 0 trusts no header: behind a proxy every client would then share the proxy's address,
+    # and with it one rate-limit bucket.
+    TRUSTED_PROXY_HOPS: int = 0
 
     # --- WeChat (miniprogram_api/): mini-program, official account, subscribe messages -------
     # A channel runs when its AppID is set; production then refuses to start without its secrets.
@@ -256,6 +273,7 @@ def _check_values(settings: Settings) -> None:
         raise ConfigError("REPORT_SPECIAL_DEFAULT_YEARS must be between 1 and REPORT_SPECIAL_MAX_YEARS")
     if not re.fullmatch(r"[A-Z0-9]{1,8}", settings.REPORT_NUMBER_PREFIX):
         raise ConfigError("REPORT_NUMBER_PREFIX must be 1-8 upper-case letters or digits")
+    _check_operations(settings)
     if settings.is_production:
         _check_report_keys(settings)
     _check_wechat(settings)
@@ -301,3 +319,29 @@ def _check_report_keys(settings: Settings) -> None:
     for name, path in paths:
         if not os.path.isfile(path):
             raise ConfigError(f"production start refused: {name} names a file that does not exist: {path}")
+
+
+def _check_operations(settings: Settings) -> None:
+    """Storage backend, metrics access and proxy trust: a mistake here either loses files or
+    opens /metrics to the internet, so it stops the start instead of surfacing later."""
+    if settings.STORAGE_BACKEND not in {"local", "s3"}:
+        raise ConfigError(f"STORAGE_BACKEND must be 'local' or 's3', not {settings.STORAGE_BACKEND!r}")
+    if settings.STORAGE_BACKEND == "s3":
+        needed = ["S3_BUCKET"]
+        if settings.is_production:
+            # No silent fallback to whatever credentials the host happens to carry.
+            needed += ["S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"]
+        missing = [name for name in needed if not getattr(settings, name)]
+        if missing:
+            raise ConfigError("STORAGE_BACKEND=s3 needs " + ", ".join(missing) + " (set them in the environment)")
+        if settings.is_production and settings.S3_ENDPOINT_URL and not settings.S3_ENDPOINT_URL.startswith("https://"):
+            raise ConfigError("production start refused: S3_ENDPOINT_URL must be an https:// URL")
+    for network in settings.METRICS_ALLOWED_NETWORKS:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"METRICS_ALLOWED_NETWORKS: {network!r} is not an address or network") from exc
+    if settings.METRICS_TOKEN and len(settings.METRICS_TOKEN) < 24:
+        raise ConfigError("METRICS_TOKEN must be at least 24 characters")
+    if settings.TRUSTED_PROXY_HOPS < 0:
+        raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")

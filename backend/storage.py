@@ -1,9 +1,9 @@
 """File storage for uploaded materials and generated files, outside the web root.
 
 ``Storage`` is the interface; ``LocalStorage`` (a folder, by default ``<instance>/storage``,
-setting ``STORAGE_DIR``) is the default implementation. An S3-compatible backend implements the
-same four methods with the same key rules, so callers never see paths: they keep the opaque key
-that ``put`` returns.
+setting ``STORAGE_DIR``) is the default implementation, ``S3Storage`` (``STORAGE_BACKEND=s3``) keeps
+the same keys as objects in an S3-compatible bucket, so several web hosts share one store.
+Callers never see paths: they keep the opaque key that ``put`` returns.
 
 Keys are generated here from random bytes (never from a user's file name), so an upload cannot
 choose, guess or overwrite another file's location.
@@ -11,7 +11,9 @@ choose, guess or overwrite another file's location.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import os
 import re
 import secrets
@@ -118,14 +120,100 @@ class LocalStorage(Storage):
         return self._path(key).is_file()
 
 
-def _configured_dir() -> str:
-    return current_app.extensions["settings"].STORAGE_DIR or os.path.join(current_app.instance_path, "storage")
+class S3Storage(Storage):
+    """Objects in an S3-compatible bucket (AWS, MinIO, Ceph, a cloud's S3 API).
+
+    A PUT is atomic on every S3 implementation (an object appears whole or not at all), and it
+    carries the MD5 of the body, so a corrupted upload is refused by the server rather than stored.
+    """
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        endpoint_url: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        region: str | None = None,
+    ) -> None:
+        import boto3  # imported here: a local-storage deployment never loads botocore
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.client = boto3.session.Session().client(
+            "s3",
+            endpoint_url=endpoint_url or None,
+            aws_access_key_id=access_key_id or None,
+            aws_secret_access_key=secret_access_key or None,
+            region_name=region or None,
+            config=Config(
+                signature_version="s3v4",
+                # Path-style works on every S3-compatible server; virtual hosts need DNS per bucket.
+                s3={"addressing_style": "path"},
+                connect_timeout=5,
+                read_timeout=30,
+                retries={"max_attempts": 3, "mode": "standard"},
+            ),
+        )
+
+    @staticmethod
+    def _missing(exc: Exception) -> bool:
+        error = getattr(exc, "response", {}).get("Error", {})
+        return str(error.get("Code")) in {"404", "NoSuchKey", "NotFound"}
+
+    def put(self, data: bytes, *, prefix: str, extension: str | None = None) -> str:
+        key = self.new_key(prefix, extension)
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentMD5=digest)
+        return key
+
+    def get(self, key: str) -> bytes:
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.check_key(key))
+        except ClientError as exc:
+            if self._missing(exc):
+                raise StorageError("stored file not found") from exc
+            raise
+        return response["Body"].read()
+
+    def delete(self, key: str) -> bool:
+        # S3 DELETE succeeds for a missing key too; the interface reports whether it existed.
+        if not self.exists(key):
+            return False
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+        return True
+
+    def exists(self, key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.check_key(key))
+        except ClientError as exc:
+            if self._missing(exc):
+                return False
+            raise
+        return True
+
+
+def make_storage(settings, instance_path: str) -> Storage:
+    """The storage the settings name (config has already checked the S3 settings)."""
+    if settings.STORAGE_BACKEND == "s3":
+        return S3Storage(
+            settings.S3_BUCKET,
+            endpoint_url=settings.S3_ENDPOINT_URL,
+            access_key_id=settings.S3_ACCESS_KEY_ID,
+            secret_access_key=settings.S3_SECRET_ACCESS_KEY,
+            region=settings.S3_REGION,
+        )
+    return LocalStorage(settings.STORAGE_DIR or os.path.join(instance_path, "storage"))
 
 
 def get_storage() -> Storage:
     """The app's storage, created on first use and cached on the app."""
     storage = current_app.extensions.get(EXTENSION_KEY)
     if storage is None:
-        storage = LocalStorage(_configured_dir())
+        storage = make_storage(current_app.extensions["settings"], current_app.instance_path)
         current_app.extensions[EXTENSION_KEY] = storage
     return storage
