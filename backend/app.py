@@ -10,11 +10,13 @@ from apiflask import APIFlask
 from flask import request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
 from .errors import ErrorSchema, register_error_handlers
 from .extensions import csrf, db, limiter, migrate
+from .metrics import init_metrics
 from .pii import PiiCipher
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
@@ -45,6 +47,12 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
     _register_blueprints(app)
     _register_cli(app)
     _register_security_headers(app)
+    init_metrics(app)
+    if settings.TRUSTED_PROXY_HOPS:
+        # The client's address (rate limits, audit rows, /metrics networks) and https come from
+        # the proxy's X-Forwarded-* headers, trusting exactly that many hops and no more.
+        hops = settings.TRUSTED_PROXY_HOPS
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
     return app
 
 

@@ -1,0 +1,53 @@
+"""gunicorn settings for the web processes (deploy/credit-web.service; docs/deployment.md).
+
+Everything can be tuned from the environment file without editing this one:
+GUNICORN_BIND, WEB_CONCURRENCY (processes), GUNICORN_THREADS, GUNICORN_TIMEOUT,
+GUNICORN_MAX_REQUESTS. With PROMETHEUS_MULTIPROC_DIR set, /metrics adds up all processes.
+"""
+
+import os
+from pathlib import Path
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+# More than one thread makes gunicorn use gthread workers: a process keeps serving while one
+# request waits on the database or on storage.
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# Report issuing (render + sign + store) is the slowest request; nginx waits 60 s for us.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 30
+keepalive = 5  # nginx keeps upstream connections open (deploy/nginx.conf, keepalive 32)
+# Recycle a process now and then so that slow growth (fonts, caches) never becomes an outage;
+# the jitter keeps the processes from restarting together.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "5000"))
+max_requests_jitter = max_requests // 10
+# Only nginx on this box may tell us the scheme (X-Forwarded-Proto); the client address is
+# taken from X-Forwarded-For by the app itself (TRUSTED_PROXY_HOPS).
+forwarded_allow_ips = "127.0.0.1,::1"
+accesslog = "-"
+# Path only, never the query string: a query may carry a name or an ID number being looked up.
+access_log_format = '%({x-forwarded-for}i)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+errorlog = "-"
+capture_output = True
+
+
+def _multiproc_dir() -> Path | None:
+    value = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(value) if value else None
+
+
+def on_starting(server):
+    """Values left by the processes of a previous run would be added to this run's: clear them."""
+    folder = _multiproc_dir()
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink()
+
+
+def child_exit(server, worker):
+    """A finished process keeps its counters in the sum but its live gauges are dropped."""
+    if _multiproc_dir() is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
