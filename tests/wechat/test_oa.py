@@ -1,0 +1,238 @@
+"""The official account's callbacks: WeChat's published sample vectors, signatures, timestamps,
+replayed nonces, and the replies."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+
+import pytest
+import xmltodict
+from wechatpy.crypto import PrpCrypto, WeChatCrypto
+
+from backend.extensions import db
+from miniprogram_api import oa
+from tests.wechat.conftest import OA_AES_KEY, OA_APPID, OA_TOKEN
+from tests.wechat.helpers import department, enterprise
+
+# WeChat's message encryption samples (WXBizMsgCrypt, Java SDK test): token, key and AppId are
+# those of tests/wechat/conftest.py.
+SAMPLE_TIMESTAMP = "1409304348"
+SAMPLE_NONCE = "xxxxxx"
+SAMPLE_RANDOM = "aaaabbbbccccdddd"
+SAMPLE_TEXT = "我是中文abcd123"
+SAMPLE_TEXT_ENCRYPTED = "jn1L23DB+6ELqJ+6bruv21Y6MD7KeIfP82D6gU39rmkgczbWwt5+3bnyg5K55bgVtVzd832WzZGMhkP72vVOfg=="
+SAMPLE_XML = (
+    "<xml><ToUserName><![CDATA[oia2Tj我是中文jewbmiOUlr6X-1crbLOvLw]]></ToUserName><FromUserName>"
+    "<![CDATA[gh_7f083739789a]]></FromUserName><CreateTime>1407743423</CreateTime><MsgType>"
+    "<![CDATA[video]]></MsgType><Video><MediaId><![CDATA[eYJ1MbwPRJtOvIEabaxHs7TX2D-HV71s79GUxqdUkjm6Gs2Ed1KF3ulAOA9H1xG0]]>"
+    "</MediaId><Title><![CDATA[testCallBackReplyVideo]]></Title><Description><![CDATA[testCallBackReplyVideo]]>"
+    "</Description></Video></xml>"
+)
+SAMPLE_XML_ENCRYPTED = (
+    "jn1L23DB+6ELqJ+6bruv23M2GmYfkv0xBh2h+XTBOKVKcgDFHle6gqcZ1cZrk3e1qjPQ1F4RsLWzQRG9udbKWesxlkupqcEcW7ZQweImX9+wLMa0"
+    "GaUzpkycA8+IamDBxn5loLgZpnS7fVAbExOkK5DYHBmv5tptA9tklE/fTIILHR8HLXa5nQvFb3tYPKAlHF3rtTeayNf0QuM+UW/wM9enGIDIJHF7"
+    "CLHiDNAYxr+r+OrJCmPQyTy8cVWlu9iSvOHPT/77bZqJucQHQ04sq7KZI27OcqpQNSto2OdHCoTccjggX5Z9Mma0nMJBU+jLKJ38YB1fBIz+vBzs"
+    "YjrTmFQ44YfeEuZ+xRTQwr92vhA9OxchWVINGC50qE/6lmkwWTwGX9wtQpsJKhP+oS7rvTY8+VdzETdfakjkwQ5/Xka042OlUb1/slTwo4RscuQ+"
+    "RdxSGvDahxAJ6+EAjLt9d8igHngxIbf6YyqqROxuxqIeIch3CssH/LqRs+iAcILvApYZckqmA7FNERspKA5f8GoJ9sv8xmGvZ9Yrf57cExWtnX8a"
+    "CMMaBropU/1k+hKP5LVdzbWCG0hGwx/dQudYR/eXp3P0XxjlFiy+9DMlaFExWUZQDajPkdPrEeOwofJb"
+)
+
+
+def sig(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode(), usedforsecurity=False).hexdigest()
+
+
+@pytest.fixture
+def aes_mode(wechat_settings, monkeypatch):
+    monkeypatch.setattr(wechat_settings, "WECHAT_OA_AES_KEY", OA_AES_KEY)
+    return wechat_settings
+
+
+@pytest.fixture
+def at_sample_time(monkeypatch):
+    monkeypatch.setattr(oa, "now_epoch", lambda: float(SAMPLE_TIMESTAMP) + 10)
+
+
+def post_encrypted(client, encrypted: str, *, timestamp=SAMPLE_TIMESTAMP, nonce=SAMPLE_NONCE, signature=None):
+    body = f"<xml><ToUserName><![CDATA[toUser]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>"
+    query = {
+        "timestamp": timestamp,
+        "nonce": nonce,
+        "encrypt_type": "aes",
+        "msg_signature": signature or sig(OA_TOKEN, timestamp, nonce, encrypted),
+        "signature": sig(OA_TOKEN, timestamp, nonce),
+        "openid": "gh_7f083739789a",
+    }
+    return client.post("/wechat/oa", query_string=query, data=body.encode(), content_type="text/xml")
+
+
+def test_our_aes_matches_the_published_samples(monkeypatch):
+    monkeypatch.setattr(PrpCrypto, "get_random_string", lambda self: SAMPLE_RANDOM)
+    key = oa._aes_key(OA_AES_KEY)
+    assert PrpCrypto(key).encrypt(SAMPLE_TEXT, OA_APPID).decode() == SAMPLE_TEXT_ENCRYPTED
+    assert PrpCrypto(key).encrypt(SAMPLE_XML, OA_APPID).decode() == SAMPLE_XML_ENCRYPTED
+    assert PrpCrypto(key).decrypt(SAMPLE_TEXT_ENCRYPTED, OA_APPID) == SAMPLE_TEXT
+
+
+def test_published_sample_message_decrypts_and_verifies_through_the_endpoint(client, aes_mode, at_sample_time):
+    response = post_encrypted(client, SAMPLE_XML_ENCRYPTED)
+    assert response.status_code == 200
+    reply = xmltodict.parse(response.data.decode())["xml"]
+    assert reply["Nonce"] == SAMPLE_NONCE and reply["TimeStamp"] == SAMPLE_TIMESTAMP
+    # Our reply is signed and encrypted the same way: WeChat's side can check and open it.
+    assert reply["MsgSignature"] == sig(OA_TOKEN, SAMPLE_TIMESTAMP, SAMPLE_NONCE, reply["Encrypt"])
+    crypto = WeChatCrypto(OA_TOKEN, OA_AES_KEY, OA_APPID)
+    plain = xmltodict.parse(crypto.decrypt_message(response.data.decode(), reply["MsgSignature"], SAMPLE_TIMESTAMP,
+                                                   SAMPLE_NONCE))["xml"]  # fmt: skip
+    # A video message gets the help text, addressed back to its sender.
+    assert plain["ToUserName"] == "gh_7f083739789a"
+    assert plain["FromUserName"] == "oia2Tj我是中文jewbmiOUlr6X-1crbLOvLw"
+    assert plain["MsgType"] == "text"
+    assert "查询" in plain["Content"] and "核验" in plain["Content"]
+
+
+def test_published_plain_text_sample_decrypts_and_is_not_a_message(client, aes_mode, at_sample_time):
+    response = post_encrypted(client, SAMPLE_TEXT_ENCRYPTED)
+    assert response.status_code == 200
+    assert response.data == b"success"
+
+
+def test_a_message_for_another_appid_is_refused(client, aes_mode, at_sample_time, monkeypatch):
+    monkeypatch.setattr(aes_mode, "WECHAT_OA_APPID", "wx0000000000000000")
+    assert post_encrypted(client, SAMPLE_XML_ENCRYPTED).status_code == 400
+
+
+def test_wrong_signature_is_refused(client, aes_mode, at_sample_time):
+    response = post_encrypted(client, SAMPLE_XML_ENCRYPTED, signature="0" * 40)
+    assert response.status_code == 403
+    assert b"signature" in response.data
+
+
+def test_old_timestamp_is_refused(client, aes_mode):
+    # The sample's own timestamp (2014) is far outside the window at the real time.
+    response = post_encrypted(client, SAMPLE_XML_ENCRYPTED)
+    assert response.status_code == 403
+    assert b"timestamp" in response.data
+
+
+def test_replayed_nonce_is_refused(client, aes_mode, at_sample_time):
+    assert post_encrypted(client, SAMPLE_XML_ENCRYPTED).status_code == 200
+    replay = post_encrypted(client, SAMPLE_XML_ENCRYPTED)
+    assert replay.status_code == 403
+    assert b"replayed" in replay.data
+
+
+def test_aes_mode_refuses_plain_messages(client, aes_mode):
+    ts, nonce = str(int(time.time())), "n-plain"
+    response = client.post(
+        "/wechat/oa",
+        query_string={"timestamp": ts, "nonce": nonce, "signature": sig(OA_TOKEN, ts, nonce)},
+        data=b"<xml><MsgType>text</MsgType></xml>",
+    )
+    assert response.status_code == 403
+
+
+# --- plain mode ----------------------------------------------------------------------------
+
+
+def text_message(content: str, *, msg_type: str = "text", extra: str = "") -> bytes:
+    return (
+        "<xml><ToUserName><![CDATA[gh_platform]]></ToUserName><FromUserName><![CDATA[o-follower]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
+        f"<Content><![CDATA[{content}]]></Content>{extra}<MsgId>1234567890123456</MsgId></xml>"
+    ).encode()
+
+
+_nonce = iter(range(10_000))
+
+
+def post_plain(client, body: bytes):
+    ts, nonce = str(int(time.time())), f"nonce-{next(_nonce)}"
+    return client.post(
+        "/wechat/oa",
+        query_string={"timestamp": ts, "nonce": nonce, "signature": sig(OA_TOKEN, ts, nonce), "openid": "o-follower"},
+        data=body,
+        content_type="text/xml",
+    )
+
+
+def reply_text(response) -> str:
+    assert response.status_code == 200, response.data
+    return xmltodict.parse(response.data.decode())["xml"]["Content"]
+
+
+def test_get_echo_with_signature(client):
+    ts, nonce = str(int(time.time())), "echo-nonce"
+    ok = client.get(
+        "/wechat/oa", query_string={"timestamp": ts, "nonce": nonce, "signature": sig(OA_TOKEN, ts, nonce),
+                                    "echostr": "hello-123"}
+    )  # fmt: skip
+    assert ok.status_code == 200 and ok.data == b"hello-123"
+    bad = client.get("/wechat/oa", query_string={"timestamp": ts, "nonce": nonce, "signature": "x", "echostr": "e"})
+    assert bad.status_code == 403
+
+
+def test_subscribe_event_gets_the_welcome(client):
+    body = (
+        "<xml><ToUserName><![CDATA[gh_platform]]></ToUserName><FromUserName><![CDATA[o-follower]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[subscribe]]></Event></xml>"
+    ).encode()
+    assert "欢迎关注" in reply_text(post_plain(client, body))
+
+
+def test_menu_click(client):
+    body = (
+        "<xml><ToUserName><![CDATA[gh_platform]]></ToUserName><FromUserName><![CDATA[o-follower]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        "<Event><![CDATA[CLICK]]></Event><EventKey><![CDATA[VERIFY_HELP]]></EventKey></xml>"
+    ).encode()
+    assert "核验 报告编号" in reply_text(post_plain(client, body))
+
+
+def test_query_command_summarises_an_enterprise(client):
+    dept = department()
+    company = enterprise(dept, "王建国", name="金昌市永昌县明达商贸有限公司")
+    uscc = company.uscc
+    db.session.commit()
+    text = reply_text(post_plain(client, text_message("查询 明达商贸")))
+    assert "金昌市永昌县明达商贸有限公司" in text
+    assert uscc in text
+    assert "行政处罚 1 条" in text
+    assert f"/api/v1/subjects/{uscc}" in text
+    assert "未找到" in reply_text(post_plain(client, text_message("查询 不存在的公司名称")))
+    assert "请在“查询”后输入" in reply_text(post_plain(client, text_message("查询")))
+
+
+def test_verify_command_tells_the_report_status(client):
+    from backend.actors import Actor
+    from backend.issued_reports.operations import issue_report, revoke_report
+    from backend.staff.models import StaffRole, StaffUser
+
+    dept = department()
+    company = enterprise(dept, "王建国")
+    issued = issue_report(Actor.cli("test"), company, "enterprise")
+    number = issued.report.number
+    db.session.commit()
+    text = reply_text(post_plain(client, text_message(f"核验 {number.lower()}")))
+    assert number in text and "状态：有效" in text
+    admin = StaffUser(username="a", display_name="a", password_hash="x", role=StaffRole.PLATFORM_ADMIN)
+    db.session.add(admin)
+    db.session.flush()
+    revoke_report(Actor.staff(admin), issued.report, "信息有误")
+    db.session.commit()
+    assert "已撤销（信息有误）" in reply_text(post_plain(client, text_message(f"核验 {number}")))
+    assert "未找到编号" in reply_text(post_plain(client, text_message("核验 JCXY-20260101-0000000000")))
+
+
+def test_anything_else_gets_help(client):
+    assert "可以这样使用" in reply_text(post_plain(client, text_message("你好")))
+
+
+def test_oversized_and_entity_bodies_are_refused(client, wechat_settings, monkeypatch):
+    monkeypatch.setattr(wechat_settings, "WECHAT_OA_MAX_BODY_BYTES", 1024)
+    assert post_plain(client, text_message("x" * 2000)).status_code == 413
+    evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><xml><MsgType>text</MsgType></xml>'
+    response = post_plain(client, evil)
+    assert response.status_code == 200 and response.data == b"success"  # not parsed, nothing answered
