@@ -222,7 +222,7 @@ def _list(url: str, *names: str):
 
 
 def _special_report(w: World, who: str) -> tuple[str, dict]:
-    w.binding_id  # A is bound to the enterprise as its legal representative
+    assert w.binding_id  # A is bound to the enterprise as its legal representative
     return f"{API}/reports", {"json": {"kind": "special", "uscc": w.company.uscc}}
 
 
