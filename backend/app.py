@@ -114,6 +114,8 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no 
 
 
 def _register_blueprints(app: APIFlask) -> None:
+    from kiosk import console_views as kiosk_console  # noqa: F401  (adds the kiosk fleet pages)
+
     from .admin.views import bp as admin_bp
     from .dept_api.views import bp as dept_bp
     from .health import bp as health_bp
@@ -131,6 +133,7 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(verify_pages_bp)
     app.register_blueprint(verify_api_bp)
     _register_wechat(app)
+    _register_kiosk(app)
 
 
 def _register_wechat(app: APIFlask) -> None:
@@ -143,6 +146,14 @@ def _register_wechat(app: APIFlask) -> None:
     app.register_blueprint(mp_bp)
     app.register_blueprint(oa_bp)
     notifications.register(app)
+
+
+def _register_kiosk(app: APIFlask) -> None:
+    """The kiosk channel (kiosk/): touchscreen pages and the agent's API (its fleet pages join
+    the console above, before the console's blueprint is registered)."""
+    from kiosk.views import bp as kiosk_bp
+
+    app.register_blueprint(kiosk_bp)
 
 
 def _register_cli(app: APIFlask) -> None:

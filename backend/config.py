@@ -156,6 +156,16 @@ class Settings:
     MP_REPORT_URL_SECONDS: int = 300  # lifetime of a signed report download URL
     MP_KIOSK_TICKET_SECONDS: int = 120  # a kiosk sign-in QR code
 
+    # --- Kiosk (kiosk/): self-service terminals in the service hall ----------------------------
+    KIOSK_IDLE_TIMEOUT_SECONDS: int = 60  # a citizen session ends after this long without a touch
+    KIOSK_IDLE_WARNING_SECONDS: int = 15  # the countdown is shown this long before the end
+    KIOSK_SESSION_MAX_MINUTES: int = 15  # hard cap on one citizen session, touches or not
+    KIOSK_FREE_PRINTS_PER_DAY: int = 3  # reports one person may print free per day, all kiosks
+    KIOSK_FACE_MATCH_REQUIRED: bool = True  # ID-card sign-in needs the reader's face comparison pass
+    KIOSK_HEARTBEAT_SECONDS: int = 30  # how often the agent reports (told to it in each answer)
+    KIOSK_OFFLINE_AFTER_SECONDS: int = 120  # fleet page: no heartbeat for this long = offline
+    KIOSK_PRINT_JOB_MINUTES: int = 10  # a print job not reported back by then counts as failed
+
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

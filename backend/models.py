@@ -1,6 +1,7 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
-# The WeChat channel's tables (miniprogram_api/), known to the metadata and Alembic like the rest.
+# The channels' tables (kiosk/, miniprogram_api/), known to the metadata and Alembic like the rest.
+from kiosk.models import KioskDevice, KioskSession, PrintJob  # noqa: F401
 from miniprogram_api.models import (  # noqa: F401
     EnterpriseBinding,
     FaceVerification,

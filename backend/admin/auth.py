@@ -169,6 +169,7 @@ def nav_items(user: StaffUser) -> list[NavItem]:
     if user.role in (ADMIN, AUDITOR):
         items.append(NavItem("admin.departments", "部门与密钥"))
         items.append(NavItem("admin.reports", "信用报告"))
+        items.append(NavItem("admin.kiosks", "自助终端"))
     items.append(NavItem("admin.calendar", "节假日维护"))
     if user.role in (ADMIN, AUDITOR):
         items.append(NavItem("admin.outbox", "消息发件箱"))
