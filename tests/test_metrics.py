@@ -181,31 +181,48 @@ def test_allowed_networks_setting(app, client, monkeypatch):
     assert client.get("/metrics", environ_base=LOOPBACK).status_code == 404
 
 
-def _proxied_app(tmp_path, hops: int):
-    return create_app(
-        {
-            "ENV": "testing",
-            "DATABASE_URL": "sqlite:///" + str(tmp_path / "proxy.db"),
-            "SECRET_KEY": "s" * 40,
-            "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
-            "PII_HASH_KEY": "h",
-            "TRUSTED_PROXY_HOPS": hops,
-        }
-    )
+@pytest.fixture
+def proxied_client(tmp_path):
+    """Apps with TRUSTED_PROXY_HOPS set; the shared limiter's switches are restored after."""
+    from backend.extensions import limiter
+
+    saved = (limiter.enabled, limiter.initialized)
+    apps = []
+
+    def make(hops: int):
+        app = create_app(
+            {
+                "ENV": "testing",
+                "DATABASE_URL": "sqlite:///" + str(tmp_path / "proxy.db"),
+                "SECRET_KEY": "s" * 40,
+                "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
+                "PII_HASH_KEY": "h",
+                "RATELIMIT_ENABLED": False,
+                "TRUSTED_PROXY_HOPS": hops,
+            }
+        )
+        apps.append(app)
+        return app.test_client()
+
+    yield make
+    limiter.enabled, limiter.initialized = saved
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()
 
 
-def test_behind_nginx_the_client_address_comes_from_x_forwarded_for(tmp_path):
+def test_behind_nginx_the_client_address_comes_from_x_forwarded_for(proxied_client):
     """nginx on the same box connects from 127.0.0.1: without TRUSTED_PROXY_HOPS every outside
     client would look like loopback and be let into /metrics."""
     spoofed = {"X-Forwarded-For": "203.0.113.7"}
-    trusting = _proxied_app(tmp_path, 1).test_client()
+    trusting = proxied_client(1)
     assert trusting.get("/metrics", environ_base=LOOPBACK, headers=spoofed).status_code == 404
     assert trusting.get("/metrics", environ_base=LOOPBACK).status_code == 200
     # A client cannot forge its way in by prepending loopback: only the last hop is trusted.
     forged = {"X-Forwarded-For": "127.0.0.1, 203.0.113.7"}
     assert trusting.get("/metrics", environ_base=LOOPBACK, headers=forged).status_code == 404
     # And without a proxy configured, the header is ignored entirely.
-    direct = _proxied_app(tmp_path, 0).test_client()
+    direct = proxied_client(0)
     assert direct.get("/metrics", environ_base=OUTSIDE, headers={"X-Forwarded-For": "127.0.0.1"}).status_code == 404
 
 

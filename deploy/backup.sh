@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Back up the database and the stored files (report PDFs, uploaded materials) into one folder:
+#
+#   deploy/backup.sh [--env-file /etc/credit/credit.env] [--keep N] DEST_DIR
+#
+# Writes DEST_DIR/credit-<UTC time>/ with
+#   database.pgdump     PostgreSQL, pg_dump custom format   (or database.sqlite3: SQLite online backup)
+#   storage.tar.gz      the STORAGE_DIR folder (local storage; for S3 see docs/deployment.md)
+#   manifest.txt        what was backed up, from where, at which schema revision
+#   SHA256SUMS          checksums of the three files above; restore.sh refuses a backup that fails them
+# and prints that folder's path. The folder appears only when complete (written as *.partial).
+# --keep N removes all but the newest N backups in DEST_DIR afterwards.
+#
+# The database is dumped BEFORE the files are archived: a report's PDF is stored before its row
+# is committed, so every row in the dump has its file in the archive.
+#
+# Settings come from the environment (the same names the app reads: DATABASE_URL, STORAGE_DIR,
+# STORAGE_BACKEND, with or without the CREDIT_ prefix), or from --env-file.
+set -euo pipefail
+umask 077
+
+APP_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ENV_FILE=""
+KEEP=0
+DEST=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --env-file) ENV_FILE=$2; shift 2 ;;
+        --keep) KEEP=$2; shift 2 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -*) echo "backup: unknown option $1" >&2; exit 2 ;;
+        *) DEST=$1; shift ;;
+    esac
+done
+[ -n "$DEST" ] || { echo "usage: backup.sh [--env-file FILE] [--keep N] DEST_DIR" >&2; exit 2; }
+if [ -n "$ENV_FILE" ]; then
+    set -a
+    # shellcheck disable=SC1090
+    . "$ENV_FILE"
+    set +a
+fi
+
+# shellcheck source=deploy/lib.sh
+. "$APP_DIR/deploy/lib.sh"
+resolve_settings
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$DEST"
+target="$DEST/credit-$stamp"
+work="$target.partial"
+[ ! -e "$target" ] || die "backup $target already exists"
+rm -rf "$work"
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+
+# 1. The database.
+case "$DB_KIND" in
+    postgresql)
+        db_file=database.pgdump
+        revision=$(psql "$PG_URL" -XAtqc "SELECT version_num FROM alembic_version" 2>/dev/null || echo unknown)
+        pg_dump --format=custom --no-owner --no-privileges --file="$work/$db_file" "$PG_URL"
+        ;;
+    sqlite)
+        db_file=database.sqlite3
+        [ -f "$SQLITE_PATH" ] || die "SQLite database $SQLITE_PATH does not exist"
+        revision=$(sqlite3 "$SQLITE_PATH" "SELECT version_num FROM alembic_version" 2>/dev/null || echo unknown)
+        # The online backup API: a consistent copy even while the web and worker processes write.
+        sqlite3 "$SQLITE_PATH" ".timeout 30000" ".backup '$work/$db_file'"
+        [ "$(sqlite3 "$work/$db_file" 'PRAGMA integrity_check')" = "ok" ] || die "the SQLite copy fails its integrity check"
+        ;;
+esac
+
+# 2. The files.
+files=0
+bytes=0
+if [ "$STORAGE_BACKEND" = "local" ]; then
+    mkdir -p "$STORAGE_DIR"
+    # Half-written temporary files (.tmp-*) are never referenced by a row: leave them out.
+    tar --create --gzip --file="$work/storage.tar.gz" --exclude='.tmp-*' -C "$STORAGE_DIR" .
+    files=$(find "$STORAGE_DIR" -type f ! -name '.tmp-*' | wc -l)
+    bytes=$(du -sb "$STORAGE_DIR" | cut -f1)
+else
+    # Object storage keeps its own copies (bucket versioning + replication, docs/deployment.md).
+    tar --create --gzip --file="$work/storage.tar.gz" --files-from=/dev/null
+fi
+
+# 3. Manifest and checksums.
+commit=$(git -C "$APP_DIR" rev-parse HEAD 2>/dev/null || echo unknown)
+cat > "$work/manifest.txt" <<EOF
+format=credit-backup-1
+created_at=$stamp
+host=$(hostname)
+app_commit=$commit
+database_kind=$DB_KIND
+database_file=$db_file
+alembic_revision=$revision
+storage_backend=$STORAGE_BACKEND
+storage_files=$files
+storage_bytes=$bytes
+EOF
+(cd "$work" && sha256sum "$db_file" storage.tar.gz manifest.txt > SHA256SUMS)
+mv "$work" "$target"
+trap - EXIT
+
+if [ "$KEEP" -gt 0 ]; then
+    # Newest first by name (the names are UTC timestamps); keep N, remove the rest.
+    find "$DEST" -mindepth 1 -maxdepth 1 -type d -name 'credit-*' ! -name '*.partial' | sort -r \
+        | tail -n "+$((KEEP + 1))" | while read -r old; do rm -rf "$old"; done
+fi
+echo "$target"
