@@ -1,0 +1,180 @@
+"""Sessions, face verification and enterprise bindings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+
+from backend.actors import Actor
+from backend.audit.models import AuditEvent
+from backend.extensions import db
+from backend.staff.models import StaffRole, StaffUser
+from miniprogram_api.auth import hash_token
+from miniprogram_api.models import (
+    BindingStatus,
+    EnterpriseBinding,
+    FaceVerification,
+    FaceVerificationOutcome,
+    MpSession,
+    WeChatUser,
+)
+from miniprogram_api.operations import review_enterprise_binding
+from tests.factories import make_id_number
+from tests.wechat.helpers import API, Person, department, enterprise, face_verify, login, upload, verified_person
+
+
+def test_session_token_is_opaque_hashed_and_expires(client, fake):
+    token = login(client, fake, "o-session")
+    row = db.session.scalar(sa.select(MpSession))
+    assert row.token_hash == hash_token(token) and token not in row.token_hash
+    user = db.session.scalar(sa.select(WeChatUser).where(WeChatUser.openid == "o-session"))
+    assert user.session_key_encrypted and user.session_key_encrypted.startswith("test1.")
+    assert client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    row.expires_at = dt.datetime(2020, 1, 1)
+    db.session.commit()
+    expired = client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
+    assert expired.status_code == 401 and expired.json["error"]["code"] == "token_invalid"
+    assert client.get(f"{API}/me", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+
+
+def test_login_code_errors(client, fake):
+    fake.add_login_code("once-only", "o-x")
+    assert client.post(f"{API}/session", json={"code": "once-only"}).status_code == 201
+    reused = client.post(f"{API}/session", json={"code": "once-only"})
+    assert reused.status_code == 401 and reused.json["error"]["code"] == "login_code_invalid"
+    unknown = client.post(f"{API}/session", json={"code": "never-issued"})
+    assert unknown.status_code == 401
+    fake.fail("sns/jscode2session", -1)
+    fake.add_login_code("busy", "o-y")
+    busy = client.post(f"{API}/session", json={"code": "busy"})
+    assert busy.status_code == 503 and busy.json["error"]["code"] == "wechat_unavailable"
+    assert "errcode" not in busy.json["error"]["message"]
+
+
+def test_mismatch_is_refused_and_logged(client, fake):
+    person = Person("张明华", make_id_number(401), "o-mismatch")
+    person.token = login(client, fake, person.openid)
+    other_number = make_id_number(402)
+    refused = face_verify(client, fake, person, claimed_id=other_number)
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "identity_mismatch"
+    user = db.session.scalar(sa.select(WeChatUser).where(WeChatUser.openid == person.openid))
+    assert user.subject_id is None
+    attempt = db.session.scalar(sa.select(FaceVerification))
+    assert attempt.outcome is FaceVerificationOutcome.MISMATCH
+    event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "mp.identity.verify"))
+    assert event.details["outcome"] == "mismatch" and event.details["id_number_matches"] is False
+    assert other_number not in str(event.details)  # only masked
+    assert event.channel == "mp"
+
+
+def test_wrong_name_is_a_mismatch_and_a_result_is_used_once(client, fake):
+    person = Person("张明华", make_id_number(403), "o-name")
+    person.token = login(client, fake, person.openid)
+    assert face_verify(client, fake, person, claimed_name="张明").status_code == 403
+    fake.add_face_result("vr-once", person.openid, person.name, person.id_number)
+    body = {"verify_result": "vr-once", "name": person.name, "id_number": person.id_number}
+    assert client.post(f"{API}/identity/face-verify", json=body, headers=person.headers).status_code == 200
+    again = client.post(f"{API}/identity/face-verify", json=body, headers=person.headers)
+    assert again.status_code == 409 and again.json["error"]["code"] == "face_result_used"
+
+
+def test_lowercase_x_and_failed_verification(client, fake):
+    person = Person("王晓", "11010519491231002X", "o-x")
+    person.token = login(client, fake, person.openid)
+    fake.add_face_result("vr-fail", person.openid, person.name, person.id_number, identify_ret=90100)
+    failed = client.post(
+        f"{API}/identity/face-verify",
+        json={"verify_result": "vr-fail", "name": person.name, "id_number": person.id_number},
+        headers=person.headers,
+    )
+    assert failed.status_code == 403 and failed.json["error"]["code"] == "face_not_passed"
+    # WeChat hashes the ID number with an upper-case X; a lower-case claim still matches.
+    ok = face_verify(client, fake, person, claimed_id="11010519491231002x")
+    assert ok.status_code == 200
+    assert ok.json["id_number_masked"] == "1101**********002X"
+
+
+def test_unknown_verify_result_and_invalid_claims(client, fake):
+    token = login(client, fake, "o-bad")
+    headers = {"Authorization": f"Bearer {token}"}
+    body = {"verify_result": "never-issued", "name": "张三", "id_number": make_id_number(404)}
+    unknown = client.post(f"{API}/identity/face-verify", json=body, headers=headers)
+    assert unknown.status_code == 422 and unknown.json["error"]["code"] == "face_result_invalid"
+    bad_number = client.post(
+        f"{API}/identity/face-verify", json={**body, "id_number": "620302199002302519"}, headers=headers
+    )
+    assert bad_number.status_code == 422 and bad_number.json["error"]["code"] == "id_number_invalid"
+
+
+def test_an_account_bound_to_one_person_cannot_switch(client, fake):
+    person = verified_person(client, fake, "张明华", 405)
+    other = Person("李四", make_id_number(406), person.openid, token=person.token)
+    switched = face_verify(client, fake, other)
+    assert switched.status_code == 409 and switched.json["error"]["code"] == "already_bound_other"
+
+
+def test_legal_representative_binds_at_once(client, fake):
+    dept = department()
+    person = verified_person(client, fake, "王建国", 407)
+    company = enterprise(dept, "王建国")
+    stranger_company = enterprise(dept, "赵六", name="金昌市某某化工有限公司")
+    uscc, other_uscc = company.uscc, stranger_company.uscc
+    db.session.commit()
+    bound = client.post(
+        f"{API}/enterprise-bindings", json={"uscc": uscc, "method": "legal_representative"}, headers=person.headers
+    )
+    assert bound.status_code == 201 and bound.json["status"] == "active"
+    twice = client.post(
+        f"{API}/enterprise-bindings", json={"uscc": uscc, "method": "legal_representative"}, headers=person.headers
+    )
+    assert twice.status_code == 409
+    refused = client.post(
+        f"{API}/enterprise-bindings", json={"uscc": other_uscc, "method": "legal_representative"},
+        headers=person.headers,
+    )  # fmt: skip
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "not_legal_representative"
+    # The bound enterprise's records, including unpublished ones, are now the person's to see.
+    records = client.get(f"{API}/me/records?uscc={uscc}", headers=person.headers)
+    assert records.status_code == 200 and records.json["subject_kind"] == "legal"
+    assert client.get(f"{API}/me/records?uscc={other_uscc}", headers=person.headers).status_code == 404
+
+
+def test_authorisation_letter_waits_for_staff_review(client, fake):
+    dept = department()
+    person = verified_person(client, fake, "钱七", 408)
+    company = enterprise(dept, "王建国")
+    uscc = company.uscc
+    db.session.commit()
+    no_letter = client.post(
+        f"{API}/enterprise-bindings", json={"uscc": uscc, "method": "authorisation_letter"}, headers=person.headers
+    )
+    assert no_letter.status_code == 400
+    evidence = upload(client, person, "evidence")
+    wrong = client.post(
+        f"{API}/enterprise-bindings",
+        json={"uscc": uscc, "method": "authorisation_letter", "material_id": evidence},
+        headers=person.headers,
+    )
+    assert wrong.status_code == 400
+    letter = upload(client, person, "authorisation")
+    pending = client.post(
+        f"{API}/enterprise-bindings",
+        json={"uscc": uscc, "method": "authorisation_letter", "material_id": letter},
+        headers=person.headers,
+    )
+    assert pending.status_code == 201 and pending.json["status"] == "pending_review"
+    # Not yet: the enterprise's own records stay closed.
+    assert client.get(f"{API}/me/records?uscc={uscc}", headers=person.headers).status_code == 404
+    admin = StaffUser(username="adm", display_name="adm", password_hash="x", role=StaffRole.PLATFORM_ADMIN)
+    db.session.add(admin)
+    db.session.flush()
+    binding = db.session.get(EnterpriseBinding, pending.json["id"])
+    review_enterprise_binding(Actor.staff(admin), binding, approve=True)
+    db.session.commit()
+    assert db.session.get(EnterpriseBinding, pending.json["id"]).status is BindingStatus.ACTIVE
+    assert client.get(f"{API}/me/records?uscc={uscc}", headers=person.headers).status_code == 200
+    me = client.get(f"{API}/me", headers=person.headers).json
+    assert [(e["uscc"], e["method"], e["status"]) for e in me["enterprises"]] == [
+        (uscc, "authorisation_letter", "active")
+    ]
