@@ -125,10 +125,10 @@ class Settings:
     S3_ACCESS_KEY_ID: str = ""  # required in production when STORAGE_BACKEND=s3
     S3_SECRET_ACCESS_KEY: str = ""  # required in production when STORAGE_BACKEND=s3
     S3_REGION: str = "us-east-1"
-    # /metrics answers a scraper whose address is in one of these networks, or that sends
+    # /metrics answers scrapers from these networks, or those that send
     # "Authorization: Bearer <METRICS_TOKEN>"; everyone else gets 404.
-    METRICS_TOKEN: str = ""
     METRICS_ALLOWED_NETWORKS: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    METRICS_TOKEN: str = ""  # at least 24 characters; empty: allowed networks only
     # Proxies in front of gunicorn that append to X-Forwarded-For (nginx on the same box: 1).
     # 0 trusts no header: behind a proxy every client would then share the proxy's address,
     # and with it one rate-limit bucket.
