@@ -5,6 +5,7 @@ accepts the site, systemd-analyze accepts the units."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -96,3 +97,30 @@ def test_systemd_units_verify(tmp_path):
     assert result.returncode == 0, result.stderr
     problems = [line for line in result.stderr.splitlines() if "credit-" in line]
     assert problems == []
+
+
+def test_flask_wrapper_runs_commands_with_the_env_file(tmp_path):
+    env_file = tmp_path / "credit.env"
+    env_file.write_text(
+        f"ENV=development\nDATABASE_URL=sqlite:///{tmp_path / 'wrapped.db'}\nSTORAGE_DIR={tmp_path / 'files'}\n"
+        "PII_ENCRYPTION_KEYS=k1:" + "A" * 43 + "=\nSECRET_KEY=" + "s" * 40 + "\nPII_HASH_KEY=h\n"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_") and k != "TEST_DATABASE_URL"}
+    result = subprocess.run(
+        ["bash", str(DEPLOY / "flask.sh"), "db", "upgrade"],
+        env={**base, "CREDIT_ENV_FILE": str(env_file)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "wrapped.db").stat().st_size > 0  # migrated where the env file said
+    missing = subprocess.run(
+        ["bash", str(DEPLOY / "flask.sh"), "--help"],
+        env={**base, "CREDIT_ENV_FILE": str(tmp_path / "absent.env")},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == 1 and "cannot read" in missing.stderr
