@@ -168,7 +168,8 @@ def inject_kiosk() -> dict[str, Any]:
 
 
 def _set_session_cookie(response: Response, token: str) -> Response:
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/kiosk")
+    # Path "/": the agent's own endpoints (/agent/print) act for the same citizen.
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
     return response
 
 
@@ -196,7 +197,7 @@ def signout():
         ops.end_session(_device(), session, reason, ip=request.remote_addr)
         db.session.commit()
     response = Response(render_template("kiosk/signout.html", page="signout"))
-    response.delete_cookie(COOKIE, path="/kiosk")
+    response.delete_cookie(COOKIE, path="/")
     # The browser drops its cache (any report PDF) and the site's storage for this origin.
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
