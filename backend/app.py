@@ -48,6 +48,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
     _register_cli(app)
     _register_security_headers(app)
     init_metrics(app)
+    _hide_plain_blueprints_from_openapi(app)
     if settings.TRUSTED_PROXY_HOPS:
         # The client's address (rate limits, audit rows, /metrics networks) and https come from
         # the proxy's X-Forwarded-* headers, trusting exactly that many hops and no more.
@@ -154,6 +155,14 @@ def _register_kiosk(app: APIFlask) -> None:
     from kiosk.views import bp as kiosk_bp
 
     app.register_blueprint(kiosk_bp)
+
+
+def _hide_plain_blueprints_from_openapi(app: APIFlask) -> None:
+    # APIFlask reads ``enable_openapi`` on every blueprint when it builds the spec; plain Flask
+    # blueprints (HTML pages) have none and would make /openapi.json fail.
+    for blueprint in app.blueprints.values():
+        if not hasattr(blueprint, "enable_openapi"):
+            blueprint.enable_openapi = False
 
 
 def _register_cli(app: APIFlask) -> None:
