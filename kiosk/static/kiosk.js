@@ -60,7 +60,11 @@
     setTimeout(function () { window.location.replace(homeUrl); }, 1500);
     return;
   }
-  if (page === "paused") { return; }
+  if (page === "paused") {
+    // Ask again now and then: once staff enable the kiosk, the idle screen comes back by itself.
+    setTimeout(function () { window.location.reload(); }, 30000);
+    return;
+  }
 
   // --- idle countdown --------------------------------------------------------------------
   var timeout = parseInt(body.dataset.idleTimeout || "60", 10);
@@ -92,7 +96,7 @@
 
   var timed = page !== "home" || signedIn;
   if (timed) {
-    setInterval(function () {
+    var tick = function () {
       if (window.kioskBusy) { lastActivity = Date.now(); }
       var left = Math.max(0, Math.ceil(timeout - (Date.now() - lastActivity) / 1000));
       if (countdown) {
@@ -104,7 +108,9 @@
         seconds.textContent = String(left);
       }
       if (left <= 0) { endNow(); }
-    }, 250);
+    };
+    tick();
+    setInterval(tick, 250);
   }
 
   // --- on-screen keyboard ----------------------------------------------------------------
