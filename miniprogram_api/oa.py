@@ -216,7 +216,7 @@ def answer_query(q: str) -> str:
         counts = [f"{category_label(g.category)} {g.count} 条" for g in profile.categories if g.count]
         details = f"（{'，'.join(counts)}）" if counts else ""
         lines.append(f"{first.name}：" + msg.OA_QUERY_PROFILE.format(total=profile.total_records, details=details))
-        lines.append(msg.OA_QUERY_LINK.format(url=f"{base}/api/v1/subjects/{first.uscc}"))
+        lines.append(msg.OA_QUERY_LINK.format(url=f"{base}/subjects/{first.uscc}"))  # the public page
     if page.has_more:
         lines.append(msg.OA_QUERY_MORE)
     return "\n".join(lines)

@@ -173,6 +173,8 @@ def create_session(body: dict):
         if exc.errcode in (40029, 40163, 40226):
             raise Unauthorized(msg.LOGIN_CODE_INVALID, code="login_code_invalid") from exc
         raise _wechat_failure(exc) from exc
+    if not isinstance(result, dict) or not result.get("openid"):
+        raise _wechat_failure(WeChatError("jscode2session 未返回 openid", transient=True))
     token, session = ops.open_session(
         api.appid,
         result["openid"],
@@ -615,7 +617,8 @@ def withdraw_repair_view(number: str, body: dict):
 # --- reports -------------------------------------------------------------------------------
 
 
-def _china(moment: dt.datetime | None) -> dt.datetime | None:
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """Stored timestamps are naive UTC: say so in the JSON."""
     return None if moment is None else moment.replace(tzinfo=dt.UTC)
 
 
@@ -633,7 +636,7 @@ def _report_out(report, user: WeChatUser | None = None) -> dict[str, Any]:
         "kind": report.kind.value,
         "kind_label": report_msg.KIND_LABELS[report.kind],
         "subject_name": report.subject_display_name,
-        "issued_at": _china(report.issued_at),
+        "issued_at": _utc(report.issued_at),
         "valid_until": report.valid_until,
         "status": status.value,
         "status_label": report_msg.STATUS_LABELS[status],

@@ -200,7 +200,7 @@ def test_query_command_summarises_an_enterprise(client):
     assert "金昌市永昌县明达商贸有限公司" in text
     assert uscc in text
     assert "行政处罚 1 条" in text
-    assert f"/api/v1/subjects/{uscc}" in text
+    assert f"http://credit.test/subjects/{uscc}" in text
     assert "未找到" in reply_text(post_plain(client, text_message("查询 不存在的公司名称")))
     assert "请在“查询”后输入" in reply_text(post_plain(client, text_message("查询")))
 
