@@ -29,6 +29,9 @@ accesslog = "-"
 access_log_format = '%({x-forwarded-for}i)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
 capture_output = True
+# gunicorn's runtime control socket (in the service user's home by default) is not used:
+# systemctl reload/restart manage the processes, and one interface less to protect.
+control_socket_disable = True
 
 
 def _multiproc_dir() -> Path | None:
