@@ -22,7 +22,8 @@ import time
 from collections.abc import Iterator
 
 import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, abort, current_app, g, request
+from apiflask import APIBlueprint
+from flask import Flask, Response, abort, current_app, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     GC_COLLECTOR,
@@ -43,7 +44,8 @@ from .outbox.models import OutboxEvent, OutboxStatus
 from .types import utcnow
 
 log = logging.getLogger(__name__)
-bp = Blueprint("metrics", __name__)
+# Not in the OpenAPI document: an operations endpoint, not an API for integrators.
+bp = APIBlueprint("metrics", __name__, enable_openapi=False)
 
 # Buckets around the latency targets (p99 50 ms for profile/verification, 100 ms for search)
 # and report issuing (render + sign, several hundred ms).
