@@ -197,3 +197,71 @@ def test_heartbeat_fleet_page_and_console_management(client, world):
 )
 def test_printer_state_from_ipp_reasons(state, reasons, expected):
     assert state_from_reasons(state, reasons) == expected
+
+
+def test_repair_at_the_kiosk_uses_the_proof_uploaded_in_wechat(client, world):
+    from backend.workflows.materials.models import MaterialPurpose
+    from backend.workflows.materials.operations import upload_material
+    from backend.workflows.repairs.operations import get_repair
+    from tests.wechat.helpers import make_pdf
+
+    record = world.first.records[0]
+    sign_in(client, world, world.first)
+    headers = {"Authorization": f"Kiosk {world.credential}"}
+    page = client.get(f"/kiosk/repair/{record.id}", headers=headers).get_data(as_text=True)
+    assert 'id="proof-missing"' in page and 'id="sign-and-file"' not in page
+
+    # The same person uploaded the receipt of the paid fine in the mini-program.
+    upload_material(
+        Actor.citizen(world.first.subject.id, "mp"), make_pdf(), "罚款缴纳凭证.pdf", MaterialPurpose.FULFILMENT
+    )
+    db.session.commit()
+    page = client.get(f"/kiosk/repair/{record.id}", headers=headers).get_data(as_text=True)
+    assert "罚款缴纳凭证.pdf" in page and 'id="proof-missing"' not in page
+    digest = re.search(r'name="commitment_hash" value="([0-9a-f]{64})"', page).group(1)
+    stale = client.post(f"/kiosk/repair/{record.id}", headers=headers, data={"commitment_hash": "0" * 64})
+    assert stale.status_code == 422 and "承诺书内容已更新" in stale.get_data(as_text=True)
+    filed = client.post(f"/kiosk/repair/{record.id}", headers=headers, data={"commitment_hash": digest})
+    assert filed.status_code == 302 and "/kiosk/cases/" in filed.headers["Location"]
+    number = filed.headers["Location"].rsplit("/", 1)[-1]
+    case = get_repair(number)
+    assert case.channel == "kiosk" and len(case.materials) == 1 and case.commitment.channel == "kiosk"
+    receipt = client.get(f"/kiosk/cases/{number}", headers=headers).get_data(as_text=True)
+    assert number in receipt
+    # Another citizen at the same kiosk does not get this case by its number.
+    sign_in(client, world, world.second)
+    assert client.get(f"/kiosk/cases/{number}", headers=headers).status_code == 404
+
+
+def test_a_legal_representative_prints_the_enterprise_reports(client, world):
+    from backend.subjects.models import Subject
+    from miniprogram_api.models import BindingMethod, BindingStatus, EnterpriseBinding, WeChatUser
+
+    enterprise = db.session.scalar(sa.select(Subject).where(Subject.uscc == world.uscc))
+    person = world.first.subject
+    user = WeChatUser(appid="wx-test", openid="o-rep", subject_id=person.id, verified_at=utcnow())
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(
+        EnterpriseBinding(
+            user_id=user.id,
+            person_subject_id=person.id,
+            subject_id=enterprise.id,
+            method=BindingMethod.LEGAL_REPRESENTATIVE,
+            status=BindingStatus.ACTIVE,
+        )
+    )
+    db.session.commit()
+    sign_in(client, world, world.first)
+    page = client.get("/kiosk/print", headers={"Authorization": f"Kiosk {world.credential}"}).get_data(as_text=True)
+    assert f'data-print="special" data-subject="{enterprise.id}"' in page
+    for kind in ("enterprise", "special"):
+        job = client.post(
+            "/kiosk/api/print", headers=kiosk(world.credential), json={"kind": kind, "subject": enterprise.id}
+        )
+        assert job.status_code == 200, job.json
+    sign_in(client, world, world.second)
+    refused = client.post(
+        "/kiosk/api/print", headers=kiosk(world.credential), json={"kind": "special", "subject": enterprise.id}
+    )
+    assert refused.status_code == 403
