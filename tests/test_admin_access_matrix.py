@@ -22,6 +22,7 @@ from backend.extensions import db
 from backend.imports.models import ImportBatch, ImportRowError, ImportStatus
 from backend.subjects.models import Subject
 from backend.workdays.models import CalendarOverride
+from kiosk.operations import register_device
 
 ROLES = ("anonymous", "platform_admin", "reviewer_own", "reviewer_other", "auditor")
 MISSING_REPORT = "XYJC-20260101-NOTEXIST0"
@@ -68,6 +69,11 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     "admin.report_detail": [(f"/admin/reports/{MISSING_REPORT}", row(302, 404, 403, 403, 404))],
     "admin.report_pdf": [(f"/admin/reports/{MISSING_REPORT}/pdf", row(302, 404, 403, 403, 403))],
     "admin.revoke_report_page": [(f"/admin/reports/{MISSING_REPORT}/revoke", row(302, 404, 403, 403, 403))],
+    # Kiosk fleet (自助终端): admins manage, auditors read.
+    "admin.kiosks": [("/admin/kiosks", ADMIN_AUDITOR)],
+    "admin.disable_kiosk": [("/admin/kiosks/{kiosk}/disable", ADMIN_POST)],
+    "admin.enable_kiosk": [("/admin/kiosks/{kiosk}/enable", ADMIN_POST)],
+    "admin.reissue_kiosk_credential": [("/admin/kiosks/{kiosk}/credential", ADMIN_POST)],
     # Objections and repairs.
     "admin.cases": [("/admin/cases", EVERYONE), ("/admin/cases?state=all", EVERYONE)],
     "admin.case_detail": [("/admin/cases/objection/{objection}", OWN_CASE), ("/admin/cases/repair/{repair}", OWN_CASE)],
@@ -110,6 +116,7 @@ def ids(app):
     batch = ImportBatch(department_id=world.market.id, channel="cli", status=ImportStatus.PARTIAL, total_rows=1)
     batch.errors.append(ImportRowError(row_number=2, column="统一社会信用代码", reason="校验位错误"))
     override = CalendarOverride(day=dt.date(2027, 3, 15), is_working_day=False, note="矩阵")
+    kiosk, _credential = register_device(SETUP, "JC-MATRIX-01", "金昌市政务服务中心", "一楼")
     db.session.add_all([batch, override])
     db.session.commit()
     subject = db.session.scalar(sa.select(Subject).where(Subject.id == world.objection_record.subject_id))
@@ -119,6 +126,7 @@ def ids(app):
         "key": key.id,
         "batch": batch.id,
         "override": override.id,
+        "kiosk": kiosk.id,
         "subject": subject.id,
         "objection": world.objection.id,
         "repair": world.repair.id,
