@@ -11,6 +11,7 @@ from flask import request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
@@ -44,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
     app.extensions["settings"] = settings
 
     register_error_handlers(app)
+    app.url_map.converters["int"] = DatabaseIntConverter
     _register_blueprints(app)
     _register_cli(app)
     _register_security_headers(app)
@@ -55,6 +57,15 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
         hops = settings.TRUSTED_PROXY_HOPS
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
     return app
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """``<int:...>`` limited to what a database id column holds: a longer number in a URL is a
+    404 like any other unknown id, not an overflow error (a 500) in the database driver."""
+
+    def __init__(self, url_map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _apply_settings(app: APIFlask, settings: Settings) -> None:

@@ -24,7 +24,7 @@ def healthz():
 
 @bp.get("/readyz")
 @limiter.exempt
-@bp.doc(summary="就绪检查（数据库可用）", responses={503: "数据库不可用"})
+@bp.doc(summary="就绪检查（数据库可用）", responses={200: "可以接收请求", 503: "数据库不可用"})
 def readyz():
     try:
         db.session.execute(sa.text("SELECT 1"))

@@ -11,6 +11,7 @@ from apiflask.validators import Length, OneOf, Range
 
 from backend.records.labels import category_label, status_label, tier_label
 from backend.records.models import PenaltyTier, RecordCategory, RecordStatus
+from backend.schema_fields import UtcDateTime
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.objections.models import ObjectionGround
 from reports.content import ReportKind
@@ -28,7 +29,7 @@ class SessionIn(Schema):
 
 class SessionOut(Schema):
     token = fields.String(metadata={"description": "本平台令牌，放在 Authorization: Bearer 中；只返回这一次"})
-    expires_at = fields.DateTime(metadata={"description": "令牌失效时间（UTC）"})
+    expires_at = UtcDateTime(metadata={"description": "令牌失效时间（UTC）"})
     verified = fields.Boolean(metadata={"description": "是否已完成实名认证"})
 
 
@@ -52,7 +53,7 @@ class BindingOut(Schema):
     status = fields.Function(
         lambda b: b.status.value, metadata={"description": "active / pending_review / rejected / revoked"}
     )
-    created_at = fields.DateTime()
+    created_at = UtcDateTime()
     review_reason = fields.String(allow_none=True, metadata={"description": "驳回理由"})
 
 
@@ -68,7 +69,7 @@ class MeOut(Schema):
     verified = fields.Boolean(metadata={"description": "是否已完成实名认证"})
     name = fields.String(allow_none=True, metadata={"description": "实名认证的姓名（仅本人可见）"})
     id_number_masked = fields.String(allow_none=True, metadata={"description": "脱敏的身份证号码"})
-    verified_at = fields.DateTime(allow_none=True)
+    verified_at = UtcDateTime(allow_none=True)
     enterprises = fields.List(fields.Nested(BindingOut), metadata={"description": "绑定的企业"})
 
 
@@ -164,7 +165,7 @@ class CommitmentOut(Schema):
     id = fields.Integer(metadata={"description": "承诺书编号（提交申请时引用）"})
     kind = fields.Function(lambda c: c.kind.value)
     text_sha256 = fields.String()
-    signed_at = fields.DateTime()
+    signed_at = UtcDateTime()
 
 
 class MaterialUploadIn(Schema):
@@ -220,7 +221,7 @@ class WithdrawIn(Schema):
 
 
 class HistoryOut(Schema):
-    at = fields.DateTime()
+    at = UtcDateTime()
     action = fields.String()
     from_state = fields.String(allow_none=True)
     to_state = fields.String()
@@ -234,7 +235,7 @@ class CaseSummaryOut(Schema):
     state = fields.String()
     state_label = fields.String()
     record_id = fields.Integer()
-    filed_at = fields.DateTime()
+    filed_at = UtcDateTime()
     deadline = fields.Date(allow_none=True, metadata={"description": "当前环节的办理期限"})
     outcome = fields.String(allow_none=True)
 
@@ -245,7 +246,7 @@ class CaseDetailOut(CaseSummaryOut):
     applicant_kind = fields.String()
     outcome_label = fields.String(allow_none=True)
     decision_reason = fields.String(allow_none=True)
-    decided_at = fields.DateTime(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
     corrections = fields.Dict(allow_none=True, metadata={"description": "更正的字段：{字段: [原值, 新值]}"})
     missing_items = fields.List(fields.String(), allow_none=True, metadata={"description": "退回补正时缺少的材料"})
     extension_days = fields.Integer(allow_none=True)
@@ -275,12 +276,12 @@ class ReportOut(Schema):
     kind = fields.String()
     kind_label = fields.String()
     subject_name = fields.String(metadata={"description": "信用主体（自然人为脱敏姓名）"})
-    issued_at = fields.DateTime()
+    issued_at = UtcDateTime()
     valid_until = fields.Date()
     status = fields.String()
     status_label = fields.String()
     download_url = fields.String(allow_none=True, metadata={"description": "短时有效的 PDF 下载地址"})
-    download_expires_at = fields.DateTime(allow_none=True)
+    download_expires_at = UtcDateTime(allow_none=True)
 
 
 class ReportListOut(Schema):
@@ -289,7 +290,7 @@ class ReportListOut(Schema):
 
 class DownloadUrlOut(Schema):
     url = fields.String(metadata={"description": "PDF 下载地址（无需令牌，短时有效）"})
-    expires_at = fields.DateTime()
+    expires_at = UtcDateTime()
 
 
 class PdfQuery(Schema):
@@ -305,7 +306,7 @@ class VerifyIn(Schema):
 
 class KioskConfirmOut(Schema):
     confirmed = fields.Boolean()
-    confirmed_at = fields.DateTime()
+    confirmed_at = UtcDateTime()
 
 
 class TemplateOut(Schema):
@@ -318,7 +319,7 @@ class SubscriptionOut(Schema):
     template_id = fields.String()
     accepted_count = fields.Integer(metadata={"description": "尚可发送的次数（一次性订阅）"})
     last_answer = fields.String(metadata={"description": "accept / reject / ban / filter"})
-    updated_at = fields.DateTime()
+    updated_at = UtcDateTime()
 
 
 class SubscriptionsOut(Schema):

@@ -8,11 +8,12 @@ of turning the whole request into a 422. Their fields are documented here.
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Integer, List, Nested, Raw, String
+from apiflask.fields import Boolean, Integer, List, Nested, Raw, String
 from apiflask.validators import Length
 
 from ..imports import messages as msg
 from ..imports.models import ImportStatus
+from ..schema_fields import UtcDateTime
 
 _DATE = {"type": "string", "format": "date"}
 _TEXT = {"type": "string"}
@@ -112,5 +113,5 @@ class BatchOut(Schema):
     message = String(allow_none=True)
     unknown_fields = List(String(), metadata={"description": "未识别、已忽略的字段（仅报送响应）"})
     errors = List(Nested(RowErrorOut))
-    started_at = DateTime()
-    finished_at = DateTime(allow_none=True)
+    started_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)

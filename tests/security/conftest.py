@@ -1,0 +1,83 @@
+"""Fixtures of the robustness and security suites: the fake WeChat server on loopback, report keys
+and a storage folder per test, and every kind of caller the platform knows (see helpers.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+import backend.workflows.models  # noqa: F401  (workflow tables in the metadata, for cleaning)
+from backend.issued_reports.keys import EXTENSION_KEY, ReportKeys
+from backend.storage import LocalStorage
+from reports import signing, tokens
+from tests.security.helpers import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, OA_TOKEN, Callers
+from tests.wechat.fake_server import FakeWeChat
+
+
+@pytest.fixture(scope="session")
+def fake_server():
+    server = FakeWeChat(apps={MP_APPID: MP_SECRET, OA_APPID: OA_SECRET}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake(fake_server):
+    fake_server.reset()
+    fake_server.apps = {MP_APPID: MP_SECRET, OA_APPID: OA_SECRET}
+    yield fake_server
+    fake_server.reset()
+
+
+@pytest.fixture(autouse=True)
+def wechat_settings(app, fake, monkeypatch):
+    """The app's WeChat channel pointed at the fake server, fresh clients and token store."""
+    settings = app.extensions["settings"]
+    values = {
+        "WECHAT_API_BASE_URL": fake.base_url,
+        "WECHAT_MP_APPID": MP_APPID,
+        "WECHAT_MP_SECRET": MP_SECRET,
+        "WECHAT_OA_APPID": OA_APPID,
+        "WECHAT_OA_SECRET": OA_SECRET,
+        "WECHAT_OA_TOKEN": OA_TOKEN,
+        "WECHAT_OA_AES_KEY": "",
+        "WECHAT_TIMEOUT_SECONDS": 2,
+        "WECHAT_TEMPLATE_CASE_PROGRESS": "TPL-CASE-PROGRESS-0001",
+        "WECHAT_TEMPLATE_DEADLINE": "TPL-DEADLINE-0002",
+        "WECHAT_TEMPLATE_REPORT_READY": "TPL-REPORT-READY-0003",
+    }
+    for key, value in values.items():
+        monkeypatch.setattr(settings, key, value)
+    monkeypatch.delitem(app.extensions, "wechat_clients", raising=False)
+    monkeypatch.delitem(app.extensions, "wechat_token_store", raising=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def security_report_keys(tmp_path_factory) -> ReportKeys:
+    folder = tmp_path_factory.mktemp("security-report-keys")
+    private = tokens.generate_key()
+    pdf_key, pdf_cert = signing.generate_self_signed(directory=folder)
+    return ReportKeys(
+        kid="s1",
+        private_key=private,
+        public_keys=tokens.trust_keys([("s1", private)]),
+        pdf_key_path=str(pdf_key),
+        pdf_cert_path=str(pdf_cert),
+        pdf_chain_paths=(),
+        pdf_passphrase=None,
+    )
+
+
+@pytest.fixture(autouse=True)
+def storage(app, security_report_keys, tmp_path, monkeypatch) -> LocalStorage:
+    monkeypatch.setitem(app.extensions, EXTENSION_KEY, security_report_keys)
+    store = LocalStorage(tmp_path / "storage")
+    monkeypatch.setitem(app.extensions, "storage", store)
+    return store
+
+
+@pytest.fixture
+def callers(app, client, fake) -> Callers:
+    """Two verified citizens, a kiosk (device and a signed-in citizen), a department's API key and
+    the three staff roles, each with its own test client."""
+    return Callers(app, client, fake)

@@ -1,0 +1,119 @@
+"""Callers of every surface for the security suites (a plain module: conftest.py is not
+importable): anonymous, two verified citizens (mini-program bearer tokens), a kiosk device and a
+citizen signed in at it, a department's API key (signed requests) and the three staff roles."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+
+from backend.actors import Actor
+from backend.departments.operations import issue_api_key
+from backend.dept_api.auth import signed_headers
+from backend.extensions import db
+from backend.records.models import CreditRecord
+from backend.staff.models import StaffRole
+from kiosk import operations as kiosk_ops
+from tests.wechat.helpers import Person, department, person_record, verified_person
+
+MP_APPID = "wxmp0000000000test"
+MP_SECRET = "mp-secret-for-tests"
+OA_APPID = "wxb11529c136998cb6"
+OA_SECRET = "oa-secret-for-tests"
+OA_TOKEN = "pamtest"
+
+ROLES = (
+    "anonymous",
+    "citizen_a",
+    "citizen_b",
+    "kiosk_device",
+    "kiosk_citizen",
+    "department",
+    "platform_admin",
+    "dept_reviewer",
+    "auditor",
+)
+STAFF_ROLES = ("platform_admin", "dept_reviewer", "auditor")
+# Names and ID numbers of the people these suites create: personal data that must never reach
+# a log (tests/conftest.py scans the logs of the whole run for them).
+CITIZEN_A = ("张明华", 311)
+CITIZEN_B = ("李建国", 312)
+
+
+class Callers:
+    def __init__(self, app, client, fake):
+        from test_staff_auth import login_as  # tests/ is on sys.path (rootdir conftest)
+
+        self.app = app
+        self.fake = fake
+        self.dept = department()
+        db.session.commit()
+        self.a: Person = verified_person(client, fake, *CITIZEN_A)
+        self.b: Person = verified_person(client, fake, *CITIZEN_B)
+        for person in (self.a, self.b):
+            person_record(self.dept, person)
+        db.session.commit()
+        key, self.dept_secret = issue_api_key(Actor.cli("test"), self.dept, "security")
+        self.dept_key_id = key.key_id
+        self.device, credential = kiosk_ops.register_device(
+            Actor.cli("test"), "JC-SEC-01", "金昌市政务服务中心", "一楼东侧"
+        )
+        db.session.commit()
+        self.kiosk_auth = {"Authorization": f"Kiosk {credential}"}
+        self.clients: dict[str, Any] = {}
+        kiosk_client = app.test_client()
+        signed_in = kiosk_client.post(
+            "/kiosk/api/signin/card",
+            json={
+                "id_number": self.a.id_number,
+                "name": self.a.name,
+                "valid_until": "2036-01-01",
+                "face": {"result": "pass", "score": 0.93},
+                "reader": "virtual",
+            },
+            headers=self.kiosk_auth,
+        )
+        assert signed_in.status_code == 200, signed_in.json
+        self.clients["kiosk_citizen"] = kiosk_client
+        for role, user_role in (
+            ("platform_admin", StaffRole.PLATFORM_ADMIN),
+            ("dept_reviewer", StaffRole.DEPT_REVIEWER),
+            ("auditor", StaffRole.AUDITOR),
+        ):
+            staff_client = app.test_client()
+            login_as(staff_client, user_role, department=self.dept if user_role is StaffRole.DEPT_REVIEWER else None)
+            self.clients[role] = staff_client
+
+    def record_of(self, person: Person) -> CreditRecord:
+        return db.session.scalars(sa.select(CreditRecord).where(CreditRecord.id == person.records[0].id)).one()
+
+    def client_for(self, role: str):
+        return self.clients.get(role) or self.app.test_client()
+
+    def headers_for(self, role: str, method: str, url: str, body: bytes) -> dict[str, str]:
+        if role == "citizen_a":
+            return dict(self.a.headers)
+        if role == "citizen_b":
+            return dict(self.b.headers)
+        if role in ("kiosk_device", "kiosk_citizen"):
+            return dict(self.kiosk_auth)
+        if role == "department":
+            return signed_headers(self.dept_key_id, self.dept_secret, method, urlsplit(url).path, body)
+        return {}
+
+    def request(self, role: str, method: str, url: str, *, json_body: Any = None, **kwargs):
+        """``method url`` as ``role``; a JSON body is serialised here so that the department's
+        signature covers the exact bytes sent."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        body = b""
+        if json_body is not None:
+            body = json.dumps(json_body, ensure_ascii=False).encode()
+            kwargs["data"] = body
+            kwargs["content_type"] = "application/json"
+        elif isinstance(kwargs.get("data"), bytes):
+            body = kwargs["data"]
+        headers.update(self.headers_for(role, method, url, body))
+        return self.client_for(role).open(url, method=method, headers=headers, **kwargs)
