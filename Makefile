@@ -50,8 +50,9 @@ test-postgres: install
 		echo "PostgreSQL not reachable: the PostgreSQL run was not done (CI requires it)"; \
 	fi
 
+# BENCH_ARGS: options of bench/run.py, e.g. BENCH_ARGS="--soak-seconds 60" (bench/README.md).
 bench: install
-	$(PY) -m bench.run
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .coverage

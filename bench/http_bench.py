@@ -351,16 +351,21 @@ class Server:
                 pids.append(int(stat.parent.name))
         return sorted(pids)
 
-    def worker_rss_mb(self) -> dict[int, float]:
-        rss = {}
+    def worker_rss_mb(self, source: str = "status", field: str = "VmRSS:") -> dict[int, float]:
+        """VmRSS of each worker (the target); ``smaps_rollup``/``Pss:`` gives its proportional
+        share, which does not count the pages the workers share (libraries, fonts) twice."""
+        sizes = {}
         for pid in self.worker_pids():
             try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        rss[pid] = int(line.split()[1]) / 1024
+                for line in Path(f"/proc/{pid}/{source}").read_text().splitlines():
+                    if line.startswith(field):
+                        sizes[pid] = int(line.split()[1]) / 1024
             except OSError:
                 continue
-        return rss
+        return sizes
+
+    def worker_pss_mb(self) -> dict[int, float]:
+        return self.worker_rss_mb("smaps_rollup", "Pss:")
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -469,6 +474,7 @@ def _soak(
         errors += result.errors
         rate = max(result.rps, 1.0)
     first = server.worker_rss_mb()
+    first_pss = server.worker_pss_mb()
     say(f"  RSS after {served:,} requests: " + ", ".join(f"pid {p} {mb:.1f} MB" for p, mb in first.items()))
     soak_requests, soak_errors, load = 0, 0, []
     soak_start = time.monotonic()
@@ -485,6 +491,7 @@ def _soak(
             + f" MB, load {result.load1:.2f}"
         )
     last = server.worker_rss_mb()
+    last_pss = server.worker_pss_mb()
     worst_first = max(first.values(), default=0.0)
     worst_last = max(last.values(), default=0.0)
     growth = max(((last[p] - first[p]) / first[p] for p in first if p in last), default=float("nan"))
@@ -494,6 +501,10 @@ def _soak(
         f"worker RSS after {served - soak_requests:,} requests (all workers)"
         f"{'':<6}max {worst_first:.1f} MB  ({', '.join(f'{v:.1f}' for v in first.values())})"
         f"{'':<4}<= {TARGET_RSS_MB:g} MB{'':<8}{'PASS' if rss_ok else 'FAIL'}"
+    )
+    lines.append(
+        f"  PSS (shared pages split between processes): max {max(first_pss.values(), default=0.0):.1f} MB "
+        f"after {served - soak_requests:,} requests, {max(last_pss.values(), default=0.0):.1f} MB at the end"
     )
     ok &= rss_ok
     if args.soak_seconds > 0:

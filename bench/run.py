@@ -29,6 +29,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from bench import http_bench
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SQLITE_PATH = DATA_DIR / "bench.db"
@@ -426,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database even if reusable")
+    http_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.enterprises < 1 or args.records < 1 or args.samples < 10:
         parser.error("--enterprises, --records must be positive and --samples at least 10")
@@ -492,7 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     report_lines, reports_ok = reports_bench.run([])
     for line in report_lines:
         print(line.text())
-    return 0 if all_pass and reports_ok else 1
+
+    # HTTP under load (issue 7): gunicorn in production configuration, wrk in its own process.
+    print()
+    http_lines, http_ok = http_bench.run(url, args)
+    for line in http_lines:
+        print(line)
+    return 0 if all_pass and reports_ok and http_ok else 1
 
 
 if __name__ == "__main__":
