@@ -31,7 +31,7 @@ from backend.audit.operations import record_event
 from backend.extensions import db
 from backend.issued_reports import messages as report_msg
 from backend.issued_reports.models import IssuedReport
-from backend.issued_reports.operations import china_today, normalise_number
+from backend.issued_reports.operations import normalise_number
 from backend.records.labels import category_label
 from backend.subjects.queries import get_public_profile, search_enterprises
 from backend.types import local_date, utcnow
@@ -229,7 +229,7 @@ def answer_verify(raw: str) -> str:
     report = db.session.scalar(sa.select(IssuedReport).where(IssuedReport.number == number[:40]))
     if report is None:
         return msg.OA_VERIFY_NONE.format(number=number[:40])
-    status = report.status_on(china_today())
+    status = report.status_on(local_date())
     reason = f"（{report.revoked_reason}）" if report.revoked_reason and status.value == "revoked" else ""
     if report.subject_natural:
         record_event(

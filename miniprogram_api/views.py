@@ -16,17 +16,15 @@ from apiflask import APIBlueprint
 from apiflask.scaffold import _annotate
 from apiflask.schemas import FileSchema
 from flask import Response, current_app, request
-from marshmallow import ValidationError
 
 from backend.audit.operations import record_event
 from backend.errors import ApiError, ErrorSchema, Forbidden, NotFound, Unauthorized
 from backend.extensions import db, limiter
 from backend.issued_reports import messages as report_msg
 from backend.issued_reports.content import ReportOptions
-from backend.issued_reports.operations import china_today, issue_report, read_report_pdf
+from backend.issued_reports.operations import issue_report, read_report_pdf
 from backend.issued_reports.schemas import VerifyResultSchema
-from backend.issued_reports.verification import verify_pdf, verify_token_text
-from backend.issued_reports.views import verdict_data
+from backend.issued_reports.views import verdict_data, verdict_from_request
 from backend.pii import mask_id_number
 from backend.records.models import CreditRecord
 from backend.subjects.queries import get_public_profile, search_enterprises
@@ -630,7 +628,7 @@ def _download_url(number: str, user: WeChatUser) -> tuple[str, dt.datetime]:
 
 
 def _report_out(report, user: WeChatUser | None = None) -> dict[str, Any]:
-    status = report.status_on(china_today())
+    status = report.status_on(local_date())
     data = {
         "number": report.number,
         "kind": report.kind.value,
@@ -733,24 +731,7 @@ def report_pdf(number: str, query: dict):
     responses=_responses(400, 413, 422, 429),
 )
 def verify():
-    upload_file = request.files.get("file")
-    if upload_file is not None:
-        verdict = verify_pdf(upload_file.read(current_app.config["MAX_CONTENT_LENGTH"]))
-        via = "file"
-    else:
-        body = request.get_json(silent=True) if request.is_json else None
-        if not isinstance(body, dict):
-            raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
-        try:
-            data = VerifyIn(only=("qr",)).load(body, unknown="exclude")
-        except ValidationError as exc:
-            raise ApiError(
-                msg.VERIFY_INPUT_REQUIRED, code="validation_error", status=422, details=exc.normalized_messages()
-            ) from exc
-        if not data.get("qr"):
-            raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
-        verdict = verify_token_text(data["qr"])
-        via = "qr"
+    verdict, via = verdict_from_request()
     report = verdict.report
     if report is not None and report.subject_natural:
         record_event(

@@ -18,11 +18,12 @@ from ..admin.auth import ADMIN, AUDITOR, current_staff, require_role, staff_acto
 from ..admin.views import bp, paginate, submitted
 from ..errors import ApiError
 from ..extensions import db
+from ..types import local_date
 from . import messages as msg
 from .content import ReportOptions
 from .forms import IssueForm, RevokeForm
 from .models import IssuedReport, ReportStatus
-from .operations import china_today, find_subject, get_report, issue_report, read_report_pdf, revoke_report
+from .operations import find_subject, get_report, issue_report, read_report_pdf, revoke_report
 
 ISSUED = "报告已出具：{number}。请打印后交给申请人。"
 REVOKED = "报告 {number} 已撤销"
@@ -39,7 +40,7 @@ def _context() -> dict:
         "kind_labels": msg.KIND_LABELS,
         "status_labels": msg.STATUS_LABELS,
         "china": _china,
-        "today": china_today(),
+        "today": local_date(),
     }
 
 

@@ -56,10 +56,6 @@ def china_now(now: dt.datetime | None = None) -> dt.datetime:
     return (now or utcnow()).replace(tzinfo=dt.UTC).astimezone(CHINA_TZ)
 
 
-def china_today(now: dt.datetime | None = None) -> dt.date:
-    return china_now(now).date()
-
-
 def _settings():
     return current_app.extensions["settings"]
 

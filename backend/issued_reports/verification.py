@@ -19,10 +19,11 @@ import sqlalchemy as sa
 from reports import signing, tokens
 
 from ..extensions import db
+from ..types import local_date
 from . import messages as msg
 from .keys import report_keys
 from .models import IssuedReport, ReportStatus
-from .operations import china_today, code_hash, normalise_code, normalise_number
+from .operations import code_hash, normalise_code, normalise_number
 
 KEYS_PATH = "/.well-known/credit-report-keys.json"
 # Report numbers as issue_report makes them; found in the PDF's metadata even when the file was
@@ -81,7 +82,7 @@ def _status_verdict(report: IssuedReport, today: dt.date, **extra: Any) -> Verdi
 
 def verify_token_text(text: str, today: dt.date | None = None) -> Verdict:
     """``text`` is what a scanner read: the full URL or the bare token."""
-    today = today or china_today()
+    today = today or local_date()
     token = tokens.token_from_url(text or "")
     keys = report_keys()
     signature: dict[str, Any] = {"alg": "EdDSA", "keys_url": KEYS_PATH, "token": token[:700]}
@@ -113,7 +114,7 @@ def verify_token_text(text: str, today: dt.date | None = None) -> Verdict:
 
 
 def verify_number_code(number: str, code: str, today: dt.date | None = None) -> Verdict:
-    today = today or china_today()
+    today = today or local_date()
     number = normalise_number(number)
     report = _by_number(number) if number else None
     if report is None:
@@ -125,7 +126,7 @@ def verify_number_code(number: str, code: str, today: dt.date | None = None) -> 
 
 def verify_pdf(data: bytes, today: dt.date | None = None) -> Verdict:
     """Is this the registered file (byte for byte), is its signature intact, which report is it?"""
-    today = today or china_today()
+    today = today or local_date()
     keys = report_keys()
     digest = hashlib.sha256(data).hexdigest()
     report = db.session.scalar(sa.select(IssuedReport).where(IssuedReport.pdf_hash == digest).limit(1))

@@ -21,6 +21,7 @@ from ..actors import Actor
 from ..audit.operations import record_event
 from ..errors import ApiError
 from ..extensions import db, limiter
+from ..types import local_date
 from . import messages as msg
 from .forms import VerifyForm
 from .keys import report_keys
@@ -52,9 +53,7 @@ def verdict_data(verdict: Verdict) -> dict[str, Any]:
     }
     report = verdict.report
     if report is not None:
-        from .operations import china_today
-
-        status = report.status_on(china_today())
+        status = report.status_on(local_date())
         data["report"] = {
             "number": report.number,
             "kind": report.kind.value,
@@ -139,31 +138,32 @@ def verify_page():
 # --- JSON API ------------------------------------------------------------------------------
 
 
+def verdict_from_request() -> tuple[Verdict, str]:
+    """The verification asked for by a JSON ``{"qr": ...}`` body or a multipart ``file`` upload
+    (the public API and the mini-program's verify share it)."""
+    upload = request.files.get("file")
+    if upload is not None:
+        return verify_pdf(upload.read(current_app.config["MAX_CONTENT_LENGTH"])), "file"
+    body = request.get_json(silent=True) if request.is_json else None
+    if not isinstance(body, dict):
+        raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
+    try:
+        data = VerifyRequestSchema(only=("qr",)).load(body, unknown="exclude")
+    except ValidationError as exc:
+        raise ApiError(
+            msg.VERIFY_INPUT_REQUIRED, code="validation_error", status=422, details=exc.normalized_messages()
+        ) from exc
+    if not data.get("qr"):
+        raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
+    return verify_token_text(data["qr"]), "qr"
+
+
 @api.post("/api/v1/verify")
 @limiter.limit(_verify_limit)
 @api.output(VerifyResultSchema)
 @api.doc(summary=msg.VERIFY_SUMMARY, description=msg.VERIFY_DESCRIPTION, responses=[400, 413, 422, 429])
 def verify_api():
-    upload = request.files.get("file")
-    if upload is not None:
-        verdict = verify_pdf(upload.read(current_app.config["MAX_CONTENT_LENGTH"]))
-        via = "file"
-    elif request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
-        try:
-            data = VerifyRequestSchema(only=("qr",)).load(body, unknown="exclude")
-        except ValidationError as exc:
-            raise ApiError(
-                msg.VERIFY_INPUT_REQUIRED, code="validation_error", status=422, details=exc.normalized_messages()
-            ) from exc
-        if not data.get("qr"):
-            raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
-        verdict = verify_token_text(data["qr"])
-        via = "qr"
-    else:
-        raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
+    verdict, via = verdict_from_request()
     _audit(verdict, via)
     return verdict_data(verdict)
 
