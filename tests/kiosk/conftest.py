@@ -119,8 +119,10 @@ def start_agent(live_server, world) -> Iterator[Callable[..., RunningAgent]]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an asyncio loop running until it is stopped, and
+    # later tests (pyHanko's signing) call asyncio.run(), which refuses a running loop.
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
