@@ -19,6 +19,7 @@ from .errors import ErrorSchema, register_error_handlers
 from .extensions import csrf, db, limiter, migrate
 from .metrics import init_metrics
 from .pii import PiiCipher
+from .request_guard import refuse_nul_characters
 
 MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
@@ -46,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
 
     register_error_handlers(app)
     app.url_map.converters["int"] = DatabaseIntConverter
+    app.before_request(refuse_nul_characters)
     _register_blueprints(app)
     _register_cli(app)
     _register_security_headers(app)
@@ -60,12 +62,12 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
 
 
 class DatabaseIntConverter(IntegerConverter):
-    """``<int:...>`` limited to what a database id column holds: a longer number in a URL is a
-    404 like any other unknown id, not an overflow error (a 500) in the database driver."""
+    """``<int:...>`` of at most 9 digits, which an INTEGER id column (PostgreSQL int4) holds: a
+    longer number in a URL matches no route (404, like any unknown id) instead of overflowing in
+    the database driver (a 500). A regex, not ``max``: werkzeug answers 405 when a converter
+    refuses a value on a path that has rules for other methods."""
 
-    def __init__(self, url_map, *args, **kwargs) -> None:
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(url_map, *args, **kwargs)
+    regex = r"\d{1,9}"
 
 
 def _apply_settings(app: APIFlask, settings: Settings) -> None:
@@ -75,9 +77,11 @@ def _apply_settings(app: APIFlask, settings: Settings) -> None:
         url = "postgresql+psycopg://" + url[len("postgres://") :]
     elif url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    # hide_parameters: a database error's text (logged) never carries the statement's values,
+    # which can be personal data.
+    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
     if url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30}}
+        engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
     app.config.update(
         ENV_NAME=settings.ENV,
         TESTING=settings.ENV == "testing",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
 from apiflask import Schema, fields
 from flask import jsonify, request
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -26,6 +28,13 @@ HTTP_MESSAGES = {
     500: "服务器内部错误，请稍后再试",
     503: "服务暂时不可用，请稍后再试",
 }
+
+# Seconds a client is told to wait when the database cannot be reached (503 + Retry-After).
+DATABASE_RETRY_AFTER = 5
+# A write refused by the file system (full, over quota, read-only): the service is degraded, the
+# request was fine. Anything else from the OS is a bug (500).
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+STORAGE_UNAVAILABLE = "文件存储暂时不可用，本次操作未完成，请稍后再试"
 
 
 class ErrorDetailSchema(Schema):
@@ -131,11 +140,67 @@ def register_error_handlers(app) -> None:
     def handle_api_error(exc: ApiError):
         return jsonify(error_body(exc.code, exc.message, exc.details)), exc.status
 
+    @app.errorhandler(sa_exc.OperationalError)
+    @app.errorhandler(sa_exc.InterfaceError)
+    @app.errorhandler(sa_exc.TimeoutError)
+    def handle_database_unavailable(exc: Exception):
+        return database_unavailable(exc)
+
+    @app.errorhandler(OSError)
+    def handle_os_error(exc: OSError):
+        if exc.errno in STORAGE_ERRNOS:
+            return storage_unavailable(exc)
+        return handle_unexpected(exc)
+
     @app.errorhandler(Exception)
     def handle_unexpected(exc: Exception):
         if isinstance(exc, HTTPException):  # pragma: no cover - routed by APIFlask above
             return exc
+        if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+            return database_unavailable(exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
+        _rollback()
         if not wants_json():
             return "服务器内部错误，请稍后再试", 500
         return jsonify(error_body("internal_error", HTTP_MESSAGES[500])), 500
+
+
+def database_unavailable(exc: Exception):
+    """The database is down, restarting or unreachable: a 503 the client may retry, not a 500.
+
+    Only the exception's class is logged: SQLAlchemy's message carries the statement and its
+    parameters, which can hold personal data."""
+    log.warning(
+        "database unavailable on %s %s: %s.%s",
+        request.method,
+        request.path,
+        type(exc).__name__,
+        type(getattr(exc, "orig", None)).__name__,
+    )
+    _rollback()
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if not wants_json():
+        return HTTP_MESSAGES[503], 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
+    return jsonify(error_body("database_unavailable", HTTP_MESSAGES[503])), 503, headers
+
+
+def storage_unavailable(exc: OSError):
+    """Storage full or read-only: 503, and the request's database work is rolled back (a report
+    or material is registered only once its file is stored, so nothing half-written remains)."""
+    log.error("file storage refused a write on %s %s: %s", request.method, request.path, errno.errorcode.get(exc.errno))
+    _rollback()
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if not wants_json():
+        return STORAGE_UNAVAILABLE, 503, {**headers, "Content-Type": "text/html; charset=utf-8"}
+    return jsonify(error_body("storage_unavailable", STORAGE_UNAVAILABLE)), 503, headers
+
+
+def _rollback() -> None:
+    """End the failed request's transaction now, so nothing of it is committed later and the
+    connection goes back to the pool clean (a dead one is dropped; the pool reconnects)."""
+    from .extensions import db
+
+    try:
+        db.session.rollback()
+    except sa_exc.SQLAlchemyError:
+        db.session.close()

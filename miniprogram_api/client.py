@@ -52,6 +52,10 @@ log = logging.getLogger(__name__)
 WECHAT_ORIGIN = "https://api.weixin.qq.com/"
 TOKEN_ERRCODES = frozenset({40001, 40014, 42001})  # the token is invalid, not the latest, or expired
 TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011, 45033})  # system busy, quota and frequency limits
+# An idempotent call that met a 5xx from WeChat's gateway or a refused connection is tried once
+# more after this pause, so a blip does not fail the citizen's request (timeouts are not retried:
+# the citizen would wait twice as long).
+GATEWAY_RETRY_PAUSE_SECONDS = 0.3
 NOT_SUBSCRIBED = 43101
 TOKEN_MARGIN_SECONDS = 300  # refresh this long before WeChat's expiry, never use a dying token
 _CONFIG_ERRORS = {
@@ -287,6 +291,14 @@ class _PlatformClient(WeChatClient):
         return {"access_token": value}
 
 
+def _gateway_failure(exc: Exception) -> bool:
+    if isinstance(exc, WeChatClientException):
+        return exc.errcode is None  # wechatpy's wrapping of an HTTP error status
+    if isinstance(exc, requests.HTTPError):
+        return exc.response is not None and exc.response.status_code >= 500
+    return isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.Timeout)
+
+
 class WeChatApi:
     """One AppID's calls: token handling, one bounded retry, errors translated to WeChatError."""
 
@@ -350,7 +362,7 @@ class WeChatApi:
         )
 
     def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
+        def post() -> dict[str, Any]:
             response = self.client._http.post(
                 f"{WECHAT_ORIGIN}{path}",
                 data=json.dumps(body, ensure_ascii=False).encode("utf-8"),
@@ -359,6 +371,9 @@ class WeChatApi:
             )
             response.raise_for_status()
             return response.json()
+
+        try:
+            return self._once_more_after_gateway_error(post, path)
         except requests.Timeout as exc:
             raise WeChatError(f"微信接口 {path} 超时（{self.timeout} 秒）", transient=True) from exc
         except (requests.RequestException, ValueError) as exc:
@@ -366,8 +381,25 @@ class WeChatApi:
 
     # Calls.
 
-    def call(self, fn: Callable[[], T], what: str) -> T:
-        """Run ``fn`` (a wechatpy call); on a token error refresh once and retry once."""
+    def _once_more_after_gateway_error(self, fn: Callable[[], T], what: str) -> T:
+        """``fn`` (idempotent), tried a second time after a short pause if WeChat's gateway answered
+        5xx or refused the connection."""
+        try:
+            return fn()
+        except (WeChatClientException, requests.RequestException) as exc:
+            if not _gateway_failure(exc):
+                raise
+            log.warning("WeChat %s: gateway error (%s), retrying once", what, type(exc).__name__)
+        time.sleep(GATEWAY_RETRY_PAUSE_SECONDS)
+        return fn()
+
+    def call(self, fn: Callable[[], T], what: str, *, idempotent: bool = False) -> T:
+        """Run ``fn`` (a wechatpy call); on a token error refresh once and retry once. An
+        ``idempotent`` call (a read) is also tried once more after a gateway error; a send is not,
+        since the first one may have been delivered (the outbox retries it under its key)."""
+        if idempotent:
+            once = fn
+            fn = lambda: self._once_more_after_gateway_error(once, what)  # noqa: E731
         used = self.current_token()
         try:
             return fn()
@@ -433,6 +465,7 @@ class WeChatApi:
                 "cityservice/face/identify/getinfo", data={"verify_result": verify_result}, api_base_url=WECHAT_ORIGIN
             ),
             "face/identify/getinfo",
+            idempotent=True,
         )
 
     def send_subscribe_message(

@@ -10,12 +10,12 @@ from backend.issued_reports.keys import EXTENSION_KEY, ReportKeys
 from backend.storage import LocalStorage
 from reports import signing, tokens
 from tests.security.helpers import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, OA_TOKEN, Callers
-from tests.wechat.fake_server import FakeWeChat
+from tests.security.outage import FlakyWeChat
 
 
 @pytest.fixture(scope="session")
 def fake_server():
-    server = FakeWeChat(apps={MP_APPID: MP_SECRET, OA_APPID: OA_SECRET}).start()
+    server = FlakyWeChat(apps={MP_APPID: MP_SECRET, OA_APPID: OA_SECRET}).start()
     yield server
     server.stop()
 

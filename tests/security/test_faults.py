@@ -1,0 +1,200 @@
+"""Faults: the database going away and coming back, storage full or read-only while a report is
+issued, WeChat answering 5xx or timing out.
+
+The worker killed in the middle of a delivery (nothing lost, nothing sent twice) is tested where
+the outbox lives: tests/test_outbox.py::test_killed_worker_loses_nothing_and_sends_nothing_twice
+and, with four processes, tests/test_outbox_workers.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from backend.app import create_app
+from backend.dept_api.auth import signed_headers
+from backend.extensions import db
+from backend.issued_reports.models import IssuedReport
+from backend.outbox.models import OutboxEvent, OutboxStatus
+from backend.outbox.worker import deliver_pending
+from backend.storage import LocalStorage
+from backend.workflows.objections.models import Objection
+from backend.workflows.objections.operations import accept_objection
+from miniprogram_api.models import MessageAttempt, MessageAttemptStatus
+from miniprogram_api.notifications import CASE_TOPICS, handle_case_event
+from tests.conftest import TEST_PII_KEY
+from tests.security.outage import DatabaseOutage, can_mount, fill, remount_read_only, tiny_filesystem
+from tests.wechat.helpers import API, Staff, file_objection, login
+
+# --- database unavailable ------------------------------------------------------------------
+
+
+@pytest.fixture
+def outage(app, callers, tmp_path):
+    """A second app on the same database, reached through something the test can break."""
+    broken = DatabaseOutage(app.config["SQLALCHEMY_DATABASE_URI"])
+    settings = app.extensions["settings"]
+    other = create_app(
+        {
+            "ENV": "testing",
+            "DATABASE_URL": broken.url,
+            "SQLALCHEMY_ENGINE_OPTIONS": broken.engine_options,
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
+            "PII_HASH_KEY": settings.PII_HASH_KEY,
+            "RATELIMIT_ENABLED": False,
+            "PUBLIC_BASE_URL": "http://credit.test",
+            "STORAGE_DIR": str(tmp_path / "outage-storage"),
+        }
+    )
+    yield other, broken
+    broken.close()
+    with other.app_context():
+        db.engine.dispose()
+
+
+def _requests(callers):
+    body = json.dumps({"records": []}).encode()
+    dept = signed_headers(callers.dept_key_id, callers.dept_secret, "POST", "/api/dept/v1/records", body)
+    return [
+        ("GET", "/api/v1/subjects?q=金昌", {}),
+        ("GET", f"{API}/me", {"headers": callers.a.headers}),
+        ("POST", "/api/dept/v1/records", {"data": body, "headers": dept, "content_type": "application/json"}),
+        ("GET", "/readyz", {}),
+    ]
+
+
+def test_database_unavailable_is_a_503_with_retry_after_then_recovers(outage, callers):
+    other, broken = outage
+    client = other.test_client()
+    assert client.get("/api/v1/subjects?q=金昌").status_code == 200  # reachable before the outage (PostgreSQL: pooled connections now exist)
+
+    broken.down()
+    for method, url, kwargs in _requests(callers):
+        response = client.open(url, method=method, **kwargs)
+        assert response.status_code == 503, (url, response.status_code, response.data[:300])
+        assert int(response.headers["Retry-After"]) > 0, url
+        if url != "/readyz":
+            assert response.json["error"]["code"] == "database_unavailable", url
+            assert response.json["error"]["message"] == "服务暂时不可用，请稍后再试"
+    page = client.get("/search?q=金昌")
+    assert page.status_code == 503 and "Retry-After" in page.headers
+    assert "Traceback" not in page.get_data(as_text=True)
+
+    broken.up()
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/api/v1/subjects?q=金昌").status_code == 200
+    assert client.get(f"{API}/me", headers=callers.a.headers).status_code == 200
+
+
+# --- storage full or read-only -------------------------------------------------------------
+
+
+def _issue_personal_report(client, callers):
+    return client.post(f"{API}/reports", json={"kind": "personal"}, headers=callers.a.headers)
+
+
+def _stored_files(root) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and p.name != "filler.bin")
+
+
+@pytest.mark.skipif(not can_mount(), reason="a tmpfs needs root (CI runs as root)")
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_report_is_not_registered_when_its_file_cannot_be_stored(app, client, callers, tmp_path, monkeypatch, fault):
+    reports_before = db.session.scalar(sa.select(sa.func.count()).select_from(IssuedReport))
+    with tiny_filesystem(tmp_path / "small") as root:
+        monkeypatch.setitem(app.extensions, "storage", LocalStorage(root))
+        if fault == "full":
+            fill(root)
+        else:
+            remount_read_only(root)
+        response = _issue_personal_report(client, callers)
+        assert response.status_code == 503, response.data[:300]
+        assert response.json["error"]["code"] == "storage_unavailable"
+        assert "Retry-After" in response.headers
+        assert _stored_files(root) == []  # no half-written file, no temporary file
+    db.session.remove()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(IssuedReport)) == reports_before
+    # Healthy storage again: the same request works.
+    monkeypatch.setitem(app.extensions, "storage", LocalStorage(tmp_path / "healthy"))
+    assert _issue_personal_report(client, callers).status_code == 201
+
+
+# --- WeChat answering 5xx or timing out ----------------------------------------------------
+
+SEND = "cgi-bin/message/subscribe/send"
+
+
+def _accepted_objection(client, callers):
+    staff = Staff(callers.dept)
+    db.session.commit()
+    number = file_objection(client, callers.a, callers.a.records[0].id)["number"]
+    objection = db.session.scalar(sa.select(Objection).where(Objection.number == number))
+    accept_objection(staff.actor(staff.admin), objection)
+    db.session.commit()
+    return number
+
+
+def _deliver(now=None):
+    db.session.remove()
+    return deliver_pending(dict.fromkeys(CASE_TOPICS, handle_case_event), now=now, backoff_base_seconds=30)
+
+
+def test_citizen_files_while_wechat_is_down_and_the_message_follows_once(client, callers, fake):
+    """WeChat answering HTTP 502 for everything: filing needs no WeChat, so it succeeds; the
+    notification waits with backoff and goes out exactly once when WeChat is back."""
+    fake.fail_http("*", 502)
+    number = _accepted_objection(client, callers)
+    assert number
+    fake.grant_subscription(callers.a.openid, "TPL-CASE-PROGRESS-0001")
+
+    first = _deliver()
+    assert first.retrying and not first.delivered
+    event = db.session.scalar(sa.select(OutboxEvent).where(OutboxEvent.topic == "objection.accept"))
+    assert event.status is OutboxStatus.PENDING and event.attempts == 1
+    assert event.available_at > dt.datetime.now(dt.UTC).replace(tzinfo=None)  # backed off
+    assert _deliver().count == 0  # not before the backoff
+
+    fake.clear_failures()
+    later = _deliver(now=event.available_at + dt.timedelta(seconds=1))
+    assert len(later.delivered) == 1
+    assert _deliver(now=event.available_at + dt.timedelta(hours=2)).count == 0
+    assert len(fake.subscribe_messages) == 1
+    statuses = [a.status for a in db.session.scalars(sa.select(MessageAttempt).order_by(MessageAttempt.id))]
+    assert statuses == [MessageAttemptStatus.FAILED, MessageAttemptStatus.SENT]
+
+
+def test_wechat_5xx_on_an_idempotent_call_is_retried_within_the_request(client, callers, fake):
+    """One 502 from stable_token (the token the face check needs) is retried after a short pause:
+    the citizen's verification succeeds instead of failing."""
+    from tests.wechat.helpers import face_verify
+
+    person = callers.b
+    person.token = login(client, fake, person.openid)
+    fake.invalidate_tokens()  # the cached token is refused: a new one must be fetched
+    fake.fail_http("cgi-bin/stable_token", 502, times=1)
+    fake.fail_http("cityservice/face/identify/getinfo", 503, times=1)
+    fake.requests.clear()
+    response = face_verify(client, fake, person)
+    assert response.status_code == 200, response.json
+    paths = [r["path"] for r in fake.requests]
+    assert paths.count("cgi-bin/stable_token") == 2  # the 502, then the token
+    assert paths.count("cityservice/face/identify/getinfo") == 3  # the 503, the stale token, the answer
+
+
+def test_wechat_down_gives_the_citizen_a_clear_503(client, callers, fake, wechat_settings, monkeypatch):
+    fake.fail_http("sns/jscode2session", 503)
+    fake.add_login_code("code-down", "openid-down")
+    response = client.post(f"{API}/session", json={"code": "code-down"})
+    assert response.status_code == 503
+    assert response.json["error"]["code"] == "wechat_unavailable"
+    fake.clear_failures()
+    monkeypatch.setattr(wechat_settings, "WECHAT_TIMEOUT_SECONDS", 0.3)
+    fake.delay("sns/jscode2session", 1.0, times=1)
+    response = client.post(f"{API}/session", json={"code": "code-down"})
+    assert response.status_code == 503 and response.json["error"]["code"] == "wechat_unavailable"
+    # WeChat is back: the same code (never consumed) signs the citizen in.
+    assert client.post(f"{API}/session", json={"code": "code-down"}).status_code == 201
