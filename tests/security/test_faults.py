@@ -70,7 +70,8 @@ def _requests(callers):
 def test_database_unavailable_is_a_503_with_retry_after_then_recovers(outage, callers):
     other, broken = outage
     client = other.test_client()
-    assert client.get("/api/v1/subjects?q=金昌").status_code == 200  # reachable before the outage (PostgreSQL: pooled connections now exist)
+    # Reachable before the outage (on PostgreSQL the pool now holds live connections).
+    assert client.get("/api/v1/subjects?q=金昌").status_code == 200
 
     broken.down()
     for method, url, kwargs in _requests(callers):
