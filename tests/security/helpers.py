@@ -44,18 +44,23 @@ CITIZEN_B = ("李建国", 312)
 
 
 class Callers:
-    def __init__(self, app, client, fake):
+    def __init__(self, app, client, fake, *, dept=None, a: Person | None = None, b: Person | None = None):
+        """With ``dept``, ``a`` and ``b`` given (another suite's world), those are used instead."""
         from test_staff_auth import login_as  # tests/ is on sys.path (rootdir conftest)
 
         self.app = app
         self.fake = fake
-        self.dept = department()
-        db.session.commit()
-        self.a: Person = verified_person(client, fake, *CITIZEN_A)
-        self.b: Person = verified_person(client, fake, *CITIZEN_B)
-        for person in (self.a, self.b):
-            person_record(self.dept, person)
-        db.session.commit()
+        if dept is None:
+            dept = department()
+            db.session.commit()
+            a = verified_person(client, fake, *CITIZEN_A)
+            b = verified_person(client, fake, *CITIZEN_B)
+            for person in (a, b):
+                person_record(dept, person)
+            db.session.commit()
+        self.dept = dept
+        self.a: Person = a
+        self.b: Person = b
         key, self.dept_secret = issue_api_key(Actor.cli("test"), self.dept, "security")
         self.dept_key_id = key.key_id
         self.device, credential = kiosk_ops.register_device(
@@ -63,8 +68,23 @@ class Callers:
         )
         db.session.commit()
         self.kiosk_auth = {"Authorization": f"Kiosk {credential}"}
-        self.clients: dict[str, Any] = {}
-        kiosk_client = app.test_client()
+        self.clients: dict[str, Any] = {"kiosk_citizen": app.test_client()}
+        self.ensure_kiosk_session()
+        for role, user_role in (
+            ("platform_admin", StaffRole.PLATFORM_ADMIN),
+            ("dept_reviewer", StaffRole.DEPT_REVIEWER),
+            ("auditor", StaffRole.AUDITOR),
+        ):
+            staff_client = app.test_client()
+            login_as(staff_client, user_role, department=self.dept if user_role is StaffRole.DEPT_REVIEWER else None)
+            self.clients[role] = staff_client
+
+    def ensure_kiosk_session(self) -> None:
+        """Citizen A signed in at the kiosk with the ID card (again, if a request signed out)."""
+        kiosk_client = self.clients["kiosk_citizen"]
+        touched = kiosk_client.post("/kiosk/api/touch", json={}, headers=self.kiosk_auth)
+        if touched.status_code == 200 and touched.json["signed_in"]:
+            return
         signed_in = kiosk_client.post(
             "/kiosk/api/signin/card",
             json={
@@ -77,15 +97,6 @@ class Callers:
             headers=self.kiosk_auth,
         )
         assert signed_in.status_code == 200, signed_in.json
-        self.clients["kiosk_citizen"] = kiosk_client
-        for role, user_role in (
-            ("platform_admin", StaffRole.PLATFORM_ADMIN),
-            ("dept_reviewer", StaffRole.DEPT_REVIEWER),
-            ("auditor", StaffRole.AUDITOR),
-        ):
-            staff_client = app.test_client()
-            login_as(staff_client, user_role, department=self.dept if user_role is StaffRole.DEPT_REVIEWER else None)
-            self.clients[role] = staff_client
 
     def record_of(self, person: Person) -> CreditRecord:
         return db.session.scalars(sa.select(CreditRecord).where(CreditRecord.id == person.records[0].id)).one()
