@@ -7,6 +7,8 @@ configures a certificate and key issued for the platform.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
 import io
 import logging
@@ -195,10 +197,24 @@ def sign_pdf(
     )
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes))
-        out = signers.sign_pdf(writer, meta, signer=signer, bytes_reserved=SIGNATURE_BYTES_RESERVED)
+        out = _outside_event_loop(
+            signers.sign_pdf, writer, meta, signer=signer, bytes_reserved=SIGNATURE_BYTES_RESERVED
+        )
     except (PdfError, PyHankoSigningError) as exc:
         raise SigningError(f"could not sign the report PDF: {exc}") from exc
     return out.getvalue()
+
+
+def _outside_event_loop(function, *args, **kwargs):
+    """Call one of pyHanko's synchronous entry points, which run their own event loop with
+    asyncio.run(): from a thread that already runs a loop (an async server, a browser driver in
+    tests) that would fail, so the call then goes to a short-lived worker thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return function(*args, **kwargs)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(function, *args, **kwargs).result()
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -220,7 +236,9 @@ def validate_pdf_signature(
     sig = sigs[-1]
     context = ValidationContext(trust_roots=roots, allow_fetching=False)
     try:
-        status = pyhanko_validate(sig, signer_validation_context=context)
+        status = _outside_event_loop(pyhanko_validate, sig, signer_validation_context=context)
+    except RuntimeError:
+        raise  # our environment, not the file: never report it as "changed"
     except Exception as exc:
         # pyHanko raises instead of returning a status when the byte ranges or CMS are broken,
         # which is what a change inside the signed region usually causes (SignatureValidationError,

@@ -116,3 +116,20 @@ def test_self_signed_generation_and_signer_loading(tmp_path):
 def test_signing_garbage_raises_signing_error(signer):
     with pytest.raises(signing.SigningError):
         signing.sign_pdf(b"this is not a pdf", signer)
+
+
+def test_signing_and_validation_work_inside_a_running_event_loop(issued_reports, signer, cert_files):
+    """pyHanko runs asyncio.run() inside; called from a thread with a running loop (an async
+    server, a browser driver) it must still sign and validate, not report the file as changed."""
+    import asyncio
+
+    unsigned = issued_reports["enterprise"].pdf
+
+    async def inside_loop():
+        signed = signing.sign_pdf(unsigned, signer)
+        return signed, signing.validate_pdf_signature(signed, [cert_files[1]])
+
+    signed, check = asyncio.run(inside_loop())
+    assert signed.startswith(b"%PDF")
+    assert check.reason == "ok"
+    assert check.intact
