@@ -374,14 +374,21 @@ class Server:
             return ""
         return "\n".join(text[-lines:])
 
-    def first_traceback(self, lines: int = 25) -> str:
+    def first_traceback(self, frames: int = 6) -> str:
+        """The first traceback in the log: its last frames and the exception line."""
         try:
             text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return ""
         for index, line in enumerate(text):
             if line.startswith("Traceback"):
-                return "\n".join(text[max(0, index - 2) : index + lines])
+                end = index + 1
+                while end < len(text) and text[end].startswith(" "):
+                    end += 1
+                body = text[index + 1 : end]
+                starts = [i for i, x in enumerate(body) if x.startswith("  File ")]
+                tail = body[starts[-frames] :] if len(starts) > frames else body
+                return "\n".join([text[max(0, index - 1)], line, *tail, *text[end : end + 1]])
         return ""
 
     def stop(self) -> None:
