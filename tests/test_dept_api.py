@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import time
 
@@ -18,7 +17,7 @@ from backend.extensions import db
 from backend.imports.models import ImportBatch, ImportStatus
 from backend.records.models import CreditRecord
 from backend.subjects.models import Subject
-from backend.types import utcnow
+from backend.types import local_date, utcnow
 from tests.factories import make_department
 from tests.fixtures.import_data import make_id_number, make_uscc
 
@@ -97,7 +96,7 @@ def test_signed_batch_is_stored_and_bad_records_reported_by_index(client, dept_k
     assert errors[40] == ("decision_date", "日期“2026-02-30”不存在")
     assert errors[77][0] == "tier"
     assert _count(CreditRecord) == 97
-    assert set(db.session.scalars(sa.select(CreditRecord.received_date))) == {dt.date.today()}
+    assert set(db.session.scalars(sa.select(CreditRecord.received_date))) == {local_date()}
 
     batch = db.session.get(ImportBatch, body["batch_id"])
     assert batch.channel == "dept_api"

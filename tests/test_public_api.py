@@ -13,10 +13,11 @@ from backend.app import create_app
 from backend.extensions import db, limiter
 from backend.records.labels import CATEGORY_ORDER
 from backend.records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
+from backend.types import local_date
 from tests.conftest import TEST_PII_KEY
 from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
 
-TODAY = dt.date.today()
+TODAY = local_date()  # the server's day is Jinchang's
 ENTERPRISE = "金昌市金川区宏达建材有限公司"
 OTHER_ENTERPRISE = "甘肃金川镍钴新材料有限责任公司"
 PERSON_NAME = "金川明"

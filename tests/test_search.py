@@ -8,9 +8,10 @@ import pytest
 
 from backend.extensions import db
 from backend.subjects.queries import looks_like_uscc, search_enterprises
+from backend.types import local_date
 from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
 
-TODAY = dt.date.today()
+TODAY = local_date()  # the server's day is Jinchang's
 
 JINCHUAN_EXACT = "金川"
 JINCHUAN_PREFIX = "金川集团股份有限公司"

@@ -30,6 +30,7 @@ from ..extensions import db
 from ..identifiers import IdentifierError, validate_id_number, validate_uscc
 from ..records.models import PenaltyTier, RecordCategory
 from ..records.operations import RecordInput
+from ..types import local_date
 from . import messages as msg
 
 
@@ -276,7 +277,7 @@ class RowValidator:
     received_date: dt.date
     default_category: RecordCategory | None = None
     uscc_allowlist: tuple[str, ...] = ()
-    today: dt.date = field(default_factory=dt.date.today)
+    today: dt.date = field(default_factory=local_date)
     _departments: dict[str, int] = field(default_factory=dict)
     _uscc_cache: dict[str, str | IdentifierError] = field(default_factory=dict)
     _id_cache: dict[str, str | IdentifierError] = field(default_factory=dict)
@@ -292,7 +293,7 @@ class RowValidator:
         today: dt.date | None = None,
         uscc_allowlist: Iterable[str] = (),
     ) -> RowValidator:
-        today = today or dt.date.today()
+        today = today or local_date()
         validator = cls(
             department=department,
             received_date=received_date or today,

@@ -13,6 +13,7 @@ import holidays
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..types import local_date
 from .models import CalendarOverride, CalendarYear
 
 # The last year for which the bundled `holidays` data carries the official State Council schedule
@@ -81,7 +82,7 @@ class WorkdayCalendar:
 
     def schedule_warning(self, today: dt.date | None = None) -> str | None:
         """A warning when the current or next year has no confirmed holiday schedule."""
-        today = today or dt.date.today()
+        today = today or local_date()
         missing = [y for y in (today.year, today.year + 1) if not self.is_year_confirmed(y)]
         if not missing:
             return None

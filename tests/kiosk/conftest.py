@@ -145,7 +145,7 @@ def browser():
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)  # generous: CI machines can be loaded
     tab = context.new_page()
     yield tab
     context.close()
