@@ -25,7 +25,7 @@ TARGETS = "a.btn, button, a.tile, a.result, a.case-link, label.radio, .key, inpu
 def axe_page(browser):
     # The pages forbid inline scripts (CSP); the audit injects axe, so only this context bypasses it.
     context = browser.new_context(viewport={"width": 1920, "height": 1080}, locale="zh-CN", bypass_csp=True)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)  # generous: CI machines can be loaded
     tab = context.new_page()
     yield tab
     context.close()
