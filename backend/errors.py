@@ -98,7 +98,7 @@ def error_body(code: str, message: str, details: dict[str, Any] | None = None) -
 
 def wants_json() -> bool:
     path = request.path
-    if path.startswith(("/api/", "/.well-known/", "/healthz", "/readyz", "/openapi")):
+    if path.startswith(("/api/", "/kiosk/api/", "/.well-known/", "/healthz", "/readyz", "/openapi")):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and not path.startswith("/admin")

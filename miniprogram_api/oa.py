@@ -148,7 +148,10 @@ def receive() -> Response:
     try:
         message = parse_message(plain)
     except Exception:
-        message = None
+        # Not XML, or XML with a DOCTYPE / entities (refused unexpanded): WeChat never sends
+        # that, so it is not answered with "success" as if it had been a message.
+        log.warning("official account: unparseable message body refused")
+        return _refuse(400, "malformed xml")
     if message is None or not getattr(message, "source", None):
         return Response("success", mimetype="text/plain")  # nothing to answer (WeChat's convention)
     content = answer(message)
