@@ -158,7 +158,9 @@ def register_error_handlers(app) -> None:
             return exc
         if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
             return database_unavailable(exc)
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        from .pii import redacted_traceback
+
+        log.error("unhandled error on %s %s\n%s", request.method, request.path, redacted_traceback(exc))
         _rollback()
         if not wants_json():
             return "服务器内部错误，请稍后再试", 500

@@ -22,6 +22,7 @@ from .extensions import db
 from .issued_reports.jobs import HANDLERS as REPORT_HANDLERS
 from .issued_reports.operations import expire_reports
 from .outbox.worker import Handler, deliver_pending, registered_handlers
+from .pii import redacted_traceback
 from .records.operations import expire_records
 from .types import utcnow
 from .workdays.service import load_calendar
@@ -71,9 +72,9 @@ def run_jobs_once(
             result = work()
             db.session.commit()
             return result
-        except Exception:
+        except Exception as exc:
             db.session.rollback()
-            log.exception("job unit %s failed", name)
+            log.error("job unit %s failed\n%s", name, redacted_traceback(exc))
             report.failed_units.append(name)
             return None
 

@@ -12,6 +12,8 @@ import base64
 import hashlib
 import hmac
 import os
+import re
+import traceback
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
@@ -73,3 +75,18 @@ def mask_id_number(number: str | None) -> str:
     if len(number) <= 8:
         return "*" * len(number)
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+# An 18-character ID number anywhere in a text (15-digit first-generation numbers too).
+_ID_NUMBER_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+
+
+def redact_id_numbers(text: str) -> str:
+    """``text`` with every ID-number-shaped run of digits masked (for logs)."""
+    return _ID_NUMBER_IN_TEXT.sub(lambda m: mask_id_number(m.group(1)), text)
+
+
+def redacted_traceback(exc: BaseException) -> str:
+    """The exception's traceback for the log, with ID numbers masked: an exception's message may
+    quote the input that caused it."""
+    return redact_id_numbers("".join(traceback.format_exception(exc)).rstrip())

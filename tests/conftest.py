@@ -81,3 +81,42 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+# --- personal data never reaches a log: every record of the session is scanned at the end -----
+
+_LOG_CAPTURE = pytest.StashKey()
+
+
+def pytest_sessionstart(session):
+    from tests.security.log_scan import SessionLogCapture
+
+    capture = SessionLogCapture()
+    capture.start()
+    session.config.stash[_LOG_CAPTURE] = capture
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef, request):
+    result = yield
+    capture = request.config.stash.get(_LOG_CAPTURE, None)
+    if capture is not None:
+        capture.ensure()
+    return result
+
+
+def pytest_sessionfinish(session, exitstatus):
+    capture = session.config.stash.get(_LOG_CAPTURE, None)
+    if capture is None:
+        return
+    findings = capture.finish()
+    if not findings:
+        capture.path.unlink(missing_ok=True)
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_sep("=", f"personal data in the logs of this run: {capture.path}", red=True)
+        for line in findings[:20]:
+            reporter.write_line(line, red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
