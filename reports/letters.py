@@ -135,5 +135,6 @@ def render_letter(letter: Letter) -> bytes:
     if letter.footnote:
         story += [Spacer(1, 8), Paragraph(_markup(letter.footnote), styles["note"])]
     furniture = _page_furniture(letter)
-    doc.build(story, onFirstPage=furniture, onLaterPages=furniture)
+    with render.RENDER_LOCK:
+        doc.build(story, onFirstPage=furniture, onLaterPages=furniture)
     return buffer.getvalue()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
@@ -556,15 +557,22 @@ def _all_text(content: ReportContent) -> str:
     return "\n".join(parts)
 
 
+# reportlab's TrueType subsetting keeps per-font state that is not thread-safe: two renders at
+# once in one process (gunicorn threads) corrupted each other's subsets. Every PDF build of this
+# library (reports and letters) holds this lock.
+RENDER_LOCK = threading.Lock()
+
+
 def render_pdf(content: ReportContent) -> bytes:
     """The report as PDF bytes (unsigned; see ``reports.signing.sign_pdf``)."""
     _styles()
     replaced = bool(missing_glyphs(_all_text(content)))
-    try:
-        return _build(content, replaced, split_in_row=0)
-    except LayoutError:
-        # Only a single record taller than a page gets here; then it must be split.
-        return _build(content, replaced, split_in_row=1)
+    with RENDER_LOCK:
+        try:
+            return _build(content, replaced, split_in_row=0)
+        except LayoutError:
+            # Only a single record taller than a page gets here; then it must be split.
+            return _build(content, replaced, split_in_row=1)
 
 
 def _build(content: ReportContent, replaced: bool, split_in_row: int) -> bytes:

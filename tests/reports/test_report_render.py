@@ -204,3 +204,13 @@ def test_a_record_taller_than_a_page_is_split_instead_of_failing(tmp_path):
     assert pages >= 4
     # Only the phrases cut by a page break (page furniture in between) are not found whole.
     assert 700 - pages <= text.count("当事人违法事实描述。") <= 700
+
+
+def test_concurrent_renders_in_threads_do_not_corrupt_each_other():
+    """gunicorn threads render at once: reportlab's font subsetting is not thread-safe."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    contents = [sample_content(kind, penalties=6) for kind in ("enterprise", "personal", "special") * 10]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pdfs = [pdf for _ in range(3) for pdf in pool.map(render.render_pdf, contents)]
+    assert all(pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF") for pdf in pdfs)
