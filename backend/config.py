@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from backend.instance_lock import instance_lock
+
 log = logging.getLogger(__name__)
 
 SECRET_NAMES = ("SECRET_KEY", "PII_ENCRYPTION_KEYS", "PII_HASH_KEY")
@@ -233,10 +235,14 @@ def _check_secrets(settings: Settings, instance_path: Path) -> None:
 
 
 def _dev_secrets(instance_path: Path) -> dict[str, str]:
+    with instance_lock(instance_path, "dev-secrets"):  # workers starting at once share one set
+        return _read_or_generate_dev_secrets(instance_path)
+
+
+def _read_or_generate_dev_secrets(instance_path: Path) -> dict[str, str]:
     path = instance_path / "dev-secrets.json"
     if path.exists():
         return json.loads(path.read_text())
-    instance_path.mkdir(parents=True, exist_ok=True)
     data = {
         "SECRET_KEY": secrets.token_urlsafe(32),
         "PII_ENCRYPTION_KEYS": "dev1:" + base64.b64encode(secrets.token_bytes(32)).decode(),

@@ -70,3 +70,44 @@ def test_create_app_in_production_without_secrets_fails(monkeypatch):
     monkeypatch.setenv("ENV", "production")
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         create_app()
+
+
+# What each process prints: its secrets and its report keys, generated on first use.
+_FIRST_USE = """
+import hashlib, sys
+from backend.config import load_settings
+from backend.issued_reports.keys import _load
+from reports import tokens
+folder = sys.argv[1]
+settings = load_settings(folder, environ={"ENV": "development"})
+keys = _load(settings, folder)
+public = tokens.public_jwk(keys.private_key, keys.kid)
+cert = open(keys.pdf_cert_path, "rb").read()
+print(settings.SECRET_KEY, settings.PII_HASH_KEY, public["x"], hashlib.sha256(cert).hexdigest())
+"""
+
+
+def test_workers_starting_at_once_share_one_set_of_development_keys(tmp_path):
+    """gunicorn starts its workers together; each generating its own secrets and report keys
+    gave half-read key files (500s) and tokens the other workers could not verify."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FIRST_USE, str(tmp_path)],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    outputs = [p.communicate(timeout=120) for p in processes]
+    assert all(p.returncode == 0 for p in processes), [err for _, err in outputs]
+    lines = {out.strip() for out, _ in outputs}
+    assert len(lines) == 1, lines
+    secret_key = lines.pop().split()[0]
+    assert json.loads((tmp_path / "dev-secrets.json").read_text())["SECRET_KEY"] == secret_key

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from flask import current_app
 from pyhanko.sign import signers
 
+from backend.instance_lock import instance_lock
 from reports import render, signing, tokens
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,14 @@ def parse_signing_keys(spec: str) -> list[tuple[str, str]]:
 
 
 def _load(settings, instance_path: str) -> ReportKeys:
+    if settings.is_production:
+        return _load_unlocked(settings, instance_path)
+    # Development generates keys on first use: workers starting at once must share one set.
+    with instance_lock(Path(instance_path) / DEV_DIR, "generate"):
+        return _load_unlocked(settings, instance_path)
+
+
+def _load_unlocked(settings, instance_path: str) -> ReportKeys:
     entries = parse_signing_keys(settings.REPORT_SIGNING_KEYS)
     if not entries:
         if settings.is_production:  # config refuses this already; never generate in production
