@@ -51,7 +51,12 @@ test-postgres: install
 	fi
 
 # BENCH_ARGS: options of bench/run.py, e.g. BENCH_ARGS="--soak-seconds 60" (bench/README.md).
+# Both databases (SQLite, then PostgreSQL's credit_bench); wrk, the load generator, is installed
+# from Debian when missing and apt-get is usable.
 bench: install
+	@command -v wrk >/dev/null || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; } || \
+		echo "wrk is missing and could not be installed: the HTTP load benchmarks will say NOT RUN"
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:

@@ -7,7 +7,8 @@
 each beside a bare primary-key SELECT measured in the same run, so figures from different
 machines can be compared by their ratio to that baseline. Targets are printed with PASS/FAIL.
 
-SQLite file in bench/data/ by default (gitignored); BENCH_DATABASE_URL selects PostgreSQL.
+SQLite (a file in bench/data/, gitignored), then PostgreSQL (credit_bench on the local server,
+BENCH_POSTGRES_URL to change it); ``--db`` picks one, BENCH_DATABASE_URL measures that one only.
 """
 
 from __future__ import annotations
@@ -420,6 +421,36 @@ def measure_import(url: str, rows: int) -> list[tuple[str, float, str]]:
 
 
 # --------------------------------------------------------------------------------------------
+POSTGRES_BENCH_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/credit_bench"
+
+
+def database_urls(choice: str, environ: dict[str, str] | None = None) -> list[str]:
+    """The databases one run measures: BENCH_DATABASE_URL alone when set, else ``--db``."""
+    environ = os.environ if environ is None else environ
+    if environ.get("BENCH_DATABASE_URL"):
+        return [environ["BENCH_DATABASE_URL"]]
+    sqlite_url = "sqlite:///" + str(SQLITE_PATH)
+    postgres_url = environ.get("BENCH_POSTGRES_URL") or POSTGRES_BENCH_URL
+    return {"sqlite": [sqlite_url], "postgresql": [postgres_url], "both": [sqlite_url, postgres_url]}[choice]
+
+
+def _ensure_postgres_database(url: str) -> str | None:
+    """Create the benchmark database if missing; the reason it cannot be reached, or None."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone()
+            if not exists:
+                conn.execute(f'CREATE DATABASE "{parsed.database}"')
+    except psycopg.OperationalError as exc:
+        return f"PostgreSQL not reachable at {parsed.host}:{parsed.port} ({exc})"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--enterprises", type=int, default=100_000)
@@ -428,13 +459,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--import-rows", type=int, default=100_000)
     parser.add_argument("--rebuild", action="store_true", help="rebuild the database even if reusable")
+    parser.add_argument(
+        "--db",
+        choices=("both", "sqlite", "postgresql"),
+        default="both",
+        help="which databases to measure, one after the other (default both; BENCH_DATABASE_URL overrides)",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build (or check) the databases and stop")
     http_bench.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.enterprises < 1 or args.records < 1 or args.samples < 10:
         parser.error("--enterprises, --records must be positive and --samples at least 10")
 
-    url = os.environ.get("BENCH_DATABASE_URL") or "sqlite:///" + str(SQLITE_PATH)
+    status = 0
+    for url in database_urls(args.db):
+        if not url.startswith("sqlite"):
+            problem = _ensure_postgres_database(url)
+            if problem:
+                print(f"\n{problem}: the PostgreSQL benchmark was NOT RUN", flush=True)
+                status = 1
+                continue
+        status |= run_database(url, args)
+    return status
+
+
+def run_database(url: str, args: argparse.Namespace) -> int:
+    """Every measure on one database; 0 if all targets pass."""
     meta, reused = prepare_database(url, args)
+    if args.build_only:
+        print(f"{url.rsplit('@', 1)[-1]}: {meta['subjects']:,} subjects ({'reused' if reused else 'built now'})")
+        return 0
     app = _make_app(url)
     with app.app_context():
         from backend.extensions import db
