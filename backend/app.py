@@ -16,7 +16,7 @@ from werkzeug.routing import IntegerConverter
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
 from .errors import ErrorSchema, register_error_handlers
-from .extensions import csrf, db, limiter, migrate
+from .extensions import REPLICA_BIND, close_read_session, csrf, db, limiter, migrate
 from .metrics import init_metrics
 from .pii import PiiCipher
 from .request_guard import refuse_nul_characters
@@ -39,6 +39,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
     _configure_logging(settings)
 
     db.init_app(app)
+    app.teardown_appcontext(close_read_session)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -72,17 +73,14 @@ class DatabaseIntConverter(IntegerConverter):
 
 def _apply_settings(app: APIFlask, settings: Settings) -> None:
     os.makedirs(app.instance_path, exist_ok=True)
-    url = settings.DATABASE_URL or "sqlite:///" + os.path.join(app.instance_path, "credit.db")
-    if url.startswith("postgres://"):
-        url = "postgresql+psycopg://" + url[len("postgres://") :]
-    elif url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
-    # hide_parameters: a database error's text (logged) never carries the statement's values,
-    # which can be personal data.
-    engine_options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
-    if url.startswith("sqlite"):
-        engine_options = {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    url = _normalise_database_url(settings.DATABASE_URL or "sqlite:///" + os.path.join(app.instance_path, "credit.db"))
+    engine_options = _engine_options(url)
+    binds: dict[str, Any] = {}
+    if settings.DATABASE_REPLICA_URL:
+        replica = _normalise_database_url(settings.DATABASE_REPLICA_URL)
+        binds[REPLICA_BIND] = {"url": replica, **_engine_options(replica)}
     app.config.update(
+        SQLALCHEMY_BINDS=binds,
         ENV_NAME=settings.ENV,
         TESTING=settings.ENV == "testing",
         SECRET_KEY=settings.SECRET_KEY,
@@ -114,6 +112,22 @@ def _apply_settings(app: APIFlask, settings: Settings) -> None:
         app.config[key] = value
 
 
+def _normalise_database_url(url: str) -> str:
+    if url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    # hide_parameters: a database error's text (logged) never carries the statement's values,
+    # which can be personal data.
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 30}, "hide_parameters": True}
+    return {"pool_pre_ping": True, "hide_parameters": True}
+
+
 def _configure_logging(settings: Settings) -> None:
     level = getattr(logging, settings.LOG_LEVEL.upper(), logging.INFO)
     logging.getLogger("backend").setLevel(level)
@@ -131,6 +145,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no 
 
 def _register_blueprints(app: APIFlask) -> None:
     from kiosk import console_views as kiosk_console  # noqa: F401  (adds the kiosk fleet pages)
+    from miniprogram_api import console_views as wechat_console  # noqa: F401  (binding review, messages)
 
     from .admin.views import bp as admin_bp
     from .dept_api.views import bp as dept_bp

@@ -34,6 +34,9 @@ class ConfigError(RuntimeError):
 class Settings:
     ENV: str = "development"  # development | production | testing
     DATABASE_URL: str = ""  # empty: sqlite file in the instance folder
+    # A read replica for the public query (search, profiles); empty: everything on DATABASE_URL.
+    # Writes, verification and every personal-data read stay on DATABASE_URL.
+    DATABASE_REPLICA_URL: str = ""
     REDIS_URL: str = ""  # empty: in-process / database fallbacks
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     LOG_LEVEL: str = "INFO"
@@ -153,6 +156,7 @@ class Settings:
     WECHAT_TEMPLATE_CASE_PROGRESS: str = ""  # objection / repair state changes
     WECHAT_TEMPLATE_DEADLINE: str = ""  # deadline reminders
     WECHAT_TEMPLATE_REPORT_READY: str = ""  # a report is ready
+    WECHAT_REPORT_EXPIRY_REMINDER_DAYS: int = 3  # days before a mini-program report expires (0: its last day)
     WECHAT_MINIPROGRAM_STATE: str = "formal"  # formal | trial | developer
     MP_SESSION_HOURS: int = 72  # lifetime of a mini-program bearer token
     MP_REPORT_URL_SECONDS: int = 300  # lifetime of a signed report download URL
@@ -301,6 +305,8 @@ def _check_wechat(settings: Settings) -> None:
         raise ConfigError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
     if settings.WECHAT_OA_AES_KEY and len(settings.WECHAT_OA_AES_KEY) != 43:
         raise ConfigError("WECHAT_OA_AES_KEY must be the 43-character EncodingAESKey")
+    if settings.WECHAT_REPORT_EXPIRY_REMINDER_DAYS < 0:
+        raise ConfigError("WECHAT_REPORT_EXPIRY_REMINDER_DAYS must not be negative")
     if not settings.is_production:
         return
     needed = []

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from flask import current_app, g
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import DeclarativeBase, Session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -27,3 +33,66 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+T = TypeVar("T")
+
+
+# --- One rate-limit budget per client for each kind of public question -----------------------
+# Shared limits (one counter per scope and client address, whatever the route): an enumerating
+# client gets RATELIMIT_PUBLIC once across the JSON API, the web pages and the mini-program,
+# not once per route; the same for RATELIMIT_VERIFY across every way of checking a report.
+def _public_limit() -> str:
+    return current_app.extensions["settings"].RATELIMIT_PUBLIC
+
+
+def _verify_limit() -> str:
+    return current_app.extensions["settings"].RATELIMIT_VERIFY
+
+
+# /api/v1/subjects..., /search, /subjects/<code>, /api/mp/v1/subjects...
+public_query_limit = limiter.shared_limit(_public_limit, scope="public-query")
+# /api/v1/verify, /v/<token>, POST /verify (QR, PDF or report number and code), /api/mp/v1/verify
+verification_limit = limiter.shared_limit(_verify_limit, scope="verification")
+verification_post_limit = limiter.shared_limit(_verify_limit, scope="verification", methods=["POST"])
+
+
+# --- Read replica for the public query ---------------------------------------------------------
+# DATABASE_REPLICA_URL adds this bind. Flask-SQLAlchemy's model ``__bind_key__`` does not fit: the
+# public query reads the same tables that every write needs on the primary, so it takes its own
+# session on the replica engine instead (request-scoped, closed at app-context teardown).
+REPLICA_BIND = "replica"
+_log = logging.getLogger(__name__)
+
+
+def has_replica() -> bool:
+    return REPLICA_BIND in (current_app.config.get("SQLALCHEMY_BINDS") or {})
+
+
+def read_session() -> Session:
+    """A session for public reads: on the replica when one is configured, else ``db.session``."""
+    if not has_replica():
+        return db.session  # type: ignore[return-value]
+    session = g.get("_replica_session")
+    if session is None:
+        session = Session(bind=db.engines[REPLICA_BIND])
+        g._replica_session = session
+    return session
+
+
+def on_replica(query: Callable[[Session], T]) -> T:
+    """Run a read-only ``query(session)`` on the replica; if the replica fails (down, not yet
+    migrated, lagging behind a migration), run it again on the primary, so a lost replica degrades
+    to the one-database setup instead of failing the public query."""
+    if not has_replica():
+        return query(db.session)  # type: ignore[arg-type]
+    try:
+        return query(read_session())
+    except sa_exc.SQLAlchemyError as exc:
+        _log.warning("read replica failed (%s); answering from the primary", type(exc).__name__)
+        close_read_session()
+        return query(db.session)  # type: ignore[arg-type]
+
+
+def close_read_session(_exc: BaseException | None = None) -> None:
+    session = g.pop("_replica_session", None) if g else None
+    if session is not None:
+        session.close()

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from apiflask import APIBlueprint
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db, limiter
+from .extensions import close_read_session, db, has_replica, limiter, read_session
 from .workdays.service import load_calendar
 
 bp = APIBlueprint("health", __name__, tag="运维")
@@ -39,4 +39,14 @@ def readyz():
         )
     details = {"database": "ok"}
     warnings = [warning] if warning else []
+    if has_replica():
+        # Not a reason to leave the load balancer: the public query falls back to the primary.
+        try:
+            read_session().execute(sa.text("SELECT 1"))
+            details["replica"] = "ok"
+        except SQLAlchemyError:
+            log.warning("readiness check: read replica unavailable", exc_info=True)
+            close_read_session()
+            details["replica"] = "unavailable"
+            warnings.append("只读副本不可用，公共查询暂由主库应答")
     return {"status": "ok", "checks": details, "warnings": warnings}

@@ -266,7 +266,7 @@ def _report_subject(subject: Subject, kind: ReportKind) -> ReportSubject:
 
 
 def _public_rows(subject: Subject, today: dt.date) -> list[_Row]:
-    profile = get_public_profile(subject.uscc or "", today)
+    profile = get_public_profile(subject.uscc or "", today, primary=True)
     if profile is None:
         return []
     return [

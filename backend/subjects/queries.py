@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import Session
 
 from ..departments.models import Department
-from ..extensions import db
+from ..extensions import db, on_replica
 from ..identifiers import USCC_ALPHABET, normalize
 from ..records.labels import CATEGORY_ORDER
 from ..records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
@@ -111,6 +112,11 @@ def looks_like_uscc(value: str) -> bool:
 
 
 def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
+    """Find legal subjects by USCC or name (see ``_search``), on the read replica when configured."""
+    return on_replica(lambda session: _search(session, q, page, per_page))
+
+
+def _search(session: Session, q: str, page: int, per_page: int) -> SearchPage:
     """Find legal subjects by USCC (exact) or by a substring of their name.
 
     Ordering: exact name, then names starting with ``q`` (by name), then the other names
@@ -126,7 +132,7 @@ def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     per_page = min(max(per_page, 1), current_app.extensions["settings"].SEARCH_MAX_PAGE_SIZE)
     code = normalize(text)
     if looks_like_uscc(code):
-        rows = db.session.execute(_BY_USCC, {"uscc": code}).all()
+        rows = session.execute(_BY_USCC, {"uscc": code}).all()
         items = [SubjectSummary(*row) for row in rows] if page == 1 else []
         return SearchPage(items, page, per_page, has_more=False, total=len(rows))
 
@@ -141,14 +147,14 @@ def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     skip = (page - 1) * per_page
     want = per_page + 1  # one more than a page tells whether there is a next one
     items: list[SubjectSummary] = []
-    for rows_stmt, count_stmt in _name_tiers(db.session.get_bind().dialect.name, _search_mode(text)):
-        rows = db.session.execute(rows_stmt, {**params, "offset": skip, "limit": want}).all()
+    for rows_stmt, count_stmt in _name_tiers(session.get_bind().dialect.name, _search_mode(text)):
+        rows = session.execute(rows_stmt, {**params, "offset": skip, "limit": want}).all()
         if rows:
             skip = 0
         elif skip and count_stmt is not None:
             # The whole tier lies before the requested page: skip past it. Only deep pages
             # reach this, and only for the small exact and prefix tiers.
-            skip -= db.session.scalar(count_stmt, params) or 0
+            skip -= session.scalar(count_stmt, params) or 0
         items.extend(SubjectSummary(*row) for row in rows)
         want -= len(rows)
         if not want:
@@ -239,13 +245,21 @@ def _name_tiers(dialect: str, mode: tuple[bool, bool]) -> tuple[tuple[sa.Select,
     return ((_paged(exact), _counted(exact)), (_paged(prefix), _counted(prefix)), (others, None))
 
 
-def get_public_profile(uscc: str, today: dt.date) -> PublicProfile | None:
-    """A legal subject with its publicly visible records, or None (unknown or not a legal subject)."""
-    subject = db.session.execute(_PROFILE_SUBJECT, {"uscc": uscc}).first()
+def get_public_profile(uscc: str, today: dt.date, *, primary: bool = False) -> PublicProfile | None:
+    """A legal subject with its publicly visible records, or None (unknown or not a legal subject);
+    on the read replica when configured, unless ``primary`` (a report must show what the primary
+    holds now: its registry links the records it showed, and a correction revokes it)."""
+    if primary:
+        return _profile(db.session, uscc, today)  # type: ignore[arg-type]
+    return on_replica(lambda session: _profile(session, uscc, today))
+
+
+def _profile(session: Session, uscc: str, today: dt.date) -> PublicProfile | None:
+    subject = session.execute(_PROFILE_SUBJECT, {"uscc": uscc}).first()
     if subject is None:
         return None
     groups = {category: CategoryGroup(category) for category in CATEGORY_ORDER}
-    for row in db.session.execute(_PROFILE_RECORDS, {"subject_id": subject.id, "today": today}):
+    for row in session.execute(_PROFILE_RECORDS, {"subject_id": subject.id, "today": today}):
         record = PublicRecord(*row)
         groups[record.category].records.append(record)
     return PublicProfile(
