@@ -20,7 +20,7 @@ from test_staff_auth import actions, csrf_token, login_as, make_department, post
 from backend.actors import Actor
 from backend.extensions import db
 from backend.outbox.models import OutboxEvent, OutboxStatus
-from backend.records.models import CreditRecord, PenaltyTier, RecordStatus
+from backend.records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from backend.storage import get_storage
 from backend.types import utcnow
 from backend.workflows.commitments.models import CommitmentKind
@@ -28,9 +28,9 @@ from backend.workflows.commitments.operations import sign_commitment
 from backend.workflows.common import Applicant, ApplicantKind, CaseState
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.materials.operations import upload_material
-from backend.workflows.objections.models import Objection, ObjectionGround
+from backend.workflows.objections.models import Objection, ObjectionGround, ObjectionHistory
 from backend.workflows.objections.operations import file_objection
-from backend.workflows.repairs.models import RepairApplication
+from backend.workflows.repairs.models import RepairApplication, RepairHistory
 from backend.workflows.repairs.operations import file_repair, supplement_repair
 from reports.letters import Letter, render_letter
 from tests.factories import make_uscc, record_input, write_records
@@ -364,6 +364,128 @@ def test_queue_sorts_by_deadline_and_marks_overdue(case_world, clients):
     assert case_world.objection.number in by_number and case_world.repair.number not in by_number
     bad = admin.get("/admin/cases?state=nonsense&page=x")
     assert bad.status_code == 200 and "筛选条件无效" in text(bad)
+
+
+# --- Counter / paper withdrawal -----------------------------------------------------------
+
+COUNTER_REASON = "申请人到窗口书面撤回"
+
+
+def _withdraw(client, kind, case, data):
+    return post_form(client, case_path(kind, case, "/withdraw"), data, token_from=case_path(kind, case))
+
+
+def _public_record(client, uscc, decision_number):
+    body = client.get(f"/api/v1/subjects/{uscc}").get_json()
+    shown = {r["decision_number"]: r for group in body["categories"] for r in group["records"]}
+    return shown.get(decision_number)
+
+
+def test_platform_staff_record_a_counter_withdrawal_of_an_accepted_objection(case_world, clients, client):
+    admin = clients["admin"]
+    objection = case_world.objection
+    record = case_world.objection_record
+    path = case_path("objection", objection)
+    uscc = record.subject.uscc
+    assert post_form(admin, path + "/accept", token_from=path).status_code == 302
+    assert _public_record(client, uscc, record.decision_number)["objection_mark"] == "异议处理中"
+
+    page = text(admin.get(path))
+    assert "代为撤回申请" in page and 'name="withdraw_reason"' in page and 'name="withdraw_confirm"' in page
+    assert f"{path}/withdraw" in page
+    for name in ("market", "auditor"):  # the department's reviewer and the auditor get no form
+        other = text(clients[name].get(path))
+        assert "/withdraw" not in other and "withdraw_reason" not in other, name
+
+    # A reason and the confirmation are both required; nothing changes without them.
+    no_reason = _withdraw(admin, "objection", objection, {"withdraw_reason": "  ", "withdraw_confirm": "y"})
+    assert no_reason.status_code == 422 and "请填写撤回原因" in text(no_reason)
+    unconfirmed = _withdraw(admin, "objection", objection, {"withdraw_reason": COUNTER_REASON})
+    assert unconfirmed.status_code == 422 and "请勾选确认" in text(unconfirmed)
+    assert fresh(Objection, objection.id).state is CaseState.UNDER_REVIEW
+    assert not actions("objection.withdraw")
+
+    response = _withdraw(admin, "objection", objection, {"withdraw_reason": COUNTER_REASON, "withdraw_confirm": "y"})
+    assert response.status_code == 302 and response.headers["Location"] == path
+    withdrawn = fresh(Objection, objection.id)
+    assert withdrawn.state is CaseState.WITHDRAWN and withdrawn.closed_at is not None
+    last = db.session.scalars(
+        sa.select(ObjectionHistory).where(ObjectionHistory.case_id == objection.id).order_by(ObjectionHistory.id)
+    ).all()[-1]
+    assert (last.action, last.from_state, last.to_state, last.reason) == (
+        "withdraw", "under_review", "withdrawn", COUNTER_REASON,
+    )  # fmt: skip
+    assert (last.actor_type, last.actor_id, last.actor_label, last.channel) == (
+        "staff", str(admin.user.id), admin.user.username, "admin",
+    )  # fmt: skip
+    [event] = actions("objection.withdraw")
+    assert event.actor_id == str(admin.user.id) and event.reason == COUNTER_REASON
+    # The 异议处理中 mark is gone from the record and from the public profile.
+    assert db.session.get(CreditRecord, record.id).status is RecordStatus.PUBLIC
+    assert _public_record(client, uscc, record.decision_number)["objection_mark"] is None
+
+    after = text(admin.get(path))
+    assert "已代申请人撤回申请" in after and objection.number in after
+    assert "已撤回" in after and COUNTER_REASON in after
+    assert 'name="withdraw_reason"' not in after  # nothing left to withdraw
+
+
+def test_platform_staff_record_a_counter_withdrawal_of_a_repair(case_world, clients, client):
+    admin = clients["admin"]
+    repair = case_world.repair
+    path = case_path("repair", repair)
+    published = db.session.scalar(
+        sa.select(CreditRecord).where(
+            CreditRecord.subject_id == repair.subject_id, CreditRecord.category == RecordCategory.COMMITMENT
+        )
+    )
+    uscc = case_world.repair_record.subject.uscc
+    assert _public_record(client, uscc, published.decision_number) is not None
+    assert "已公开的信用修复承诺一并撤回" in text(admin.get(path))
+
+    # Department reviewers may neither see nor use it: refused before the case is even loaded.
+    for name in ("market", "tax"):
+        token = csrf_token(clients[name], "/admin/")
+        refused = clients[name].post(
+            path + "/withdraw",
+            data={"csrf_token": token, "withdraw_reason": COUNTER_REASON, "withdraw_confirm": "y"},
+        )
+        assert refused.status_code == 403, name
+    assert fresh(RepairApplication, repair.id).state is CaseState.SUBMITTED
+
+    response = _withdraw(admin, "repair", repair, {"withdraw_reason": COUNTER_REASON, "withdraw_confirm": "y"})
+    assert response.status_code == 302
+    assert fresh(RepairApplication, repair.id).state is CaseState.WITHDRAWN
+    last = db.session.scalars(
+        sa.select(RepairHistory).where(RepairHistory.case_id == repair.id).order_by(RepairHistory.id)
+    ).all()[-1]
+    assert (last.action, last.from_state, last.reason, last.actor_type, last.actor_id) == (
+        "withdraw", "submitted", COUNTER_REASON, "staff", str(admin.user.id),
+    )  # fmt: skip
+    # The published repair commitment is withdrawn with the application.
+    assert db.session.get(CreditRecord, published.id).status is RecordStatus.WITHDRAWN
+    assert _public_record(client, uscc, published.decision_number) is None
+    assert "已代申请人撤回申请" in text(admin.get(path))
+
+
+def test_a_decided_case_cannot_be_withdrawn(case_world, clients):
+    admin, reviewer = clients["admin"], clients["market"]
+    repair = case_world.repair
+    path = case_path("repair", repair)
+    assert post_form(admin, path + "/accept", token_from=path).status_code == 302
+    response = post_form(
+        reviewer, path + "/decide", {"outcome": "rejected", "decision_reason": "罚款尚未缴清"}, token_from=path
+    )
+    assert response.status_code == 302
+    assert 'name="withdraw_reason"' not in text(admin.get(path))
+
+    late = _withdraw(admin, "repair", repair, {"withdraw_reason": COUNTER_REASON, "withdraw_confirm": "y"})
+    assert late.status_code == 409
+    assert "当前状态为“已作出决定”，不能撤回" in text(late) and "作出决定前" in text(late)
+    decided = fresh(RepairApplication, repair.id)
+    assert decided.state is CaseState.DECIDED and decided.outcome.value == "rejected"
+    assert [h.action for h in decided.history] == ["file", "accept", "decide"]
+    assert not actions("repair.withdraw")
 
 
 # --- Applicant identity, materials, commitment ------------------------------------------

@@ -4,9 +4,9 @@ case page's forms, so every label points at its own input and no form reads anot
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..records.labels import TIER_LABELS
 from ..workflows.objections.messages import FIELD_LABELS as CORRECTION_LABELS
@@ -72,3 +72,17 @@ class ExtendForm(FlaskForm):
         validators=[InputRequired("请填写延期天数"), NumberRange(min=1, max=60, message="延期天数无效")],
     )
     extension_reason = TextAreaField("延期理由", validators=[InputRequired("请填写延期理由"), REASON_LENGTH])
+
+
+class WithdrawForm(FlaskForm):
+    """A withdrawal the applicant handed in at the counter or by letter, recorded by platform staff."""
+
+    withdraw_reason = TextAreaField(
+        "撤回原因（记入流转记录）",
+        validators=[DataRequired("请填写撤回原因，如：申请人到窗口书面撤回"), REASON_LENGTH],
+        filters=[lambda value: value.strip() if isinstance(value, str) else value],
+    )
+    withdraw_confirm = BooleanField(
+        "已核对申请人（或其代理人）签署的书面撤回申请，确认撤回",
+        validators=[DataRequired("请勾选确认已核对申请人的书面撤回申请")],
+    )

@@ -4,8 +4,9 @@
 Routes are added to the console's blueprint (login, CSRF, idle timeout, error pages shared).
 Every state change goes through the workflow operations, which check permissions and states
 again; the views only load, scope, validate the form, call one operation and commit.
-Platform admins check completeness and deliver results; department reviewers decide their own
-department's cases only; auditors read.
+Platform admins check completeness and deliver results, and record a withdrawal the applicant
+handed in at the counter or by letter; department reviewers decide their own department's cases
+only; auditors read.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from ..workflows.objections.operations import (
     deliver_objection_result,
     extend_objection,
     return_objection,
+    withdraw_objection,
 )
 from ..workflows.repairs import messages as repair_msg
 from ..workflows.repairs.models import RepairApplication, RepairHistory, RepairOutcome
@@ -53,9 +55,10 @@ from ..workflows.repairs.operations import (
     deliver_repair_result,
     extend_repair,
     return_repair,
+    withdraw_repair,
 )
 from .auth import ADMIN, AUDITOR, REVIEWER, current_staff, department_scope, require_role, staff_actor
-from .case_forms import ExtendForm, ObjectionDecisionForm, RepairDecisionForm, ReturnForm
+from .case_forms import ExtendForm, ObjectionDecisionForm, RepairDecisionForm, ReturnForm, WithdrawForm
 from .forms import ActionForm, ReasonForm
 from .views import PAGE_SIZE, Page, bp, paginate, submitted
 
@@ -67,6 +70,8 @@ RETURNED = "已退回申请 {number}，请申请人补正"
 DECIDED = "已对申请 {number} 作出决定"
 EXTENDED = "申请 {number} 已延期"
 DELIVERED = "申请 {number} 的办理结果已送达，案件办结"
+WITHDRAWN = "已代申请人撤回申请 {number}，撤回原因已记入流转记录"
+WITHDRAW_TOO_LATE = "申请 {number} 当前状态为“{state}”，不能撤回：申请人只能在作出决定前撤回申请"
 IDENTITY_HELP = "查看申请人的完整身份信息须填写查询事由，本次查看将记入审计日志"
 COMMITMENT_BROKEN = "承诺书文本与签署时记录的摘要不一致，可能已被改动，请联系平台管理员"
 MATERIAL_FILE_ERROR = "材料文件无法打开：{message}"
@@ -115,6 +120,7 @@ class CaseKind:
     return_: Callable
     extend: Callable
     deliver: Callable
+    withdraw: Callable
     outcome_labels: dict[str, str]
 
     @property
@@ -131,6 +137,7 @@ KINDS = {
         return_objection,
         extend_objection,
         deliver_objection_result,
+        withdraw_objection,
         objection_msg.OUTCOME_LABELS,
     ),
     "repair": CaseKind(
@@ -141,10 +148,13 @@ KINDS = {
         return_repair,
         extend_repair,
         deliver_repair_result,
+        withdraw_repair,
         repair_msg.OUTCOME_LABELS,
     ),
 }
 KIND_PATH = "<any(objection, repair):kind>"
+# The applicant may withdraw before the decision (the operations guard the same states).
+WITHDRAWABLE_STATES = (CaseState.SUBMITTED, CaseState.RETURNED, CaseState.UNDER_REVIEW)
 
 
 def _load_case(kind: str, case_id: int) -> Any:
@@ -310,6 +320,9 @@ def _render_case(
         "decide": state is CaseState.UNDER_REVIEW and case.can_decide(actor),
         "extend": state is CaseState.UNDER_REVIEW and case.can_decide(actor) and case.extended_at is None,
         "deliver": state is CaseState.DECIDED and case.can_deliver(actor),
+        # Counter or paper withdrawal: platform staff only (case.can_withdraw also lets the
+        # applicant in, who never signs in here).
+        "withdraw": state in WITHDRAWABLE_STATES and user.role is ADMIN and case.can_withdraw(actor),
     }
     limit_setting = (
         "OBJECTION_EXTENSION_MAX_WORKING_DAYS" if kind == "objection" else "REPAIR_EXTENSION_MAX_WORKING_DAYS"
@@ -331,6 +344,7 @@ def _render_case(
         return_form=forms.get("return_form") or ReturnForm(formdata=None),
         decision_form=forms.get("decision_form") or _decision_form(kind, case),
         extend_form=forms.get("extend_form") or ExtendForm(formdata=None),
+        withdraw_form=forms.get("withdraw_form") or WithdrawForm(formdata=None),
         correction_fields=[f"fix_{name}" for name in CORRECTABLE_FIELDS],
         extension_limit=int(workflow_setting(limit_setting)),
         error=error,
@@ -437,6 +451,23 @@ def deliver_case(kind: str, case_id: int):
     submitted(ActionForm())
     actor = staff_actor(current_staff())
     return _run(kind, case, lambda: KINDS[kind].deliver(actor, case), DELIVERED)
+
+
+@bp.post(f"/cases/{KIND_PATH}/<int:case_id>/withdraw")
+@require_role(ADMIN)
+def withdraw_case(kind: str, case_id: int):
+    """Record the applicant's withdrawal handed in at the counter or by letter (书面撤回)."""
+    case = _load_case(kind, case_id)
+    form = WithdrawForm()
+    if not submitted(form):
+        return _render_case(kind, case, status=422, withdraw_form=form)
+    if case.state not in WITHDRAWABLE_STATES:
+        # The operation refuses it too; this says why in the counter's terms.
+        message = WITHDRAW_TOO_LATE.format(number=case.number, state=case.state.label)
+        return _render_case(kind, case, status=409, error=message, withdraw_form=form)
+    actor = staff_actor(current_staff())
+    reason = form.withdraw_reason.data
+    return _run(kind, case, lambda: KINDS[kind].withdraw(actor, case, reason), WITHDRAWN, withdraw_form=form)
 
 
 @bp.route(f"/cases/{KIND_PATH}/<int:case_id>/applicant", methods=["GET", "POST"])

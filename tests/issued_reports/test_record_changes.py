@@ -114,4 +114,7 @@ def test_repair_approval_revokes_the_reports_showing_the_record(wf):
     from backend.records.models import CreditRecord
 
     fresh = _report_for(db.session.get(CreditRecord, record_id))
-    assert fresh.shown_records == []
+    shown_now = [db.session.get(CreditRecord, row.record_id) for row in fresh.shown_records]
+    assert record_id not in [r.id for r in shown_now]
+    # What it does show is the subject's published repair commitment (信用修复承诺).
+    assert [(r.category.value, r.title) for r in shown_now] == [("commitment", "信用修复承诺")]

@@ -6,6 +6,10 @@ SUBMITTED --return--> RETURNED --supplement--> SUBMITTED. The department may ext
 applicant may withdraw before the decision. On approval the record stops being published, shared
 and used (status REPAIRED), an archive row keeps the decision, and ``record.changed`` is queued
 for the report registry.
+
+Filing publishes the signed 信用修复承诺书 in the subject's record as a COMMITMENT record
+(commitments/operations.py ``publish_repair_commitment``); a withdrawal takes it back
+(``withdraw_repair_commitment``); a decision, either way, leaves it in place.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from ...records.models import CreditRecord, RecordStatus
 from ...types import utcnow
 from .. import messages as common_msg
 from ..commitments.models import CommitmentKind, CreditCommitment
+from ..commitments.operations import publish_repair_commitment, withdraw_repair_commitment
 from ..commitments.templates import REPAIR as REPAIR_TEMPLATE
 from ..common import (
     Applicant,
@@ -98,6 +103,7 @@ def file_repair(
         now=now,
     )
     attach_materials(actor, application, material_ids)
+    publish_repair_commitment(actor, application, now=now)
     return application
 
 
@@ -232,12 +238,15 @@ def deliver_repair_result(
 def withdraw_repair(
     actor: Actor, application: RepairApplication, reason: str | None = None, *, now: dt.datetime | None = None
 ) -> RepairApplication:
+    """The applicant withdraws before the decision (platform staff may record a withdrawal handed
+    in at the counter or by letter); the published repair commitment is withdrawn with it."""
     require(application.can_withdraw(actor), "withdraw")
     now = now or utcnow()
     Step(
         application, RepairHistory, "withdraw",
         (CaseState.SUBMITTED, CaseState.RETURNED, CaseState.UNDER_REVIEW), CaseState.WITHDRAWN,
     ).apply(actor, now=now, reason=(reason or "").strip() or None, changes={"closed_at": now})  # fmt: skip
+    withdraw_repair_commitment(actor, application)
     return application
 
 
