@@ -29,6 +29,7 @@ class PiiCipher:
     def __init__(self, key_ring_spec: str, hash_key: str) -> None:
         ring = parse_key_ring(key_ring_spec)
         self.active_kid = ring[0][0]
+        self.key_ids = tuple(kid for kid, _ in ring)
         self._keys = {kid: AESGCM(key) for kid, key in ring}
         self._hash_key = hash_key.encode()
 
@@ -46,11 +47,20 @@ class PiiCipher:
         return self._keys[kid].decrypt(raw[:12], raw[12:], context.encode()).decode()
 
     def needs_rotation(self, token: str) -> bool:
-        return token.partition(".")[0] != self.active_kid
+        return key_id_of(token) != self.active_kid
+
+    def reencrypt(self, token: str, context: str) -> str:
+        """The same value under the active key (the context must be the one it was sealed with)."""
+        return self.encrypt(self.decrypt(token, context), context)
 
     def lookup_hash(self, value: str, purpose: str) -> str:
         msg = f"{purpose}\x00{value}".encode()
         return hmac.new(self._hash_key, msg, hashlib.sha256).hexdigest()
+
+
+def key_id_of(token: str) -> str:
+    """The id of the key a ciphertext was sealed with."""
+    return token.partition(".")[0]
 
 
 def cipher() -> PiiCipher:

@@ -4,7 +4,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from backend.config import ConfigError
-from backend.pii import PiiCipher, PiiError, mask_id_number, mask_name
+from backend.pii import PiiCipher, PiiError, key_id_of, mask_id_number, mask_name
 
 K1 = "k1:" + base64.b64encode(b"\x01" * 32).decode()
 K2 = "k2:" + base64.b64encode(b"\x02" * 32).decode()
@@ -36,6 +36,19 @@ def test_rotation_new_key_encrypts_old_key_still_decrypts():
     assert not rotated.needs_rotation(rotated.encrypt("张三", "subject.name"))
     with pytest.raises(PiiError):
         PiiCipher(K2, "h").decrypt(token, "subject.name")
+
+
+def test_reencrypt_moves_a_value_to_the_active_key_with_its_context():
+    token = PiiCipher(K1, "h").encrypt("张三", "subject.name")
+    rotated = PiiCipher(K2 + "," + K1, "h")
+    assert rotated.key_ids == ("k2", "k1") and key_id_of(token) == "k1"
+    again = rotated.reencrypt(token, "subject.name")
+    assert key_id_of(again) == "k2" and not rotated.needs_rotation(again)
+    assert PiiCipher(K2, "h").decrypt(again, "subject.name") == "张三"
+    with pytest.raises(InvalidTag):
+        rotated.reencrypt(token, "subject.id_number")
+    with pytest.raises(PiiError):
+        PiiCipher(K2, "h").reencrypt(token, "subject.name")
 
 
 def test_lookup_hash_is_keyed_and_stable():
