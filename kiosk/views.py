@@ -167,9 +167,17 @@ def inject_kiosk() -> dict[str, Any]:
     }
 
 
+def _cookie_flags() -> dict[str, Any]:
+    """Path "/": the agent's own endpoints (/agent/print) act for the same citizen. Secure when
+    the platform runs on https: the agent relays the cookie to Chromium on http://127.0.0.1,
+    a loopback origin, where browsers keep and send Secure cookies. SameSite=Strict: every
+    kiosk request comes from the kiosk's own pages, never from another site."""
+    secure = request.is_secure or _settings().PUBLIC_BASE_URL.startswith("https://")
+    return {"path": "/", "secure": secure, "httponly": True, "samesite": "Strict"}
+
+
 def _set_session_cookie(response: Response, token: str) -> Response:
-    # Path "/": the agent's own endpoints (/agent/print) act for the same citizen.
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+    response.set_cookie(COOKIE, token, **_cookie_flags())
     return response
 
 
@@ -197,7 +205,7 @@ def signout():
         ops.end_session(_device(), session, reason, ip=request.remote_addr)
         db.session.commit()
     response = Response(render_template("kiosk/signout.html", page="signout"))
-    response.delete_cookie(COOKIE, path="/")
+    response.delete_cookie(COOKIE, **_cookie_flags())
     # The browser drops its cache (any report PDF) and the site's storage for this origin.
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response

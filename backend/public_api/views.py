@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, fields
-from flask import current_app
+from flask import current_app, jsonify
 
 from ..errors import ApiError, ErrorSchema, NotFound
-from ..extensions import limiter
+from ..extensions import public_query_limit
 from ..identifiers import IdentifierError, validate_uscc
 from ..subjects.queries import get_public_profile, search_enterprises
-from ..subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
+from ..subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema, public_profile_dict
 from ..types import local_date
 from . import messages
 
@@ -29,12 +29,8 @@ def _error_responses(*statuses: int) -> dict[int, dict]:
     return responses
 
 
-def _public_limit() -> str:
-    return current_app.extensions["settings"].RATELIMIT_PUBLIC
-
-
 @bp.get("/subjects")
-@limiter.limit(_public_limit)
+@public_query_limit
 @bp.input(SearchQuerySchema, location="query", arg_name="query")
 @bp.output(SearchPageSchema)
 @bp.doc(
@@ -51,7 +47,7 @@ def search_subjects(query: dict):
 
 
 @bp.get("/subjects/<uscc>")
-@limiter.limit(_public_limit)
+@public_query_limit
 @bp.output(PublicProfileSchema)
 @bp.doc(
     summary=messages.PROFILE_SUMMARY,
@@ -67,4 +63,4 @@ def get_subject(uscc: str):
     profile = get_public_profile(code, local_date())
     if profile is None:
         raise NotFound(messages.SUBJECT_NOT_FOUND)
-    return profile
+    return jsonify(public_profile_dict(profile))  # = PublicProfileSchema's dump, without its cost

@@ -1,13 +1,14 @@
 """Public web pages: the home page, enterprise search and the public profile (HTML).
 
-The same queries as the JSON API (/api/v1/subjects), rendered for a browser; same rate limit.
+The same queries as the JSON API (/api/v1/subjects), rendered for a browser; the same rate-limit
+budget (one per client, shared with the API and the mini-program's query).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from ..extensions import limiter
+from ..extensions import public_query_limit
 from ..identifiers import IdentifierError, validate_uscc
 from ..records.labels import CATEGORY_LABELS, TIER_LABELS, UNDER_OBJECTION_MARK
 from ..subjects.queries import get_public_profile, search_enterprises
@@ -16,17 +17,13 @@ from ..types import local_date
 bp = Blueprint("public_web", __name__, template_folder="templates")
 
 
-def _public_limit() -> str:
-    return current_app.extensions["settings"].RATELIMIT_PUBLIC
-
-
 @bp.get("/")
 def home():
     return render_template("public/home.html")
 
 
 @bp.get("/search")
-@limiter.limit(_public_limit)
+@public_query_limit
 def search():
     q = request.args.get("q", "").strip()[:60]
     try:
@@ -38,7 +35,7 @@ def search():
 
 
 @bp.get("/subjects/<code>")
-@limiter.limit(_public_limit)
+@public_query_limit
 def profile(code: str):
     try:
         uscc = validate_uscc(code, current_app.extensions["settings"].USCC_LEGACY_ALLOWLIST).code

@@ -53,6 +53,8 @@ ACTIONS = {
 
 # Uploaded materials.
 MATERIAL_EMPTY = "上传的文件为空，请重新选择文件"
+MATERIAL_NAME_PATH = "文件名不能包含路径（../ 或 /、\\ 或盘符），请只保留文件名后重新上传"
+MATERIAL_NAME_CONTROL = "文件名不能包含控制字符（如换行、制表符），请重命名后重新上传"
 MATERIAL_TOO_LARGE = "文件大小为 {size}，超过上限 {limit}，请压缩后重新上传"
 MATERIAL_BAD_TYPE = "文件内容不是 PDF、JPEG 或 PNG 格式（仅按文件内容识别，与扩展名无关），请转换后重新上传"
 MATERIAL_PDF_BROKEN = "PDF 文件不完整或已损坏，请重新导出后上传"

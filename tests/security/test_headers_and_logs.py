@@ -115,6 +115,43 @@ def test_https_adds_hsts_and_secure_console_cookies(https_app, callers):
         assert {"secure", "httponly", "samesite=lax"} <= flags, cookie
 
 
+def _kiosk_card_signin(client, callers, **kwargs):
+    return client.post(
+        "/kiosk/api/signin/card",
+        json={
+            "id_number": callers.b.id_number,
+            "name": callers.b.name,
+            "valid_until": "2036-01-01",
+            "face": {"result": "pass", "score": 0.95},
+        },
+        headers=callers.kiosk_auth,
+        **kwargs,
+    )
+
+
+def _kiosk_cookie_flags(response) -> set[str]:
+    (cookie,) = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("kiosk_session=")]
+    return {part.strip().lower() for part in cookie.split(";")[1:]}
+
+
+def test_https_makes_the_kiosk_session_cookie_secure(https_app, app, callers):
+    """On https (PUBLIC_BASE_URL, or the request itself behind the proxy) the citizen's kiosk
+    cookie is Secure, set and cleared alike; the kiosk browser on the agent's loopback origin
+    keeps Secure cookies."""
+    kiosk = https_app.test_client()
+    signed_in = _kiosk_card_signin(kiosk, callers, base_url="https://credit.example.cn")
+    assert signed_in.status_code == 200, signed_in.json
+    assert {"secure", "httponly", "samesite=strict", "path=/"} <= _kiosk_cookie_flags(signed_in)
+    signed_out = kiosk.get("/kiosk/signout", headers=callers.kiosk_auth, base_url="https://credit.example.cn")
+    assert signed_out.status_code == 200
+    cleared = _kiosk_cookie_flags(signed_out)
+    assert {"secure", "httponly", "samesite=strict", "path=/"} <= cleared and "max-age=0" in cleared
+    # PUBLIC_BASE_URL on http, the request itself on https (X-Forwarded-Proto behind nginx).
+    on_https = _kiosk_card_signin(app.test_client(), callers, base_url="https://credit.test")
+    assert on_https.status_code == 200, on_https.json
+    assert "secure" in _kiosk_cookie_flags(on_https)
+
+
 def test_console_and_kiosk_cookies_are_httponly_and_samesite(app, client, callers):
     from test_staff_auth import PASSWORD, make_staff, post_form
 
@@ -126,21 +163,11 @@ def test_console_and_kiosk_cookies_are_httponly_and_samesite(app, client, caller
     for cookie in console:
         flags = {part.strip().lower() for part in cookie.split(";")[1:]}
         assert {"httponly", "samesite=lax"} <= flags, cookie
-    kiosk = app.test_client()
-    signed_in = kiosk.post(
-        "/kiosk/api/signin/card",
-        json={
-            "id_number": callers.b.id_number,
-            "name": callers.b.name,
-            "valid_until": "2036-01-01",
-            "face": {"result": "pass", "score": 0.95},
-        },
-        headers=callers.kiosk_auth,
-    )
+    signed_in = _kiosk_card_signin(app.test_client(), callers)
     assert signed_in.status_code == 200, signed_in.json
-    (cookie,) = [c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith("kiosk_session=")]
-    flags = {part.strip().lower() for part in cookie.split(";")[1:]}
-    assert {"httponly", "samesite=strict"} <= flags, cookie
+    flags = _kiosk_cookie_flags(signed_in)
+    assert {"httponly", "samesite=strict"} <= flags, flags
+    assert "secure" not in flags  # plain http (development): a browser on another host would drop it
 
 
 def test_no_secret_is_logged(app, client, callers, caplog):

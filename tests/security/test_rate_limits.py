@@ -1,6 +1,8 @@
 """Rate limits on public query and verification under a burst, with several gunicorn workers
 sharing Redis, behind a proxy (TRUSTED_PROXY_HOPS=1: X-Forwarded-For gives each client its own
-address): an enumerating client is stopped at the limit, whichever worker answers, and other
+address): an enumerating client is stopped at the limit, whichever worker answers and whichever
+surface it asks (one budget per client for the public query across the JSON API, the web pages
+and the mini-program; one for verification across every way of checking a report), and other
 clients are not affected.
 
 The same burst against workers that keep their counters in memory shows why Redis is needed:
@@ -100,6 +102,17 @@ class Gunicorn:
         with ThreadPoolExecutor(max_workers=8) as pool:
             return list(pool.map(one, range(n)))
 
+    def mixed_burst(self, requests_: list[tuple[str, str, dict]], client_ip: str, n: int) -> list[requests.Response]:
+        """``n`` requests from ``client_ip`` cycling through ``(method, path, kwargs)``, at once."""
+
+        def one(i):
+            method, path, kwargs = requests_[i % len(requests_)]
+            headers = {"X-Forwarded-For": client_ip, "Connection": "close"}
+            return requests.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return list(pool.map(one, range(n)))
+
 
 @pytest.fixture
 def redis_db():
@@ -124,7 +137,17 @@ def _statuses(responses) -> list[int]:
     return [r.status_code for r in responses]
 
 
-def test_public_query_limit_holds_across_workers_and_spares_other_clients(server):
+PUBLIC_QUERY_PATHS = (
+    "/api/v1/subjects?q=金昌",
+    "/api/v1/subjects/91620302MA71XY3Q54",
+    "/search?q=金昌",
+    "/subjects/91620302MA71XY3Q54",
+    "/api/mp/v1/subjects?q=金昌",
+    "/api/mp/v1/subjects/91620302MA71XY3Q54",
+)
+
+
+def test_public_query_limit_is_one_budget_across_workers_and_surfaces_and_spares_other_clients(server):
     enumerator = server.burst("GET", "/api/v1/subjects?q=金昌", "203.0.113.7", BURST)
     statuses = _statuses(enumerator)
     assert statuses.count(200) == PUBLIC_LIMIT, statuses
@@ -132,26 +155,40 @@ def test_public_query_limit_holds_across_workers_and_spares_other_clients(server
     refused = next(r for r in enumerator if r.status_code == 429)
     assert int(refused.headers["Retry-After"]) > 0
     assert refused.json()["error"]["code"] == "rate_limited"
-    # Another citizen at the same moment, and the HTML search page of the same limit.
-    others = server.burst("GET", "/api/v1/subjects?q=金川", "198.51.100.23", PUBLIC_LIMIT)
-    assert _statuses(others) == [200] * PUBLIC_LIMIT
-    assert server.burst("GET", "/search?q=金昌", "198.51.100.24", 1)[0].status_code == 200
-    # Probing profiles code by code is capped the same way (each public route counts on its own).
-    probes = _statuses(server.burst("GET", "/api/v1/subjects/91620302MA71XY3Q54", "203.0.113.7", BURST))
-    assert probes.count(429) == BURST - PUBLIC_LIMIT, probes
-    # And the enumerator stays slowed down on the search.
-    assert _statuses(server.burst("GET", "/api/v1/subjects?q=金川", "203.0.113.7", 3)) == [429] * 3
+    # The budget is spent for every public query surface: the web search page, the profiles
+    # and the mini-program's query refuse the same client too.
+    for path in PUBLIC_QUERY_PATHS[1:]:
+        assert _statuses(server.burst("GET", path, "203.0.113.7", 2)) == [429, 429], path
+    # Another citizen at the same moment is not affected ...
+    others = server.burst("GET", "/api/v1/subjects?q=金川", "198.51.100.23", PUBLIC_LIMIT // 2)
+    assert _statuses(others) == [200] * (PUBLIC_LIMIT // 2)
+    web = server.burst("GET", "/search?q=金川", "198.51.100.23", PUBLIC_LIMIT - PUBLIC_LIMIT // 2)
+    assert _statuses(web) == [200] * (PUBLIC_LIMIT - PUBLIC_LIMIT // 2)
+    # ... and its own budget is shared between the surfaces as well.
+    assert _statuses(server.burst("GET", "/api/mp/v1/subjects?q=金川", "198.51.100.23", 1)) == [429]
+    # Spreading a burst over every surface at once, from a third address, gets the budget once.
+    spread = _statuses(server.mixed_burst([("GET", path, {}) for path in PUBLIC_QUERY_PATHS], "198.51.100.77", BURST))
+    assert spread.count(429) == BURST - PUBLIC_LIMIT, spread
 
 
-def test_verification_limit_holds_across_workers_and_spares_other_clients(server):
+def test_verification_limit_is_one_budget_across_workers_and_surfaces_and_spares_other_clients(server):
     body = {"json": {"qr": "http://credit.test/v/not-a-real-token"}}
     enumerator = server.burst("POST", "/api/v1/verify", "203.0.113.8", BURST, **body)
     statuses = _statuses(enumerator)
     assert statuses.count(200) == VERIFY_LIMIT, statuses
     assert statuses.count(429) == BURST - VERIFY_LIMIT, statuses
+    # The scan page and the mini-program's verification are out of budget for this client too.
+    assert _statuses(server.burst("GET", "/v/guessed-token-0001", "203.0.113.8", 2)) == [429, 429]
+    assert _statuses(server.burst("POST", "/api/mp/v1/verify", "203.0.113.8", 2, **body)) == [429, 429]
     assert _statuses(server.burst("POST", "/api/v1/verify", "198.51.100.30", VERIFY_LIMIT, **body)) == [200] * 5
-    scans = _statuses(server.burst("GET", "/v/guessed-token-0001", "203.0.113.9", BURST))
-    assert scans.count(200) == VERIFY_LIMIT and scans.count(429) == BURST - VERIFY_LIMIT, scans
+    # Guessing tokens over the scan page, the API and the mini-program at once: one budget.
+    surfaces = [
+        ("GET", "/v/guessed-token-0001", {}),
+        ("POST", "/api/v1/verify", body),
+        ("POST", "/api/mp/v1/verify", body),
+    ]
+    spread = _statuses(server.mixed_burst(surfaces, "203.0.113.9", BURST))
+    assert spread.count(200) == VERIFY_LIMIT and spread.count(429) == BURST - VERIFY_LIMIT, spread
 
 
 def test_without_redis_each_worker_counts_alone(app, tmp_path, redis_db):

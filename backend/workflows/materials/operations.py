@@ -81,6 +81,25 @@ def count_pdf_pages(data: bytes) -> int:
     return pages
 
 
+_DRIVE_PREFIX = re.compile(r"^[A-Za-z]:")
+
+
+def check_file_name(name: str | None) -> None:
+    """Refuse (400 ``bad_file_name``) a file name that is or holds a path: separators, ``..``,
+    a drive letter, or control characters. Files are stored under random keys whatever their
+    name, so such a name could do no harm here; it is refused so the sender learns it was wrong
+    rather than finding the file renamed. ``upload_material`` calls it; a channel may call it
+    first to refuse before reading the body."""
+    if not name:
+        return
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise ApiError(msg.MATERIAL_NAME_CONTROL, code="bad_file_name", details={"problem": "control_character"})
+    # ".." anywhere, not only between separators: the multipart parser reads a backslash as an
+    # escape, so a name sent as "..\\..\\x.pdf" with bare backslashes arrives as "....x.pdf".
+    if "/" in name or "\\" in name or ".." in name or name.strip() == "." or _DRIVE_PREFIX.match(name):
+        raise ApiError(msg.MATERIAL_NAME_PATH, code="bad_file_name", details={"problem": "path"})
+
+
 def sanitise_filename(name: str | None, file_type: MaterialType) -> str:
     """A display name safe anywhere: no directories, no control characters, the real extension."""
     base = re.split(r"[\\/]", name or "")[-1]
@@ -135,7 +154,9 @@ def upload_material(
     *,
     now: dt.datetime | None = None,
 ) -> Material:
-    """Check and store one file; the row is attached to a case when the case is filed."""
+    """Check and store one file; the row is attached to a case when the case is filed. A file
+    name holding a path is refused here for every channel (``check_file_name``)."""
+    check_file_name(filename)
     file_type, pages = check_material(data)
     key = get_storage().put(data, prefix=f"materials/{(now or utcnow()):%Y%m}", extension=file_type.extension)
     material = Material(
