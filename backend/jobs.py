@@ -1,8 +1,9 @@
 """`flask credit jobs`: the worker process (Procfile ``worker:``), or one pass from cron (``--once``).
 
 Each pass: expire publicity periods, send deadline reminders, escalate overdue cases to the
-platform admin, then deliver the outbox (so what this pass queued goes out at once). Every unit
-of work commits on its own, so one failing case neither blocks nor rolls back the others.
+platform admin, run the channels' own units (e.g. the WeChat report-expiry reminders), then
+deliver the outbox (so what this pass queued goes out at once). Every unit of work commits on
+its own, so one failing case neither blocks nor rolls back the others.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import datetime as dt
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 
 from .actors import Actor
 from .audit.operations import record_event
@@ -49,6 +52,13 @@ class JobsReport:
             f"escalations={self.escalations} delivered={self.delivered}"
         )
         return text + (f" failed={','.join(self.failed_units)}" if self.failed_units else "")
+
+
+def registered_job_units() -> dict[str, Callable[[dt.date], int]]:
+    """Periodic work of channel packages by unit name (the WeChat channel registers its report
+    expiry reminders): each is called with today's date, flushes, and returns how many
+    reminders it queued; the pass commits it as one unit."""
+    return current_app.extensions.setdefault("job_units", {})
 
 
 def worker_handlers() -> dict[str, Handler]:
@@ -115,6 +125,9 @@ def run_jobs_once(
             outcome = unit(name, check)
             report.escalations += outcome == "escalated"
             report.reminders += outcome == "reminded"
+
+    for unit_name, work in sorted(registered_job_units().items()):
+        report.reminders += unit(unit_name, lambda work=work: work(today)) or 0
 
     db.session.remove()
     delivery = deliver_pending(

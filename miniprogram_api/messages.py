@@ -34,6 +34,8 @@ BINDING_NOT_FOUND = "未找到该企业绑定"
 BINDING_REVIEWED = "该绑定申请已处理"
 BINDING_PENDING = "授权委托书已提交，待平台工作人员审核"
 NOT_REPRESENTATIVE = "您尚未获得该企业的授权，不能代其办理"
+LETTER_FORBIDDEN = "只有平台管理员和审计人员可以查看授权委托书"
+LETTER_MISSING = "授权委托书文件无法打开，请联系平台管理员"
 
 # Records, cases, reports.
 RECORD_NOT_FOUND = "未找到该信用记录"
@@ -79,6 +81,8 @@ NOTE_EXTEND = "办理期限延至{deadline}"
 NOTE_DELIVER = "办理完毕，请查看结果"
 NOTE_DEFAULT = "请进入小程序查看"
 REPORT_READY_NOTE = "报告已出具，请在有效期内使用"
+REPORT_EXPIRY_ITEM = "信用报告有效期届满"
+REPORT_EXPIRY_NOTE = "如仍需使用，请重新出具报告"
 
 # Official account (公众号) replies.
 OA_WELCOME = (

@@ -1,10 +1,17 @@
-"""The WeChat channel of the outbox: subscribe messages (订阅消息) to the citizen who filed.
+"""The WeChat channel of the outbox: subscribe messages (订阅消息) to the citizen concerned.
+
+Three purposes, each with its own template: "case_progress" (objection and repair state
+changes, to the citizen who filed), "report_ready" (a report issued in the mini-program, to the
+user who issued it: ``report.issued``) and "deadline" (the validity of such a report is about
+to end, to the citizen who issued it: ``report.expiring``; why this is the applicant-side
+deadline is told in ``operations.queue_report_expiry_reminders``).
 
 A handler runs after the commit that queued the event, outside any request (the outbox worker
 is its boundary). Rules:
 
 * the recipient is looked up when sending (payloads carry ids, never personal data): the
-  verified WeChat user whose natural-person subject filed the case;
+  verified WeChat user whose natural-person subject filed the case or issued the report;
+* a purpose whose template id is not configured is recorded as SKIPPED and sends nothing;
 * 43101 (the user has no subscription left) is recorded and not retried; transient errors
   (timeouts, -1, 45009 rate limit, a token that stays invalid) are recorded and raised, so the
   outbox retries with backoff; other errors (a wrong template id) are raised too and end as a
@@ -29,8 +36,10 @@ import sqlalchemy as sa
 from flask import current_app
 
 from backend.extensions import db
+from backend.issued_reports import messages as report_msg
+from backend.issued_reports.models import IssuedReport, ReportStatus
 from backend.outbox.worker import OutboxDelivery
-from backend.types import utcnow
+from backend.types import local_date, utcnow
 from backend.workflows.common import local_time_text
 from backend.workflows.objections.models import Objection
 from backend.workflows.repairs.models import RepairApplication
@@ -38,6 +47,7 @@ from backend.workflows.repairs.models import RepairApplication
 from . import messages as msg
 from .client import NOT_SUBSCRIBED, WeChatError, mp_api
 from .models import MessageAttempt, MessageAttemptStatus, MpSubscription, WeChatUser
+from .operations import REPORT_EXPIRING_TOPIC, REPORT_READY_TOPIC, queue_report_expiry_reminders
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +64,32 @@ DEFAULT_FIELDS: dict[str, dict[str, str]] = {
         "thing4": "note",  # 温馨提示
         "time5": "time",  # 更新时间
     },
+    "report_ready": {
+        "character_string1": "number",  # 报告编号
+        "thing2": "kind",  # 报告种类
+        "thing3": "subject",  # 信用主体 (masked for a natural person)
+        "time4": "issued_at",  # 出具时间
+        "date5": "valid_until",  # 有效期至
+    },
+    "deadline": {
+        "thing1": "item",  # 提醒事项
+        "character_string2": "number",  # 编号
+        "date3": "deadline",  # 截止日期
+        "thing4": "note",  # 温馨提示
+    },
 }
-PAGES = {"case_progress": "pages/case/detail?type={case_type}&number={number}"}
+PAGES = {
+    "case_progress": "pages/case/detail?type={case_type}&number={number}",
+    "report_ready": "pages/report/detail?number={number}",
+    "deadline": "pages/report/detail?number={number}",
+}
+# Which purpose (template) each topic uses: the console filters message attempts by it.
+TOPIC_PURPOSES = {
+    **dict.fromkeys(CASE_TOPICS, "case_progress"),
+    REPORT_READY_TOPIC: "report_ready",
+    REPORT_EXPIRING_TOPIC: "deadline",
+}
+JOB_UNITS_KEY = "job_units"
 
 
 def register(app) -> None:
@@ -63,6 +97,10 @@ def register(app) -> None:
     handlers = app.extensions.setdefault("outbox_handlers", {})
     for topic in CASE_TOPICS:
         handlers[topic] = handle_case_event
+    handlers[REPORT_READY_TOPIC] = handle_report_ready
+    handlers[REPORT_EXPIRING_TOPIC] = handle_report_expiring
+    # The jobs pass (backend/jobs.py) runs this each time, before it delivers the outbox.
+    app.extensions.setdefault(JOB_UNITS_KEY, {})["wechat-report-expiry"] = queue_report_expiry_reminders
 
 
 def _thing(text: str, limit: int = 20) -> str:
@@ -228,3 +266,53 @@ def handle_case_event(delivery: OutboxDelivery) -> None:
     page = PAGES["case_progress"].format(case_type=case_type, number=case.number)
     values = case_values(payload, action, utcnow())
     _send(delivery, user, "case_progress", _settings().WECHAT_TEMPLATE_CASE_PROGRESS, values, page)
+
+
+def report_values(report: IssuedReport) -> dict[str, str]:
+    """What the report messages say (the subject as public surfaces show it: masked for a
+    natural person, the full name of an enterprise)."""
+    return {
+        "number": report.number,
+        "kind": _thing(report_msg.KIND_LABELS[report.kind]),
+        "subject": _thing(report.subject_display_name),
+        "issued_at": local_time_text(report.issued_at),
+        "valid_until": _day(report.valid_until),
+        "item": msg.REPORT_EXPIRY_ITEM,
+        "deadline": _day(report.valid_until),
+        "note": msg.REPORT_EXPIRY_NOTE,
+    }
+
+
+def _report(delivery: OutboxDelivery) -> IssuedReport | None:
+    report = db.session.get(IssuedReport, int(delivery.payload["report_id"]))
+    if report is None:
+        _record(delivery, MessageAttemptStatus.SKIPPED, error="report not found")
+    return report
+
+
+@_handler
+def handle_report_ready(delivery: OutboxDelivery) -> None:
+    """A report issued in the mini-program: to the WeChat user who issued it."""
+    report = _report(delivery)
+    if report is None:
+        return
+    user = db.session.get(WeChatUser, int(delivery.payload.get("user_id") or 0))
+    if user is not None and (user.appid != _settings().WECHAT_MP_APPID or user.subject_id is None):
+        user = None  # another mini-program's user, or no longer a verified person
+    page = PAGES["report_ready"].format(number=report.number)
+    _send(delivery, user, "report_ready", _settings().WECHAT_TEMPLATE_REPORT_READY, report_values(report), page)
+
+
+@_handler
+def handle_report_expiring(delivery: OutboxDelivery) -> None:
+    """The validity of a mini-program report ends soon: to the citizen who issued it. A report
+    revoked or expired in the meantime needs no reminder (recorded as skipped)."""
+    report = _report(delivery)
+    if report is None:
+        return
+    if report.status_on(local_date()) is not ReportStatus.VALID:
+        _record(delivery, MessageAttemptStatus.SKIPPED, error=f"report is {report.status_on(local_date()).value}")
+        return
+    user = recipient_for(f"citizen:{report.issued_by_id}") if report.issued_by_type == "citizen" else None
+    page = PAGES["deadline"].format(number=report.number)
+    _send(delivery, user, "deadline", _settings().WECHAT_TEMPLATE_DEADLINE, report_values(report), page)

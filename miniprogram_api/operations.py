@@ -23,14 +23,17 @@ from backend.errors import ApiError, Conflict, Forbidden, NotFound
 from backend.extensions import db
 from backend.identifiers import IdentifierError, validate_id_number, validate_uscc
 from backend.issued_reports.content import OWNER_STATUSES
-from backend.issued_reports.models import IssuedReport
+from backend.issued_reports.models import IssuedReport, ReportStatus
+from backend.outbox.models import OutboxEvent
+from backend.outbox.operations import enqueue_event
 from backend.pii import cipher, mask_id_number
 from backend.records.models import CreditRecord
 from backend.records.operations import find_natural_subject, new_natural_subject_row
+from backend.storage import StorageError, get_storage
 from backend.subjects.models import Subject, SubjectKind
 from backend.types import utcnow
 from backend.workflows.common import Applicant, ApplicantKind, actor_key
-from backend.workflows.materials.models import MaterialPurpose
+from backend.workflows.materials.models import Material, MaterialPurpose
 from backend.workflows.materials.operations import check_materials
 
 from . import messages as msg
@@ -295,7 +298,8 @@ def review_enterprise_binding(
     *,
     now: dt.datetime | None = None,
 ) -> EnterpriseBinding:
-    """Platform staff decide on an authorisation letter (the console page is still to be built)."""
+    """Platform staff decide on an authorisation letter (console: miniprogram_api/console_views.py);
+    a rejection needs a reason, which the applicant's binding keeps."""
     from backend.workflows.common import is_platform_staff
 
     if not is_platform_staff(actor):
@@ -579,3 +583,115 @@ def list_subscriptions(user: WeChatUser) -> list[MpSubscription]:
             sa.select(MpSubscription).where(MpSubscription.user_id == user.id).order_by(MpSubscription.template_id)
         )
     )
+
+
+# --- subscribe messages queued with the change (sent by notifications.py after commit) ------
+
+REPORT_READY_TOPIC = "report.issued"
+REPORT_EXPIRING_TOPIC = "report.expiring"
+
+
+def queue_report_ready(user: WeChatUser, report: IssuedReport) -> OutboxEvent:
+    """Queue the "report ready" message for a report the user just issued in the mini-program,
+    in the caller's transaction (no report, no message; no message without the report).
+
+    Only reports issued *in the mini-program* are announced, to the WeChat user who asked for
+    them. Reports issued at the counter, the kiosk or by the CLI were handed over on the spot,
+    and a person whose subject merely has a bound WeChat user did not ask for them; an enterprise
+    report can be issued by anyone, so messaging the enterprise's representatives for each one
+    would be noise that tells them who takes an interest. The payload carries ids only.
+    """
+    return enqueue_event(
+        REPORT_READY_TOPIC,
+        {"report_id": report.id, "user_id": user.id},
+        dedupe_key=f"{REPORT_READY_TOPIC}:{report.id}",
+    )
+
+
+def queue_report_expiry_reminders(today: dt.date) -> int:
+    """Queue the "deadline" message for mini-program reports whose validity ends within
+    ``WECHAT_REPORT_EXPIRY_REMINDER_DAYS`` days; returns how many were queued now.
+
+    Why this is the applicant-side deadline: no step of an objection or a repair gives the
+    applicant a time limit. A returned case (RETURNED) has no deadline at all (DOMAIN.md names
+    none; ``workflows.common.DEADLINE_STATES`` leaves it out: "a returned case waits for the
+    applicant"), and the running deadlines (accept, decide, deliver) bind the platform and the
+    department, so reminding the applicant of them asks nothing of them; the return itself is
+    already announced by the "case_progress" message (需补正). The one date a citizen must act
+    before is the end of a report's validity: a report they took in the mini-program (for a
+    tender, a loan, a job) stops being accepted after ``valid_until``, and a new one must be
+    issued in time. The recipient is the citizen who issued it (looked up when sending).
+
+    Once per report: the event's dedupe key is the report id, so a second run of the job, or a
+    second worker, finds the event queued already (the unique key decides a race: the losing
+    unit fails and finds the event on its next pass). No column is needed.
+    """
+    days = int(current_app.extensions["settings"].WECHAT_REPORT_EXPIRY_REMINDER_DAYS)
+    reports = db.session.scalars(
+        sa.select(IssuedReport)
+        .where(
+            IssuedReport.status == ReportStatus.VALID,
+            IssuedReport.channel == "mp",
+            IssuedReport.issued_by_type == "citizen",
+            IssuedReport.valid_until >= today,
+            IssuedReport.valid_until <= today + dt.timedelta(days=days),
+        )
+        .order_by(IssuedReport.valid_until, IssuedReport.id)
+    ).all()
+    queued = 0
+    for report in reports:
+        key = f"{REPORT_EXPIRING_TOPIC}:{report.id}"
+        if db.session.scalar(sa.select(OutboxEvent.id).where(OutboxEvent.dedupe_key == key)) is not None:
+            continue
+        enqueue_event(
+            REPORT_EXPIRING_TOPIC,
+            {"report_id": report.id, "valid_until": report.valid_until},
+            dedupe_key=key,
+        )
+        queued += 1
+    return queued
+
+
+# --- staff review of enterprise bindings (the console) -------------------------------------
+
+
+def get_binding(binding_id: int) -> EnterpriseBinding:
+    binding = db.session.get(EnterpriseBinding, binding_id)
+    if binding is None:
+        raise NotFound(msg.BINDING_NOT_FOUND, code="binding_not_found")
+    return binding
+
+
+def can_read_binding_letter(actor: Actor) -> bool:
+    """The authorisation letter names the agent: platform staff (who review it) and auditors."""
+    from backend.workflows.common import is_auditor, is_platform_staff
+
+    return is_platform_staff(actor) or is_auditor(actor)
+
+
+def read_binding_letter(actor: Actor, binding: EnterpriseBinding) -> tuple[Material, bytes]:
+    """The uploaded authorisation letter of a binding, for staff review; every view is audited.
+
+    ``materials.read_material`` serves files attached to a case only: a letter belongs to a
+    binding, so it is read here, with the same hash check (never show a file other than the
+    one uploaded)."""
+    if not can_read_binding_letter(actor):
+        raise Forbidden(msg.LETTER_FORBIDDEN, code="forbidden")
+    material = db.session.get(Material, binding.material_id) if binding.material_id else None
+    if material is None:
+        raise NotFound(msg.LETTER_MISSING, code="material_not_found")
+    try:
+        data = get_storage().get(material.storage_key)
+    except StorageError as exc:
+        raise NotFound(msg.LETTER_MISSING, code="material_file_missing") from exc
+    if hashlib.sha256(data).hexdigest() != material.sha256:
+        raise ApiError(msg.LETTER_MISSING, code="material_file_changed", status=409)
+    record_event(
+        actor,
+        "mp.enterprise.letter_view",
+        target=material,
+        subject_id=binding.person_subject_id,
+        reason="企业授权审核",
+        details={"binding": binding.id, "enterprise": binding.subject_id, "sha256": material.sha256},
+    )
+    return material, data

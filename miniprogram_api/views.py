@@ -19,7 +19,7 @@ from flask import Response, current_app, request
 
 from backend.audit.operations import record_event
 from backend.errors import ApiError, ErrorSchema, Forbidden, NotFound, Unauthorized
-from backend.extensions import db, limiter
+from backend.extensions import db, limiter, public_query_limit, verification_limit
 from backend.issued_reports import messages as report_msg
 from backend.issued_reports.content import ReportOptions
 from backend.issued_reports.operations import issue_report, read_report_pdf
@@ -33,7 +33,7 @@ from backend.types import local_date
 from backend.workflows.commitments.models import CommitmentKind, CreditCommitment
 from backend.workflows.commitments.operations import TEMPLATES, render_commitment, sign_commitment, text_hash
 from backend.workflows.common import CaseState
-from backend.workflows.materials.operations import upload_material
+from backend.workflows.materials.operations import check_file_name, upload_material
 from backend.workflows.objections import messages as objection_msg
 from backend.workflows.objections.models import Objection
 from backend.workflows.objections.operations import (
@@ -104,8 +104,13 @@ log = logging.getLogger(__name__)
 
 # The official account's callbacks: XML, signed by WeChat, not part of the JSON API document.
 oa_bp = APIBlueprint("wechat_oa", __name__, url_prefix="/wechat", enable_openapi=False)
+# ``template_folder``: the channel's console pages (console_views.py) render from templates/wechat.
 bp = APIBlueprint(
-    "mp_api", __name__, url_prefix="/api/mp/v1", tag={"name": msg.TAG, "description": msg.TAG_DESCRIPTION}
+    "mp_api",
+    __name__,
+    url_prefix="/api/mp/v1",
+    tag={"name": msg.TAG, "description": msg.TAG_DESCRIPTION},
+    template_folder="templates",
 )
 
 AUTH = [{SCHEME_NAME: []}]
@@ -322,7 +327,7 @@ def unbind_enterprise(binding_id: int):
 
 
 @bp.get("/subjects")
-@limiter.limit(_public_limit)
+@public_query_limit
 @bp.input(SearchQuerySchema, location="query", arg_name="query")
 @bp.output(SearchPageSchema)
 @bp.doc(summary="按名称或统一社会信用代码查询企业（公开）", responses=_responses(400, 422, 429))
@@ -334,7 +339,7 @@ def search_subjects(query: dict):
 
 
 @bp.get("/subjects/<uscc>")
-@limiter.limit(_public_limit)
+@public_query_limit
 @bp.output(PublicProfileSchema)
 @bp.doc(summary="企业的公示信用信息（公开）", responses=_responses(400, 404, 429))
 def get_subject(uscc: str):
@@ -412,6 +417,7 @@ def sign_record_commitment(record_id: int, body: dict):
 def upload(form: dict):
     _, actor = verified_actor()
     upload_file = form["file"]
+    check_file_name(upload_file.filename)
     limit = int(_settings().MATERIAL_MAX_BYTES)
     data = upload_file.read(limit + 1)
     material = upload_material(actor, data, upload_file.filename, form["purpose"])
@@ -668,6 +674,7 @@ def create_report(body: dict):
         subject = user.subject
     options = ReportOptions(years=body["years"], domains=tuple(body["domains"])) if kind is ReportKind.SPECIAL else None
     issued = issue_report(actor, subject, kind, options, channel="mp")
+    ops.queue_report_ready(user, issued.report)  # the "report ready" message, sent after commit
     db.session.commit()
     readable = issued.report.subject_id in ops.own_subject_ids(actor)
     return _report_out(issued.report, user if readable else None)
@@ -723,7 +730,7 @@ def report_pdf(number: str, query: dict):
 
 
 @bp.post("/verify")
-@limiter.limit(_verify_limit)
+@verification_limit
 @bp.output(VerifyResultSchema)
 @bp.doc(
     summary="核验报告：扫描的二维码内容或 PDF 文件",

@@ -26,6 +26,7 @@ from kiosk.operations import register_device
 
 ROLES = ("anonymous", "platform_admin", "reviewer_own", "reviewer_other", "auditor")
 MISSING_REPORT = "XYJC-20260101-NOTEXIST0"
+MISSING_BINDING = 999999
 
 
 def row(anonymous, platform_admin, reviewer_own, reviewer_other, auditor) -> dict[str, int]:
@@ -97,7 +98,21 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     ],
     "admin.extend_case": [("/admin/cases/repair/{repair}/extend", REVIEWER_POST)],
     "admin.deliver_case": [("/admin/cases/objection/{objection}/deliver", ADMIN_POST)],
+    "admin.withdraw_case": [
+        ("/admin/cases/objection/{objection}/withdraw", ADMIN_POST),
+        ("/admin/cases/repair/{repair}/withdraw", ADMIN_POST),
+    ],
     "admin.outbox": [("/admin/outbox", ADMIN_AUDITOR)],
+    # WeChat: enterprise bindings by authorisation letter (admins review, auditors read) and the
+    # subscribe message attempts. An unknown binding is a 404 only for those allowed to look.
+    "admin.wechat_bindings": [
+        ("/admin/wechat/bindings", ADMIN_AUDITOR),
+        ("/admin/wechat/bindings?status=all", ADMIN_AUDITOR),
+    ],
+    "admin.wechat_binding": [(f"/admin/wechat/bindings/{MISSING_BINDING}", row(302, 404, 403, 403, 404))],
+    "admin.wechat_binding_letter": [(f"/admin/wechat/bindings/{MISSING_BINDING}/letter", row(302, 404, 403, 403, 404))],
+    "admin.wechat_binding_review": [(f"/admin/wechat/bindings/{MISSING_BINDING}/review", row(302, 404, 403, 403, 403))],
+    "admin.wechat_messages": [("/admin/wechat/messages", ADMIN_AUDITOR)],
 }
 
 

@@ -170,9 +170,11 @@ def nav_items(user: StaffUser) -> list[NavItem]:
         items.append(NavItem("admin.departments", "部门与密钥"))
         items.append(NavItem("admin.reports", "信用报告"))
         items.append(NavItem("admin.kiosks", "自助终端"))
+        items.append(NavItem("admin.wechat_bindings", "企业授权审核"))
     items.append(NavItem("admin.calendar", "节假日维护"))
     if user.role in (ADMIN, AUDITOR):
         items.append(NavItem("admin.outbox", "消息发件箱"))
+        items.append(NavItem("admin.wechat_messages", "微信消息"))
     if can_read_audit_log(user):
         items.append(NavItem("admin.audit_log", "审计日志"))
     return items

@@ -13,7 +13,7 @@ from backend.records.models import CreditRecord, RecordStatus
 from backend.workflows.objections.models import Objection, ObjectionOutcome
 from backend.workflows.objections.operations import accept_objection, decide_objection
 from miniprogram_api.models import MessageAttempt, MessageAttemptStatus
-from tests.wechat.conftest import TEMPLATE_CASE
+from tests.wechat.conftest import TEMPLATE_CASE, TEMPLATE_REPORT
 from tests.wechat.helpers import (
     API,
     Person,
@@ -105,7 +105,10 @@ def test_citizen_journey(client, fake):
     assert detail.json["history"][0]["who"] == "申请人"
     assert db.session.get(CreditRecord, record_id).status is RecordStatus.WITHDRAWN
 
-    # A personal report, downloaded through its short-lived link and verified publicly.
+    # A personal report (the citizen accepts the "report ready" message when asking for it),
+    # downloaded through its short-lived link and verified publicly.
+    fake.grant_subscription(person.openid, TEMPLATE_REPORT)
+    client.post(f"{API}/subscriptions", json={"answers": {TEMPLATE_REPORT: "accept"}}, headers=person.headers)
     issued = client.post(f"{API}/reports", json={"kind": "personal"}, headers=person.headers)
     assert issued.status_code == 201, issued.json
     assert issued.json["status"] == "valid"
@@ -116,6 +119,13 @@ def test_citizen_journey(client, fake):
     assert pdf.data.startswith(b"%PDF")
     listed = client.get(f"{API}/reports", headers=person.headers).json["items"]
     assert [r["number"] for r in listed] == [issued.json["number"]]
+    # The next jobs pass tells the citizen, in WeChat, that the report is ready.
+    run_jobs_once()
+    (ready,) = [m for m in fake.subscribe_messages if m["template_id"] == TEMPLATE_REPORT]
+    assert ready["touser"] == person.openid
+    assert ready["data"]["character_string1"]["value"] == issued.json["number"]
+    assert ready["data"]["thing3"]["value"] == "张*华"
+    assert ready["page"] == f"pages/report/detail?number={issued.json['number']}"
 
     verdict = client.post(
         "/api/v1/verify", data={"file": (io.BytesIO(pdf.data), "report.pdf")}, content_type="multipart/form-data"
