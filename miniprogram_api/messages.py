@@ -60,6 +60,12 @@ TEMPLATE_TITLES = {
     "report_ready": "信用报告出具通知",
 }
 CASE_TYPE_LABELS = {"objection": "异议申诉", "repair": "信用修复"}
+# Why a message was not sent (shown to staff on the message attempts page).
+SKIP_NO_USER = "收件人没有已实名认证的微信用户"
+SKIP_NO_TEMPLATE = "未配置“{title}”订阅消息模板"
+SKIP_CASE_NOT_FOUND = "案件不存在"
+SKIP_REPORT_NOT_FOUND = "报告不存在"
+SKIP_REPORT_NOT_VALID = "报告{status}，无需提醒"
 # phrase values: at most 5 Chinese characters (WeChat's rule for "phrase" fields).
 ACTION_PHRASES = {
     "accept": "已受理",

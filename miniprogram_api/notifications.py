@@ -219,10 +219,15 @@ def _send(
     page: str | None,
 ) -> None:
     if user is None:
-        _record(delivery, MessageAttemptStatus.SKIPPED, error="no verified WeChat user for the applicant")
+        _record(delivery, MessageAttemptStatus.SKIPPED, error=msg.SKIP_NO_USER)
         return
     if not template_id:
-        _record(delivery, MessageAttemptStatus.SKIPPED, user=user, error=f"no template configured for {purpose}")
+        _record(
+            delivery,
+            MessageAttemptStatus.SKIPPED,
+            user=user,
+            error=msg.SKIP_NO_TEMPLATE.format(title=msg.TEMPLATE_TITLES[purpose]),
+        )
         return
     data = {key: values[name] for key, name in fields_for(purpose).items()}
     try:
@@ -260,7 +265,7 @@ def handle_case_event(delivery: OutboxDelivery) -> None:
     model = CASE_MODELS.get(case_type)
     case = db.session.get(model, int(payload["case_id"])) if model else None
     if case is None:
-        _record(delivery, MessageAttemptStatus.SKIPPED, error="case not found")
+        _record(delivery, MessageAttemptStatus.SKIPPED, error=msg.SKIP_CASE_NOT_FOUND)
         return
     user = recipient_for(case.applicant_key)
     page = PAGES["case_progress"].format(case_type=case_type, number=case.number)
@@ -286,7 +291,7 @@ def report_values(report: IssuedReport) -> dict[str, str]:
 def _report(delivery: OutboxDelivery) -> IssuedReport | None:
     report = db.session.get(IssuedReport, int(delivery.payload["report_id"]))
     if report is None:
-        _record(delivery, MessageAttemptStatus.SKIPPED, error="report not found")
+        _record(delivery, MessageAttemptStatus.SKIPPED, error=msg.SKIP_REPORT_NOT_FOUND)
     return report
 
 
@@ -311,7 +316,12 @@ def handle_report_expiring(delivery: OutboxDelivery) -> None:
     if report is None:
         return
     if report.status_on(local_date()) is not ReportStatus.VALID:
-        _record(delivery, MessageAttemptStatus.SKIPPED, error=f"report is {report.status_on(local_date()).value}")
+        status = report.status_on(local_date())
+        _record(
+            delivery,
+            MessageAttemptStatus.SKIPPED,
+            error=msg.SKIP_REPORT_NOT_VALID.format(status=report_msg.STATUS_LABELS[status]),
+        )
         return
     user = recipient_for(f"citizen:{report.issued_by_id}") if report.issued_by_type == "citizen" else None
     page = PAGES["deadline"].format(number=report.number)

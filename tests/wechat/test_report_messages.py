@@ -135,7 +135,7 @@ def test_no_template_configured_sends_nothing(client, fake, wechat_settings, mon
     assert event.status is OutboxStatus.DELIVERED and event.last_error is None
     (attempt,) = _attempts("report.issued")
     assert attempt.status is MessageAttemptStatus.SKIPPED and attempt.template_id is None
-    assert "no template configured" in attempt.error
+    assert attempt.error == "未配置“信用报告出具通知”订阅消息模板"
     assert fake.subscribe_messages == []
 
 
@@ -200,7 +200,7 @@ def test_a_report_revoked_before_the_reminder_goes_out_is_skipped(client, fake):
     db.session.commit()
     _deliver()
     (attempt,) = _attempts("report.expiring")
-    assert attempt.status is MessageAttemptStatus.SKIPPED and "revoked" in attempt.error
+    assert attempt.status is MessageAttemptStatus.SKIPPED and attempt.error == "报告已撤销，无需提醒"
     assert [m for m in fake.subscribe_messages if m["template_id"] == TEMPLATE_DEADLINE] == []
 
 
