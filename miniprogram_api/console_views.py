@@ -16,17 +16,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from urllib.parse import quote
 
 import sqlalchemy as sa
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length
 
 from backend.admin.auth import ADMIN, AUDITOR, current_staff, require_role, staff_actor
-from backend.admin.case_views import OUTBOX_STATUS_LABELS
+from backend.admin.case_views import OUTBOX_STATUS_LABELS, inline_file_response
 from backend.admin.views import PAGE_SIZE, Page, bp, paginate, submitted
 from backend.errors import ApiError
 from backend.extensions import db
@@ -163,21 +162,7 @@ def wechat_binding_letter(binding_id: int):
             "admin/error.html", status=exc.status, message=LETTER_ERROR.format(message=exc.message)
         ), exc.status
     db.session.commit()
-    fallback = f"letter-{material.id}.{material.file_type.extension}"
-    return Response(
-        data,
-        mimetype=material.file_type.mime,
-        headers={
-            "Content-Disposition": f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(material.original_name)}",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "no-store",
-            "Pragma": "no-cache",
-            # Framed by the binding page only; nothing in an uploaded file may load or run anything.
-            "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
-            "frame-ancestors 'self'",
-            "X-Frame-Options": "SAMEORIGIN",
-        },
-    )
+    return inline_file_response(material, data, "letter")
 
 
 @bp.post("/wechat/bindings/<int:binding_id>/review")

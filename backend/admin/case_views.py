@@ -518,18 +518,22 @@ def case_material(kind: str, case_id: int, material_id: int):
             "admin/error.html", status=exc.status, message=MATERIAL_FILE_ERROR.format(message=exc.message)
         ), exc.status
     db.session.commit()
-    filename = material.original_name
-    fallback = f"material-{material.id}.{material.file_type.extension}"
+    return inline_file_response(material, data, "material")
+
+
+def inline_file_response(material: Material, data: bytes, name_prefix: str) -> Response:
+    """An uploaded file for inline preview inside a console page (case materials, binding
+    letters): never cached, framed by the console only, and nothing in it may load or run."""
+    fallback = f"{name_prefix}-{material.id}.{material.file_type.extension}"
     return Response(
         data,
         mimetype=material.file_type.mime,
         headers={
-            "Content-Disposition": f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}",
+            "Content-Disposition": f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(material.original_name)}",
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "no-store",
             "Pragma": "no-cache",
-            # Framed by the case page only (the console otherwise forbids framing); nothing in a
-            # submitted file may load or run anything.
+            # The console otherwise forbids framing: its own pages may frame this one.
             "Content-Security-Policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
             "frame-ancestors 'self'",
             "X-Frame-Options": "SAMEORIGIN",
