@@ -29,12 +29,11 @@ from backend.outbox.operations import enqueue_event
 from backend.pii import cipher, mask_id_number
 from backend.records.models import CreditRecord
 from backend.records.operations import find_natural_subject, new_natural_subject_row
-from backend.storage import StorageError, get_storage
 from backend.subjects.models import Subject, SubjectKind
 from backend.types import utcnow
 from backend.workflows.common import Applicant, ApplicantKind, actor_key
 from backend.workflows.materials.models import Material, MaterialPurpose
-from backend.workflows.materials.operations import check_materials
+from backend.workflows.materials.operations import check_materials, stored_bytes
 
 from . import messages as msg
 from .auth import hash_token, new_token, session_hours
@@ -680,12 +679,7 @@ def read_binding_letter(actor: Actor, binding: EnterpriseBinding) -> tuple[Mater
     material = db.session.get(Material, binding.material_id) if binding.material_id else None
     if material is None:
         raise NotFound(msg.LETTER_MISSING, code="material_not_found")
-    try:
-        data = get_storage().get(material.storage_key)
-    except StorageError as exc:
-        raise NotFound(msg.LETTER_MISSING, code="material_file_missing") from exc
-    if hashlib.sha256(data).hexdigest() != material.sha256:
-        raise ApiError(msg.LETTER_MISSING, code="material_file_changed", status=409)
+    data = stored_bytes(material, msg.LETTER_MISSING)
     record_event(
         actor,
         "mp.enterprise.letter_view",

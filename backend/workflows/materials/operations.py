@@ -225,18 +225,24 @@ def can_read_material(actor: Actor, material: Material) -> bool:
     return case is not None and is_department_actor(actor, case.department_id)
 
 
+def stored_bytes(material: Material, missing_message: str) -> bytes:
+    """The stored file of ``material``, only if it is still the one uploaded (its SHA-256): never
+    show a reviewer another file. A missing file is a 404, a changed one a 409."""
+    try:
+        data = get_storage().get(material.storage_key)
+    except StorageError as exc:
+        raise NotFound(missing_message, code="material_file_missing") from exc
+    if hashlib.sha256(data).hexdigest() != material.sha256:
+        raise ApiError(missing_message, code="material_file_changed", status=409)
+    return data
+
+
 def read_material(actor: Actor, material: Material) -> bytes:
     """The file's bytes for a reviewer; every view is audited."""
     if not can_read_material(actor, material):
         raise Forbidden(msg.NOT_ALLOWED.format(action=msg.ACTIONS["view"]))
     case = _case_of(material)
-    try:
-        data = get_storage().get(material.storage_key)
-    except StorageError as exc:
-        raise NotFound(msg.MATERIAL_FILE_MISSING, code="material_file_missing") from exc
-    if hashlib.sha256(data).hexdigest() != material.sha256:
-        # Never show a reviewer a file other than the one the applicant submitted.
-        raise ApiError(msg.MATERIAL_FILE_MISSING, code="material_file_changed", status=409)
+    data = stored_bytes(material, msg.MATERIAL_FILE_MISSING)
     record_event(
         actor,
         "material.view",
