@@ -147,7 +147,14 @@ def _search(session: Session, q: str, page: int, per_page: int) -> SearchPage:
     skip = (page - 1) * per_page
     want = per_page + 1  # one more than a page tells whether there is a next one
     items: list[SubjectSummary] = []
-    for rows_stmt, count_stmt in _name_tiers(session.get_bind().dialect.name, _search_mode(text)):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # Plan each search for its own fragment: a prepared statement's generic plan cannot tell a
+        # rare fragment (trigram index) from a common one (walk the primary key to LIMIT).
+        # Measured on 100k enterprises: p99 of 3-4 character searches about half. SET LOCAL ends
+        # with the request's transaction.
+        session.execute(_CUSTOM_PLANS)
+    for rows_stmt, count_stmt in _name_tiers(dialect, _search_mode(text)):
         rows = session.execute(rows_stmt, {**params, "offset": skip, "limit": want}).all()
         if rows:
             skip = 0
@@ -175,6 +182,7 @@ _s = Subject.__table__
 _LEGAL = _s.c.kind == SubjectKind.LEGAL
 _SUMMARY = (_s.c.uscc, _s.c.name, _s.c.area_code)
 _PAGE = {"limit": sa.bindparam("limit", type_=sa.Integer), "offset": sa.bindparam("offset", type_=sa.Integer)}
+_CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
 _BY_USCC = sa.select(*_SUMMARY).where(_s.c.uscc == sa.bindparam("uscc"), _LEGAL)
 _fts = sa.table("subject_name_fts", sa.column("rowid", sa.Integer))
 _FTS_MATCH = sa.literal_column("subject_name_fts").op("MATCH")(sa.bindparam("phrase"))
