@@ -434,23 +434,6 @@ def database_urls(choice: str, environ: dict[str, str] | None = None) -> list[st
     return {"sqlite": [sqlite_url], "postgresql": [postgres_url], "both": [sqlite_url, postgres_url]}[choice]
 
 
-def _ensure_postgres_database(url: str) -> str | None:
-    """Create the benchmark database if missing; the reason it cannot be reached, or None."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (parsed.database,)).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{parsed.database}"')
-    except psycopg.OperationalError as exc:
-        return f"PostgreSQL not reachable at {parsed.host}:{parsed.port} ({exc})"
-    return None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--enterprises", type=int, default=100_000)
@@ -474,9 +457,10 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for url in database_urls(args.db):
         if not url.startswith("sqlite"):
-            problem = _ensure_postgres_database(url)
-            if problem:
-                print(f"\n{problem}: the PostgreSQL benchmark was NOT RUN", flush=True)
+            from tests.ensure_pg import main as ensure_database  # the test suite's: creates it if missing
+
+            if ensure_database(url) != 0:  # it says why on stderr
+                print("\nthe PostgreSQL benchmark was NOT RUN", flush=True)
                 status = 1
                 continue
         status |= run_database(url, args)

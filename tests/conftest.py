@@ -25,6 +25,24 @@ def _database_url(tmp_path_factory) -> str:
     return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
 
 
+def sibling_config(app, **overrides) -> dict:
+    """The configuration of the suite's app (same database and keys), for a second app that a
+    test builds with some settings changed (``create_app(sibling_config(app, X=...))``)."""
+    settings = app.extensions["settings"]
+    config = {
+        "ENV": "testing",
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
+        "PII_HASH_KEY": settings.PII_HASH_KEY,
+        "RATELIMIT_ENABLED": False,
+        "PUBLIC_BASE_URL": "http://credit.test",
+        "STORAGE_DIR": settings.STORAGE_DIR,
+    }
+    config.update(overrides)
+    return config
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     url = _database_url(tmp_path_factory)

@@ -22,7 +22,7 @@ from backend.app import create_app
 from backend.extensions import db
 from backend.issued_reports.keys import EXTENSION_KEY
 from backend.issued_reports.operations import issue_report
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import sibling_config
 from tests.factories import make_department, make_uscc, record_input, write_records
 
 from .conftest import ENTERPRISE_NAME
@@ -31,21 +31,6 @@ from .helpers import pdf_text, read_qr
 REPLICA_NAME = "金昌市副本数据测试有限公司"  # the same USCC, another name: only on the replica
 ONLY_ON_REPLICA = "金昌市仅在副本存在有限公司"
 RECENT = dt.date.today() - dt.timedelta(days=60)
-
-
-def _config(app, **overrides) -> dict:
-    config = {
-        "ENV": "testing",
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": app.config["SECRET_KEY"],
-        "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
-        "PII_HASH_KEY": app.extensions["settings"].PII_HASH_KEY,
-        "RATELIMIT_ENABLED": False,
-        "PUBLIC_BASE_URL": "http://credit.test",
-        "STORAGE_DIR": app.extensions["settings"].STORAGE_DIR,
-    }
-    config.update(overrides)
-    return config
 
 
 @pytest.fixture
@@ -69,7 +54,7 @@ def _fill_replica(app, url: str, uscc: str) -> None:
     """Migrate the replica database and write what only it holds."""
     from flask_migrate import upgrade
 
-    writer = create_app(_config(app, DATABASE_URL=url))
+    writer = create_app(sibling_config(app, DATABASE_URL=url))
     with writer.app_context():
         upgrade()
         dept = make_department()
@@ -102,7 +87,7 @@ def primary_world(app):
 
 
 def _reading_app(app, keys, **overrides):
-    reader = create_app(_config(app, **overrides))
+    reader = create_app(sibling_config(app, **overrides))
     reader.extensions[EXTENSION_KEY] = keys
     return reader
 

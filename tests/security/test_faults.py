@@ -26,7 +26,7 @@ from backend.workflows.objections.models import Objection
 from backend.workflows.objections.operations import accept_objection
 from miniprogram_api.models import MessageAttempt, MessageAttemptStatus
 from miniprogram_api.notifications import CASE_TOPICS, handle_case_event
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import sibling_config
 from tests.security.outage import DatabaseOutage, can_mount, fill, remount_read_only, tiny_filesystem
 from tests.wechat.helpers import API, Staff, file_objection, login
 
@@ -37,19 +37,13 @@ from tests.wechat.helpers import API, Staff, file_objection, login
 def outage(app, callers, tmp_path):
     """A second app on the same database, reached through something the test can break."""
     broken = DatabaseOutage(app.config["SQLALCHEMY_DATABASE_URI"])
-    settings = app.extensions["settings"]
     other = create_app(
-        {
-            "ENV": "testing",
-            "DATABASE_URL": broken.url,
-            "SQLALCHEMY_ENGINE_OPTIONS": broken.engine_options,
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
-            "PII_HASH_KEY": settings.PII_HASH_KEY,
-            "RATELIMIT_ENABLED": False,
-            "PUBLIC_BASE_URL": "http://credit.test",
-            "STORAGE_DIR": str(tmp_path / "outage-storage"),
-        }
+        sibling_config(
+            app,
+            DATABASE_URL=broken.url,
+            SQLALCHEMY_ENGINE_OPTIONS=broken.engine_options,
+            STORAGE_DIR=str(tmp_path / "outage-storage"),
+        )
     )
     yield other, broken
     broken.close()

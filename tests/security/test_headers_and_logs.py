@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from backend.app import create_app
-from tests.conftest import TEST_PII_KEY
+from tests.conftest import TEST_PII_KEY, sibling_config
 from tests.security.helpers import MP_SECRET, OA_SECRET
 from tests.security.log_scan import find_personal_data
 from tests.security.test_route_matrix import ROWS
@@ -81,18 +81,8 @@ def test_kiosk_and_personal_pages_are_not_cached(callers):
 
 @pytest.fixture
 def https_app(app, tmp_path):
-    settings = app.extensions["settings"]
     secure = create_app(
-        {
-            "ENV": "testing",
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
-            "PII_HASH_KEY": settings.PII_HASH_KEY,
-            "RATELIMIT_ENABLED": False,
-            "PUBLIC_BASE_URL": "https://credit.example.cn",
-            "STORAGE_DIR": str(tmp_path / "https-storage"),
-        }
+        sibling_config(app, PUBLIC_BASE_URL="https://credit.example.cn", STORAGE_DIR=str(tmp_path / "https-storage"))
     )
     yield secure
     from backend.extensions import db
