@@ -6,6 +6,7 @@ import logging
 import os
 from typing import Any
 
+import click
 from apiflask import APIFlask
 from flask import request
 from sqlalchemy import event
@@ -16,7 +17,8 @@ from werkzeug.routing import IntegerConverter
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
 from .errors import ErrorSchema, register_error_handlers
-from .extensions import REPLICA_BIND, close_read_session, csrf, db, limiter, migrate
+from .extensions import REPLICA_BIND, close_read_session, csrf, db, limiter
+from .json_provider import OrjsonProvider
 from .metrics import init_metrics
 from .pii import PiiCipher
 from .request_guard import refuse_nul_characters
@@ -33,14 +35,15 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
         spec_path="/openapi.json",
         instance_relative_config=True,
     )
-    app.json.ensure_ascii = False  # Chinese as UTF-8 in JSON, not escapes
+    app.json = OrjsonProvider(app)  # Chinese as UTF-8 in JSON, not escapes; fast (json_provider.py)
     settings = load_settings(app.instance_path, config)
     _apply_settings(app, settings)
     _configure_logging(settings)
 
     db.init_app(app)
     app.teardown_appcontext(close_read_session)
-    migrate.init_app(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
+    if settings.ENV != "production" or click.get_current_context(silent=True) is not None:
+        init_migrations(app)
     csrf.init_app(app)
     limiter.init_app(app)
     app.extensions["pii"] = PiiCipher(settings.PII_ENCRYPTION_KEYS, settings.PII_HASH_KEY)
@@ -126,6 +129,19 @@ def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 30}, "hide_parameters": True}
     return {"pool_pre_ping": True, "hide_parameters": True}
+
+
+def init_migrations(app: APIFlask) -> None:
+    """Flask-Migrate (``flask db``, ``flask_migrate.upgrade()``) for this app, once.
+
+    A production web worker never migrates: outside the command line it does not import
+    Flask-Migrate, whose alembic, mako and pygments are about 12 MB of every worker's memory.
+    The ``flask`` command line (any environment) and development and test apps have it.
+    """
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=MIGRATIONS_DIR, render_as_batch=True)
 
 
 def _configure_logging(settings: Settings) -> None:

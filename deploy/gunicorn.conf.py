@@ -2,9 +2,10 @@
 
 Everything can be tuned from the environment file without editing this one:
 GUNICORN_BIND, WEB_CONCURRENCY (processes), GUNICORN_THREADS, GUNICORN_TIMEOUT,
-GUNICORN_MAX_REQUESTS. With PROMETHEUS_MULTIPROC_DIR set, /metrics adds up all processes.
+GUNICORN_MAX_REQUESTS, GUNICORN_MALLOC_THRESHOLD. With PROMETHEUS_MULTIPROC_DIR set, /metrics adds up all processes.
 """
 
+import ctypes
 import os
 from pathlib import Path
 
@@ -32,6 +33,11 @@ capture_output = True
 # gunicorn's runtime control socket (in the service user's home by default) is not used:
 # systemctl reload/restart manage the processes, and one interface less to protect.
 control_socket_disable = True
+# glibc raises its mmap threshold each time a large block is freed (up to 32 MB) and then keeps
+# such blocks in the heap after they are freed: rendering a report (font subsets, page
+# streams, the signed file) leaves a process holding memory it no longer uses. A fixed
+# threshold returns large blocks to the system when they are freed (0: glibc's default).
+malloc_threshold = int(os.environ.get("GUNICORN_MALLOC_THRESHOLD", str(128 * 1024)))
 
 
 def _multiproc_dir() -> Path | None:
@@ -46,6 +52,23 @@ def on_starting(server):
         folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*.db"):
             stale.unlink()
+
+
+def post_fork(server, worker):
+    if malloc_threshold > 0:
+        _fixed_malloc_thresholds(malloc_threshold)
+
+
+def _fixed_malloc_thresholds(size: int) -> bool:
+    """mallopt(M_MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD) in this process; False where the C
+    library is not glibc (nothing is changed there)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_mmap_threshold, size)) and bool(mallopt(m_trim_threshold, size))
 
 
 def child_exit(server, worker):

@@ -30,6 +30,13 @@ DEPLOY_VARIABLES = (
     ("GUNICORN_TIMEOUT", GUNICORN, "`30`", "seconds before a stuck request's process is replaced"),
     ("GUNICORN_MAX_REQUESTS", GUNICORN, "`5000`", "requests before a process is recycled (10 % jitter)"),
     (
+        "GUNICORN_MALLOC_THRESHOLD",
+        GUNICORN,
+        "`131072`",
+        "bytes: glibc's fixed mmap and trim threshold in each process, so that freed large blocks "
+        "go back to the system (0: glibc's sliding default)",
+    ),
+    (
         "PROMETHEUS_MULTIPROC_DIR",
         "prometheus_client",
         "(empty)",

@@ -12,8 +12,6 @@ import base64
 import io
 from typing import Any
 
-import qrcode
-import qrcode.image.svg
 from flask import (
     Blueprint,
     Response,
@@ -536,6 +534,10 @@ def qr_ticket():
     ticket, seconds = ops.new_login_ticket(_device())
     db.session.commit()
     content = f"{_settings().PUBLIC_BASE_URL.rstrip('/')}/mp/kiosk-login?ticket={ticket}"
+    # Imported here: the SVG factory brings lxml (about 7 MB), which only this kiosk route needs.
+    import qrcode
+    import qrcode.image.svg
+
     image = qrcode.make(content, image_factory=qrcode.image.svg.SvgPathImage, box_size=12, border=2)
     buffer = io.BytesIO()
     image.save(buffer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import struct
+from array import array
 from collections.abc import Callable
 
 # Simple-glyph point flags.
@@ -35,11 +36,11 @@ class GlyphOutlines:
     """Outlines of a reportlab ``TTFont`` face, in font units, cached per glyph."""
 
     def __init__(self, face) -> None:
-        self._data: bytes = face._ttf_data  # the whole file, already in memory
+        self._data: bytes = face._ttf_data  # the whole file (bytes, or a memory map of it)
         self._glyf = face.get_table_pos("glyf")[0]
         self._pos = face.glyphPos
         self._char_to_glyph = face.charToGlyph
-        self._advance = [aw for aw, _lsb in face.hmetrics]
+        self._advance = array("d", (aw for aw, _lsb in face.hmetrics))
         self.units_per_em = face.unitsPerEm
         self.contours = functools.lru_cache(maxsize=4096)(self._contours)
 

@@ -111,3 +111,42 @@ def test_workers_starting_at_once_share_one_set_of_development_keys(tmp_path):
     assert len(lines) == 1, lines
     secret_key = lines.pop().split()[0]
     assert json.loads((tmp_path / "dev-secrets.json").read_text())["SECRET_KEY"] == secret_key
+
+
+def _production_env(tmp_path) -> dict[str, str]:
+    return {
+        "ENV": "production",
+        "DATABASE_URL": "sqlite:///" + str(tmp_path / "prod.db"),
+        "STORAGE_DIR": str(tmp_path / "files"),
+        **GOOD,
+        **report_key_env(tmp_path),
+    }
+
+
+def test_production_web_processes_leave_out_migrations_and_the_command_line_has_them(tmp_path):
+    """A gunicorn worker never migrates and does not carry Flask-Migrate (alembic, mako,
+    pygments); `flask db upgrade` in production still works."""
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    import click
+
+    env = _production_env(tmp_path)
+    assert "migrate" not in create_app(env).extensions
+    with click.Context(click.Command("flask")):
+        assert "migrate" in create_app(env).extensions
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CREDIT_") and k != "TEST_DATABASE_URL"}
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "backend.app:create_app", "db", "upgrade"],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "prod.db") as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone() is not None

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from test_config import report_key_env
 
-from backend.app import create_app
+from backend.app import create_app, init_migrations
 from backend.demo import DEMO_ACCOUNTS, DEPARTMENTS
 from backend.departments.models import Department
 from backend.extensions import db
@@ -198,6 +198,7 @@ def test_demo_commands_refused_in_production(tmp_path):
         }
     )
     runner = prod.test_cli_runner()
+    init_migrations(prod)  # a production app built outside the `flask` command has none
     with prod.app_context():
         from flask_migrate import upgrade
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import runpy
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,7 +19,14 @@ from reports import signing, tokens
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
 # Read by gunicorn.conf.py or systemd, not by the app.
-DEPLOY_ONLY = {"GUNICORN_BIND", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_MAX_REQUESTS"}
+DEPLOY_ONLY = {
+    "GUNICORN_BIND",
+    "WEB_CONCURRENCY",
+    "GUNICORN_THREADS",
+    "GUNICORN_TIMEOUT",
+    "GUNICORN_MAX_REQUESTS",
+    "GUNICORN_MALLOC_THRESHOLD",
+}
 
 
 def _env_example() -> dict[str, str]:
@@ -129,3 +137,19 @@ def test_flask_wrapper_runs_commands_with_the_env_file(tmp_path):
         check=False,
     )
     assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_gunicorn_fixes_glibc_malloc_thresholds_in_each_worker(monkeypatch):
+    monkeypatch.delenv("GUNICORN_MALLOC_THRESHOLD", raising=False)
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    assert conf["malloc_threshold"] == 128 * 1024
+    assert conf["_fixed_malloc_thresholds"](conf["malloc_threshold"]) is True  # glibc accepted both
+    calls = []
+    conf["post_fork"].__globals__["_fixed_malloc_thresholds"] = calls.append
+    conf["post_fork"](None, None)
+    assert calls == [128 * 1024]
+    monkeypatch.setenv("GUNICORN_MALLOC_THRESHOLD", "0")
+    off = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    off["post_fork"].__globals__["_fixed_malloc_thresholds"] = calls.append
+    off["post_fork"](None, None)
+    assert calls == [128 * 1024]  # 0: glibc's own behaviour, nothing set

@@ -11,7 +11,7 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from apiflask.scaffold import _annotate
-from flask import current_app, render_template, request
+from flask import current_app, jsonify, render_template, request
 from marshmallow import ValidationError
 
 from reports import tokens
@@ -84,6 +84,31 @@ def verdict_data(verdict: Verdict) -> dict[str, Any]:
     return data
 
 
+def _iso(moment: dt.date | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    """``verdict_data`` as ``VerifyResultSchema`` dumps it, written out by hand: the schema's dump
+    costs more than the verification itself (tests/test_verify_serialization.py keeps them equal)."""
+    data = verdict_data(verdict)
+    report = data["report"]
+    if report is not None:
+        data["report"] = {
+            **report,
+            "issued_at": _iso(report["issued_at"]),
+            "valid_until": _iso(report["valid_until"]),
+            "revoked_at": _iso(report["revoked_at"]),
+            "subject": {key: report["subject"][key] for key in _SUBJECT_FIELDS},
+            "summary": [{key: line[key] for key in _SUMMARY_FIELDS if key in line} for line in report["summary"] or []],
+        }
+    return data
+
+
+_SUBJECT_FIELDS = ("kind", "name", "code_label", "code")
+_SUMMARY_FIELDS = ("title", "count", "repaired")
+
+
 def _audit(verdict: Verdict, via: str) -> None:
     """Every view of a natural person's (masked) report data is logged, then committed."""
     report = verdict.report
@@ -138,6 +163,9 @@ def verify_page():
 # --- JSON API ------------------------------------------------------------------------------
 
 
+_QR_ONLY = VerifyRequestSchema(only=("qr",))  # stateless: one instance serves every request
+
+
 def verdict_from_request() -> tuple[Verdict, str]:
     """The verification asked for by a JSON ``{"qr": ...}`` body or a multipart ``file`` upload
     (the public API and the mini-program's verify share it)."""
@@ -148,7 +176,7 @@ def verdict_from_request() -> tuple[Verdict, str]:
     if not isinstance(body, dict):
         raise ApiError(msg.VERIFY_INPUT_REQUIRED, code="verify_input_required")
     try:
-        data = VerifyRequestSchema(only=("qr",)).load(body, unknown="exclude")
+        data = _QR_ONLY.load(body, unknown="exclude")
     except ValidationError as exc:
         raise ApiError(
             msg.VERIFY_INPUT_REQUIRED, code="validation_error", status=422, details=exc.normalized_messages()
@@ -165,7 +193,7 @@ def verdict_from_request() -> tuple[Verdict, str]:
 def verify_api():
     verdict, via = verdict_from_request()
     _audit(verdict, via)
-    return verdict_data(verdict)
+    return jsonify(verdict_json(verdict))  # = VerifyResultSchema's dump, without its cost
 
 
 # The body is JSON or multipart (parsed above, since APIFlask's input() takes one location):

@@ -214,3 +214,37 @@ def test_concurrent_renders_in_threads_do_not_corrupt_each_other():
     with ThreadPoolExecutor(max_workers=8) as pool:
         pdfs = [pdf for _ in range(3) for pdf in pool.map(render.render_pdf, contents)]
     assert all(pdf.startswith(b"%PDF") and pdf.rstrip().endswith(b"%%EOF") for pdf in pdfs)
+
+
+def test_slimmed_font_gives_the_same_subsets_widths_and_outlines():
+    """render.slim_face keeps the parsed font in less memory; what reportlab and the watermark
+    read from it must not change by a byte."""
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    from reports.outlines import GlyphOutlines
+
+    plain = TTFont("slim-check-plain", str(render.FONT_PATH), subfontIndex=0).face
+    slim = TTFont("slim-check-slim", str(render.FONT_PATH), subfontIndex=0).face
+    render.slim_face(slim, render.FONT_PATH)
+    assert not isinstance(slim._ttf_data, bytes) and not isinstance(slim.hmetrics, list)
+
+    text = "金昌市市场监督管理局行政处罚决定书金市监罚〔2026〕17号 ABCxyz0123，。（）《》鑫犇淼"
+    subset = [0, *sorted({ord(ch) for ch in text})]
+    assert slim.makeSubset(subset) == plain.makeSubset(subset)
+    assert all(slim.charWidths[code] == plain.charWidths[code] for code in subset[1:])
+    assert len(slim.hmetrics) == len(plain.hmetrics)
+    assert [slim.hmetrics[i] for i in (0, 1, 500, len(plain.hmetrics) - 1)] == [
+        plain.hmetrics[i] for i in (0, 1, 500, len(plain.hmetrics) - 1)
+    ]
+    slim_outlines, plain_outlines = GlyphOutlines(slim), GlyphOutlines(plain)
+    for ch in "信用金昌报告编号":
+        glyph = plain_outlines.glyph_id(ch)
+        assert slim_outlines.glyph_id(ch) == glyph
+        assert slim_outlines.contours(glyph) == plain_outlines.contours(glyph)
+        assert slim_outlines.advance(glyph) == plain_outlines.advance(glyph)
+
+    # A file that is not the one parsed is refused rather than mapped in its place.
+    other = TTFont("slim-check-other", str(render.FONT_PATH), subfontIndex=0).face
+    other._ttf_data = other._ttf_data[:-1] + b"\x00"
+    with pytest.raises(ValueError, match="changed since it was parsed"):
+        render.slim_face(other, render.FONT_PATH)
