@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from backend.app import create_app
-from backend.extensions import db
+from backend.extensions import db, limiter
 
 TEST_PII_KEY = "test1:" + base64.b64encode(bytes(range(32))).decode()
 
@@ -89,6 +89,18 @@ def _app_context_and_clean_database(request):
             else:
                 for name in tables:
                     conn.execute(sa.text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(autouse=True)
+def _rate_limiter_switches_restored():
+    """The limiter is one object shared by every app of the process, and ``create_app`` sets its
+    switches: a test that builds an app with rate limits on (production defaults) would leave
+    them on for every later test, whose logins then run into 429s on a fast machine."""
+    saved = (limiter.enabled, limiter.initialized)
+    yield
+    if (limiter.enabled, limiter.initialized) != saved:
+        limiter.reset()
+        limiter.enabled, limiter.initialized = saved
 
 
 @pytest.fixture
