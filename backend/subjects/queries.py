@@ -268,13 +268,15 @@ def get_public_profile(uscc: str, today: dt.date, *, primary: bool = False) -> P
 
 
 def _profile(session: Session, uscc: str, today: dt.date) -> PublicProfile | None:
-    subject = session.execute(_PROFILE_SUBJECT, {"uscc": uscc}).first()
-    if subject is None:
+    rows = session.execute(_PROFILE, {"uscc": uscc, "today": today}).all()
+    if not rows:
         return None
+    subject = rows[0]
     groups = {category: CategoryGroup(category) for category in CATEGORY_ORDER}
-    for row in session.execute(_PROFILE_RECORDS, {"subject_id": subject.id, "today": today}):
-        record = PublicRecord(*row)
-        groups[record.category].records.append(record)
+    for row in rows:
+        if row[_RECORD_AT] is not None:  # None: the subject has no visible record (outer join)
+            record = PublicRecord(*row[_RECORD_AT:])
+            groups[record.category].records.append(record)
     return PublicProfile(
         uscc=subject.uscc,
         name=subject.name,
@@ -288,8 +290,11 @@ def _profile(session: Session, uscc: str, today: dt.date) -> PublicProfile | Non
     )
 
 
-_PROFILE_SUBJECT = sa.select(
-    _s.c.id,
+_r = CreditRecord.__table__
+_dept = Department.__table__
+_source = _dept.alias("source_department")
+_PROFILE_SUBJECT_COLUMNS = (
+    _s.c.id.label("subject_id"),
     _s.c.uscc,
     _s.c.name,
     _s.c.legal_representative,
@@ -297,23 +302,23 @@ _PROFILE_SUBJECT = sa.select(
     _s.c.address,
     _s.c.established_on,
     _s.c.registration_authority,
-).where(_s.c.uscc == sa.bindparam("uscc"), _LEGAL)
-
-_r = CreditRecord.__table__
-_dept = Department.__table__
-_source = _dept.alias("source_department")
-# The same rule as PublicityRules.is_visible, in SQL, so ix_credit_record_subject_category picks
-# the subject's rows and nothing hidden is ever loaded.
-_PROFILE_RECORDS = (
+)
+_RECORD_AT = len(_PROFILE_SUBJECT_COLUMNS)  # PublicRecord's fields follow, in its order
+# One statement: the subject by its USCC and, outer-joined, its visible records (the same rule
+# as PublicityRules.is_visible, in SQL, so ix_credit_record_subject_category picks the
+# subject's rows and nothing hidden is ever loaded). One round trip instead of two is a
+# visible share of a profile request.
+_PROFILE = (
     sa.select(
+        *_PROFILE_SUBJECT_COLUMNS,
         _r.c.id,
         _r.c.category,
         _r.c.tier,
         _r.c.status,
         _r.c.decision_number,
         _r.c.decision_date,
-        _dept.c.name,
-        _source.c.name,
+        _dept.c.name.label("department_name"),
+        _source.c.name.label("source_department_name"),
         _r.c.title,
         _r.c.violation_type,
         _r.c.facts,
@@ -325,13 +330,20 @@ _PROFILE_RECORDS = (
         _r.c.visible_until,
     )
     .select_from(
-        _r.join(_dept, _dept.c.id == _r.c.department_id).outerjoin(_source, _source.c.id == _r.c.source_department_id)
+        # Flat outer joins: SQLite materialises a parenthesised join (every record) before
+        # applying the ON clause; a record always has its department, so LEFT there loses nothing.
+        _s.outerjoin(
+            _r,
+            sa.and_(
+                _r.c.subject_id == _s.c.id,
+                _r.c.status.in_(SHOWN_STATUSES),
+                _r.c.published.is_(True),
+                sa.or_(_r.c.visible_until.is_(None), _r.c.visible_until >= sa.bindparam("today", type_=sa.Date)),
+            ),
+        )
+        .outerjoin(_dept, _dept.c.id == _r.c.department_id)
+        .outerjoin(_source, _source.c.id == _r.c.source_department_id)
     )
-    .where(
-        _r.c.subject_id == sa.bindparam("subject_id"),
-        _r.c.status.in_(SHOWN_STATUSES),
-        _r.c.published.is_(True),
-        sa.or_(_r.c.visible_until.is_(None), _r.c.visible_until >= sa.bindparam("today", type_=sa.Date)),
-    )
+    .where(_s.c.uscc == sa.bindparam("uscc"), _LEGAL)
     .order_by(_r.c.decision_date.desc(), _r.c.id.desc())
 )
