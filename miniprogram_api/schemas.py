@@ -11,7 +11,7 @@ from apiflask.validators import Length, OneOf, Range
 
 from backend.records.labels import category_label, status_label, tier_label
 from backend.records.models import PenaltyTier, RecordCategory, RecordStatus
-from backend.schema_fields import UtcDateTime
+from backend.schema_fields import UtcDateTime, database_id
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.objections.models import ObjectionGround
 from reports.content import ReportKind
@@ -76,7 +76,7 @@ class MeOut(Schema):
 class BindingIn(Schema):
     uscc = fields.String(required=True, validate=Length(min=18, max=18), metadata={"description": "统一社会信用代码"})
     method = fields.Enum(BindingMethod, by_value=True, required=True, metadata={"description": "绑定方式"})
-    material_id = fields.Integer(
+    material_id = database_id(
         load_default=None, metadata={"description": "授权委托书（先通过 POST /materials 上传）的材料编号"}
     )
 
@@ -197,23 +197,23 @@ _MATERIAL_IDS = dict(
 
 
 class ObjectionIn(Schema):
-    record_id = fields.Integer(required=True)
+    record_id = database_id(required=True)
     ground = fields.Enum(ObjectionGround, by_value=True, required=True, metadata={"description": "异议理由类别"})
     statement = fields.String(required=True, validate=Length(min=1, max=2000), metadata={"description": "异议说明"})
-    commitment_id = fields.Integer(required=True, metadata={"description": "已签署的异议申诉信用承诺书编号"})
-    material_ids = fields.List(fields.Integer(), **_MATERIAL_IDS)
+    commitment_id = database_id(required=True, metadata={"description": "已签署的异议申诉信用承诺书编号"})
+    material_ids = fields.List(database_id(), **_MATERIAL_IDS)
 
 
 class RepairIn(Schema):
-    record_id = fields.Integer(required=True)
+    record_id = database_id(required=True)
     statement = fields.String(required=True, validate=Length(min=1, max=2000), metadata={"description": "修复说明"})
-    commitment_id = fields.Integer(required=True, metadata={"description": "已签署的信用修复承诺书编号"})
-    material_ids = fields.List(fields.Integer(), **_MATERIAL_IDS)
+    commitment_id = database_id(required=True, metadata={"description": "已签署的信用修复承诺书编号"})
+    material_ids = fields.List(database_id(), **_MATERIAL_IDS)
 
 
 class SupplementIn(Schema):
     note = fields.String(load_default=None, validate=Length(max=2000))
-    material_ids = fields.List(fields.Integer(), **_MATERIAL_IDS)
+    material_ids = fields.List(database_id(), **_MATERIAL_IDS)
 
 
 class WithdrawIn(Schema):
@@ -294,7 +294,7 @@ class DownloadUrlOut(Schema):
 
 
 class PdfQuery(Schema):
-    user = fields.Integer(required=True)
+    user = database_id(required=True)
     expires = fields.Integer(required=True)
     signature = fields.String(required=True, validate=Length(equal=64))
 

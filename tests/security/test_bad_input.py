@@ -368,3 +368,29 @@ def test_a_real_pdf_still_uploads(client, callers, storage):
     material_id = upload_pdf(client, callers.a, data=make_pdf(3))
     assert db.session.get(Material, material_id).pages == 3
     assert json.dumps(stored_files(storage))
+
+
+def test_an_id_too_large_for_the_database_is_a_422_not_a_500(callers):
+    """Ids in request bodies go to INTEGER columns: a number beyond them is refused by the schema
+    (PostgreSQL would otherwise raise "integer out of range" in the driver: a 500)."""
+    too_big = 2**31
+    for path, body in (
+        (
+            "/api/mp/v1/objections",
+            {"record_id": too_big, "ground": "beyond_period", "statement": "x", "commitment_id": 1},
+        ),
+        ("/api/mp/v1/repairs", {"record_id": 1, "statement": "x", "commitment_id": too_big}),
+        (
+            "/api/mp/v1/objections",
+            {
+                "record_id": 1,
+                "ground": "beyond_period",
+                "statement": "x",
+                "commitment_id": 1,
+                "material_ids": [too_big],
+            },
+        ),
+    ):
+        response = callers.request("citizen_a", "POST", path, json_body=body)
+        assert response.status_code == 422, (path, response.status_code, response.get_json())
+        assert "2147483647" in json.dumps(response.get_json(), ensure_ascii=False)
