@@ -512,12 +512,15 @@ def run_database(url: str, args: argparse.Namespace) -> int:
             f"   {target:<18}{verdict}"
         )
     for label, rows_per_s, _ in imports:
-        ok = rows_per_s >= TARGET_IMPORT_ROWS_PER_S
-        all_pass &= ok
-        print(
-            f"{label:<46}{rows_per_s:>11,.0f} rows/s{'':>17}"
-            f"   {'>= ' + format(TARGET_IMPORT_ROWS_PER_S, ',') + ' rows/s':<18}{'PASS' if ok else 'FAIL'}"
-        )
+        # The import target is the figure for SQLite, the default single box; on
+        # PostgreSQL the rate is printed for information (a different I/O path, no target).
+        if url.startswith("sqlite"):
+            ok = rows_per_s >= TARGET_IMPORT_ROWS_PER_S
+            all_pass &= ok
+            target, verdict = ">= " + format(TARGET_IMPORT_ROWS_PER_S, ",") + " rows/s", "PASS" if ok else "FAIL"
+        else:
+            target, verdict = "(SQLite target)", "info"
+        print(f"{label:<46}{rows_per_s:>11,.0f} rows/s{'':>17}   {target:<18}{verdict}")
     print()
     print("how each figure was measured:")
     for lat in latencies:
