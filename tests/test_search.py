@@ -170,3 +170,39 @@ def test_short_and_long_fragments_are_different_statements_on_postgresql():
         short, long = contains_sql(True, cased), contains_sql(False, cased)
         assert short != long
         assert "strpos" in short and "LIKE" not in short.split("WHERE", 1)[1].split("AND", 1)[0]
+
+
+def test_one_and_two_character_fragments_can_use_the_name_grams_index_on_postgresql(app):
+    """Migration 0007's GIN index over each name's characters and character pairs answers rare
+    short fragments (pg_trgm cannot: a rare pair used to read the whole table)."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    from backend.subjects.queries import _name_tiers
+
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL index (SQLite scans its covering name index for short fragments)")
+    dept = make_department()
+    write_records(_enterprise(dept, "金昌鑫犇商贸有限公司", 601), _enterprise(dept, "金昌Ab商贸有限公司", 602))
+    db.session.commit()
+    assert _names(search_enterprises("鑫犇")) == ["金昌鑫犇商贸有限公司"]
+    assert _names(search_enterprises("犇")) == ["金昌鑫犇商贸有限公司"]
+    assert _names(search_enterprises("bS")) == []  # a pair across a letter and 商 is not in the name
+    assert _names(search_enterprises("B商")) == ["金昌Ab商贸有限公司"]  # grams are lower-cased, like the rule
+
+    params = {
+        "q": "鑫犇",
+        "q_upper": "鑫犇\U0010ffff",
+        "starts": "鑫犇%",
+        "contains": "%鑫犇%",
+        "phrase": "",
+        "limit": 21,
+    }
+    for cased in (False, True):
+        statement = _name_tiers("postgresql", (True, cased))[2][0].params(**params, offset=0)
+        sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+        db.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        db.session.execute(sa.text("SET LOCAL enable_indexscan = off"))  # not the primary-key walk
+        plan = "\n".join(db.session.scalars(sa.text("EXPLAIN " + sql)))
+        assert "ix_subject_name_grams" in plan, plan
+        db.session.rollback()

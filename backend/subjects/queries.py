@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from ..departments.models import Department
@@ -230,7 +231,10 @@ def _name_tiers(dialect: str, mode: tuple[bool, bool]) -> tuple[tuple[sa.Select,
             # characters reads the whole index (170 ms for 有限). strpos cannot use that index,
             # so the plan is always the walk described above.
             haystack, needle = (sa.func.lower(name), sa.func.lower(q)) if cased else (name, q)
-            found = sa.func.strpos(haystack, needle) > 0
+            # ix_subject_name_grams (migration 0007) holds each name's lower-cased characters and
+            # character pairs: it finds the rare fragments; strpos keeps the exact rule.
+            in_grams = sa.func.credit_name_grams(name).op("@>")(postgresql.array([sa.func.lower(q)]))
+            found = sa.and_(in_grams, sa.func.strpos(haystack, needle) > 0)
         else:
             found = (name.ilike if cased else name.like)(contains, escape="\\")
         others = _paged(sa.select(*_SUMMARY).where(found, ~starts, _LEGAL).order_by(_s.c.id))
