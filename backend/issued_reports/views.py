@@ -99,14 +99,8 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             "issued_at": _iso(report["issued_at"]),
             "valid_until": _iso(report["valid_until"]),
             "revoked_at": _iso(report["revoked_at"]),
-            "subject": {key: report["subject"][key] for key in _SUBJECT_FIELDS},
-            "summary": [{key: line[key] for key in _SUMMARY_FIELDS if key in line} for line in report["summary"] or []],
         }
     return data
-
-
-_SUBJECT_FIELDS = ("kind", "name", "code_label", "code")
-_SUMMARY_FIELDS = ("title", "count", "repaired")
 
 
 def _audit(verdict: Verdict, via: str) -> None:

@@ -220,19 +220,16 @@ def _name_tiers(dialect: str, mode: tuple[bool, bool]) -> tuple[tuple[sa.Select,
     prefix = sa.select(*_SUMMARY).where(starts, name != q, _LEGAL).order_by(name, _s.c.id)
     contains = sa.bindparam("contains", type_=sa.String)
     if dialect == "postgresql":
-        # 3+ characters: the planner takes the pg_trgm GIN index when matches are few and walks
-        # the primary key, stopping at LIMIT, when they are many. 1-2 characters: no trigram
-        # index can help (on either database), so it is that walk: cheap for common fragments
-        # such as 金川, one pass over the table for rare ones. (Known slow case: a deep page of a
-        # fragment nearly all of whose matches start with it, e.g. page 50 of 金川区.)
+        # The planner takes a GIN index when matches are few and walks the primary key, stopping
+        # at LIMIT, when they are many (common fragments such as 金川): pg_trgm for 3+
+        # characters, ix_subject_name_grams (migration 0007: each name's lower-cased characters
+        # and character pairs) for 1-2, which no trigram index can answer. (Known slow case: a
+        # deep page of a fragment nearly all of whose matches start with it, e.g. page 50 of 金川区.)
         if short:
-            # strpos, not LIKE: the same SQL text for 2 and 3+ characters let psycopg's prepared
-            # statement settle on one generic plan, the trigram GIN index, which for 1-2
-            # characters reads the whole index (170 ms for 有限). strpos cannot use that index,
-            # so the plan is always the walk described above.
+            # Not LIKE: the same SQL text for 2 and 3+ characters let psycopg's prepared statement
+            # settle on one generic plan, the trigram GIN index, which for 1-2 characters reads
+            # the whole index (170 ms for 有限). The grams find the rows; strpos keeps the exact rule.
             haystack, needle = (sa.func.lower(name), sa.func.lower(q)) if cased else (name, q)
-            # ix_subject_name_grams (migration 0007) holds each name's lower-cased characters and
-            # character pairs: it finds the rare fragments; strpos keeps the exact rule.
             in_grams = sa.func.credit_name_grams(name).op("@>")(postgresql.array([sa.func.lower(q)]))
             found = sa.and_(in_grams, sa.func.strpos(haystack, needle) > 0)
         else:
