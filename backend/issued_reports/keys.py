@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -27,6 +27,8 @@ DEV_KID = "dev1"
 DEV_DIR = "report-keys"
 _lock = threading.Lock()
 _warmed = False
+# Genuine tokens whose signature check is remembered, per process (see ReportKeys.check_token).
+CHECKED_TOKENS_MAX = 10_000
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,23 @@ class ReportKeys:
     pdf_cert_path: str
     pdf_chain_paths: tuple[str, ...]
     pdf_passphrase: str | None
+    _checked: dict[str, tokens.TokenPayload] = field(default_factory=dict, compare=False, repr=False)
+
+    def check_token(self, token: str) -> tokens.TokenPayload:
+        """``tokens.verify_token`` against these keys; raises ``tokens.TokenError``.
+
+        What a genuine token says is remembered (the last CHECKED_TOKENS_MAX of them): it is a
+        pure function of the token and this key set, which a process never changes, and Ed25519
+        is about a sixth of a verification request. Only genuine tokens are kept, so a client
+        sending made-up tokens cannot fill the memory; each of them is checked in full.
+        """
+        payload = self._checked.get(token)
+        if payload is None:
+            payload = tokens.verify_token(token, self.public_keys)
+            if len(self._checked) >= CHECKED_TOKENS_MAX:
+                self._checked.clear()
+            self._checked[token] = payload
+        return payload
 
     def signer(self) -> signers.SimpleSigner:
         # cached_signer reloads only when a file changes (a renewed certificate).

@@ -64,8 +64,12 @@ class Verdict:
         return msg.STATUS_LABELS[ReportStatus(self.status)]
 
 
+# Built once: building and caching-keying a select per call cost more than running it.
+_BY_NUMBER = sa.select(IssuedReport).where(IssuedReport.number == sa.bindparam("number"))
+
+
 def _by_number(number: str) -> IssuedReport | None:
-    return db.session.scalar(sa.select(IssuedReport).where(IssuedReport.number == number))
+    return db.session.scalar(_BY_NUMBER, {"number": number})
 
 
 def _status_verdict(report: IssuedReport, today: dt.date, **extra: Any) -> Verdict:
@@ -87,7 +91,7 @@ def verify_token_text(text: str, today: dt.date | None = None) -> Verdict:
     keys = report_keys()
     signature: dict[str, Any] = {"alg": "EdDSA", "keys_url": KEYS_PATH, "token": token[:700]}
     try:
-        payload = tokens.verify_token(token, keys.public_keys)
+        payload = keys.check_token(token)
     except tokens.TokenError as exc:
         code, reason = _TOKEN_REASONS.get(exc.reason, _TOKEN_REASONS[tokens.TokenError.MALFORMED])
         return Verdict(False, "unknown", code, reason, signature={**signature, "valid": False})

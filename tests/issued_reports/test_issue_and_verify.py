@@ -264,6 +264,37 @@ def test_forged_tokens_get_distinct_answers(world, client, tmp_path):
     assert all(a["genuine"] is False for a in (bad_sig, unknown, unregistered, mismatch, garbage))
 
 
+def test_remembered_signature_checks_never_hide_the_registry_or_a_forgery(world, client, tmp_path, monkeypatch):
+    """A genuine token's signature check is remembered per process (ReportKeys.check_token); the
+    answer still comes from the registry on every request, forged tokens are checked in full each
+    time and never remembered, and the memory is bounded."""
+    from backend.issued_reports import keys as keys_module
+    from backend.issued_reports.operations import revoke_report
+
+    first, second, third = (_issue(world, "enterprise") for _ in range(3))
+    db.session.commit()
+    token = tokens.token_from_url(read_qr(first.pdf, tmp_path))
+    assert client.post("/api/v1/verify", json={"qr": token}).get_json()["status"] == "valid"
+    remembered = report_keys()._checked
+    assert token in remembered
+
+    revoke_report(Actor.cli("test"), first.report, "报告内容有误，已重新出具")
+    db.session.commit()
+    answer = client.post("/api/v1/verify", json={"qr": token}).get_json()
+    assert answer["genuine"] is True and answer["status"] == "revoked"
+
+    forged = token[:-3] + ("111" if token[-3:] != "111" else "222")
+    for _ in range(2):
+        answer = client.post("/api/v1/verify", json={"qr": forged}).get_json()
+        assert answer["genuine"] is False and answer["code"] in {"token_bad_signature", "token_malformed"}
+    assert forged not in remembered
+
+    monkeypatch.setattr(keys_module, "CHECKED_TOKENS_MAX", 2)
+    for issued in (second, third):
+        client.post("/api/v1/verify", json={"qr": read_qr(issued.pdf, tmp_path)})
+    assert 1 <= len(remembered) <= 2
+
+
 def test_verify_api_input_errors_use_the_error_shape(client):
     for kwargs in ({"json": {}}, {"data": "not json", "content_type": "application/json"}, {"data": {}}):
         response = client.post("/api/v1/verify", **kwargs)
