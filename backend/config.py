@@ -37,6 +37,9 @@ class Settings:
     # A read replica for the public query (search, profiles); empty: everything on DATABASE_URL.
     # Writes, verification and every personal-data read stay on DATABASE_URL.
     DATABASE_REPLICA_URL: str = ""
+    # PostgreSQL: a pooled connection unused for this long is tested (SELECT 1) before a request
+    # gets it, so one left broken by a restart or failover is replaced unseen. 0: test every one.
+    DATABASE_PING_AFTER_IDLE_SECONDS: int = 10
     REDIS_URL: str = ""  # empty: in-process / database fallbacks
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     LOG_LEVEL: str = "INFO"
@@ -367,3 +370,5 @@ def _check_operations(settings: Settings) -> None:
         raise ConfigError("METRICS_TOKEN must be at least 24 characters")
     if settings.TRUSTED_PROXY_HOPS < 0:
         raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
+    if settings.DATABASE_PING_AFTER_IDLE_SECONDS < 0:
+        raise ConfigError("DATABASE_PING_AFTER_IDLE_SECONDS must be 0 or more")

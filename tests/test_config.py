@@ -62,6 +62,8 @@ def test_environment_overrides_typed_defaults(tmp_path):
 def test_bad_value_names_the_setting(tmp_path):
     with pytest.raises(ConfigError, match="CREDIT_REPORT_VALIDITY_DAYS"):
         load_settings(tmp_path, environ={"CREDIT_REPORT_VALIDITY_DAYS": "thirty", **GOOD})
+    with pytest.raises(ConfigError, match="DATABASE_PING_AFTER_IDLE_SECONDS must be 0 or more"):
+        load_settings(tmp_path, environ={"DATABASE_PING_AFTER_IDLE_SECONDS": "-1", **GOOD})
 
 
 def test_create_app_in_production_without_secrets_fails(monkeypatch):

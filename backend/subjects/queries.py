@@ -266,7 +266,7 @@ def get_public_profile(uscc: str, today: dt.date, *, primary: bool = False) -> P
     holds now: its registry links the records it showed, and a correction revokes it)."""
     if primary:
         return _profile(db.session, uscc, today)  # type: ignore[arg-type]
-    return on_replica(lambda connection: _profile(connection, uscc, today))
+    return on_replica(lambda connection: _profile(connection, uscc, today), one_statement=True)
 
 
 def _profile(session: Session | Connection, uscc: str, today: dt.date) -> PublicProfile | None:

@@ -115,7 +115,9 @@ class DatabaseOutage:
         if self.sqlite_path:
             # A connection per checkout: a pooled one would keep the old file open.
             return {"poolclass": NullPool, "connect_args": {"timeout": 1}}
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 2}}
+        # The production options (no pool_pre_ping: backend.app._ping_after_idle tests the idle
+        # connections), with a short connect timeout.
+        return {"hide_parameters": True, "connect_args": {"connect_timeout": 2}}
 
     def down(self) -> None:
         if self.proxy:
