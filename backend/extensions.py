@@ -98,6 +98,12 @@ def on_replica(query: Callable[[Connection], T], *, one_statement: bool = False)
         return _run(db.engine, query, one_statement)
 
 
+def on_primary(query: Callable[[Connection], T], *, one_statement: bool = False) -> T:
+    """``query(connection)`` on a pooled connection of the primary, as ``on_replica`` runs it: for
+    hot read paths that must see the primary (report verification)."""
+    return _run(db.engine, query, one_statement)
+
+
 def _run(engine: Engine, query: Callable[[Connection], T], one_statement: bool) -> T:
     with engine.connect() as connection:
         if one_statement and engine.dialect.name == "postgresql":  # SQLite has no such round trips

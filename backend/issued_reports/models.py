@@ -20,6 +20,15 @@ class ReportStatus(enum.Enum):
     REVOKED = "revoked"  # 已撤销, with a reason
 
 
+def status_on(status: ReportStatus, valid_until: dt.date, today: dt.date) -> ReportStatus:
+    """A report's truth on ``today`` (China date): expiry counts even before the job has marked it."""
+    if status is ReportStatus.REVOKED:
+        return ReportStatus.REVOKED
+    if status is ReportStatus.EXPIRED or valid_until < today:
+        return ReportStatus.EXPIRED
+    return ReportStatus.VALID
+
+
 class IssuedReport(db.Model):
     """An issued credit report (已出具的信用报告): what was issued, to whom, and whether it still holds.
 
@@ -79,12 +88,7 @@ class IssuedReport(db.Model):
     )
 
     def status_on(self, today: dt.date) -> ReportStatus:
-        """The truth on ``today`` (China date): expiry counts even before the job has marked it."""
-        if self.status is ReportStatus.REVOKED:
-            return ReportStatus.REVOKED
-        if self.status is ReportStatus.EXPIRED or self.valid_until < today:
-            return ReportStatus.EXPIRED
-        return ReportStatus.VALID
+        return status_on(self.status, self.valid_until, today)
 
 
 class IssuedReportRecord(db.Model):

@@ -17,12 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from reports import signing, tokens
+from reports.content import ReportKind
 
-from ..extensions import db
+from ..extensions import on_primary
 from ..types import local_date
 from . import messages as msg
 from .keys import report_keys
-from .models import IssuedReport, ReportStatus
+from .models import IssuedReport, ReportStatus, status_on
 from .operations import code_hash, normalise_code, normalise_number
 
 KEYS_PATH = "/.well-known/credit-report-keys.json"
@@ -47,13 +48,54 @@ class FileCheck:
     signer: str = ""
 
 
+@dataclass(frozen=True)
+class RegisteredReport:
+    """What verification reads of a registry row (``IssuedReport``): the columns every answer
+    needs, public-safe (the subject as registered: masked for natural persons). Read with one
+    Core statement, not as an ORM entity: verification is a hot public path."""
+
+    __tablename__ = IssuedReport.__tablename__  # an audit event's target type
+
+    id: int
+    number: str
+    kind: ReportKind
+    subject_id: int
+    content_hash: str
+    verification_code_hash: str
+    issued_at: dt.datetime
+    issued_on: dt.date
+    valid_until: dt.date
+    status: ReportStatus
+    revoked_at: dt.datetime | None
+    revoked_reason: str | None
+    subject_natural: bool
+    subject_display_name: str
+    subject_display_code: str
+    summary: list[dict[str, Any]]
+
+    def status_on(self, today: dt.date) -> ReportStatus:
+        return status_on(self.status, self.valid_until, today)
+
+
+_REGISTERED = sa.select(*(IssuedReport.__table__.c[name] for name in RegisteredReport.__dataclass_fields__))
+# Built once: building and caching-keying a select per call cost more than running it.
+_BY_NUMBER = _REGISTERED.where(IssuedReport.number == sa.bindparam("number"))
+_BY_PDF_HASH = _REGISTERED.where(IssuedReport.pdf_hash == sa.bindparam("digest")).limit(1)
+
+
+def _registered(statement: sa.Select, params: dict[str, str]) -> RegisteredReport | None:
+    """The registry row, always from the primary (the truth, never a lagging replica)."""
+    row = on_primary(lambda connection: connection.execute(statement, params).first(), one_statement=True)
+    return None if row is None else RegisteredReport(*row)
+
+
 @dataclass
 class Verdict:
     genuine: bool
     status: str  # valid | expired | revoked | unknown
     code: str  # machine reason: valid, expired, revoked, token_*, unknown_number, code_mismatch, file_*
     reason: str  # Chinese
-    report: IssuedReport | None = None
+    report: RegisteredReport | None = None
     signature: dict[str, Any] = field(default_factory=dict)
     file: FileCheck | None = None
 
@@ -64,15 +106,11 @@ class Verdict:
         return msg.STATUS_LABELS[ReportStatus(self.status)]
 
 
-# Built once: building and caching-keying a select per call cost more than running it.
-_BY_NUMBER = sa.select(IssuedReport).where(IssuedReport.number == sa.bindparam("number"))
+def _by_number(number: str) -> RegisteredReport | None:
+    return _registered(_BY_NUMBER, {"number": number})
 
 
-def _by_number(number: str) -> IssuedReport | None:
-    return db.session.scalar(_BY_NUMBER, {"number": number})
-
-
-def _status_verdict(report: IssuedReport, today: dt.date, **extra: Any) -> Verdict:
+def _status_verdict(report: RegisteredReport, today: dt.date, **extra: Any) -> Verdict:
     status = report.status_on(today)
     if status is ReportStatus.REVOKED:
         revoked_on = report.revoked_at.date().isoformat() if report.revoked_at else ""
@@ -133,7 +171,7 @@ def verify_pdf(data: bytes, today: dt.date | None = None) -> Verdict:
     today = today or local_date()
     keys = report_keys()
     digest = hashlib.sha256(data).hexdigest()
-    report = db.session.scalar(sa.select(IssuedReport).where(IssuedReport.pdf_hash == digest).limit(1))
+    report = _registered(_BY_PDF_HASH, {"digest": digest})
     check = signing.validate_pdf_signature(data, keys.trust_roots)
     file_check = FileCheck(
         identical=report is not None,
@@ -163,7 +201,7 @@ def verify_pdf(data: bytes, today: dt.date | None = None) -> Verdict:
     return Verdict(False, "unknown", "file_unknown", msg.VERIFY_FILE_UNKNOWN, None, signature, file_check)
 
 
-def _claimed_report(data: bytes) -> IssuedReport | None:
+def _claimed_report(data: bytes) -> RegisteredReport | None:
     for match in _NUMBER_IN_PDF.finditer(data[:4_000_000]):
         report = _by_number(match.group(1).decode("ascii"))
         if report is not None:

@@ -305,6 +305,10 @@ _PROFILE_SUBJECT_COLUMNS = (
     _s.c.established_on,
     _s.c.registration_authority,
 )
+# The shown statuses written into the SQL as constants: a bound IN list is an "expanding"
+# parameter, whose SQL SQLAlchemy rewrites on every execution (about 0.05 ms a profile request),
+# and the same test as equalities joined by OR leads SQLite's planner to the status index.
+_SHOWN_STATUS = sa.text(f"credit_record.status IN ({', '.join(repr(status.value) for status in SHOWN_STATUSES)})")
 _RECORD_AT = len(_PROFILE_SUBJECT_COLUMNS)  # PublicRecord's fields follow, in its order
 # One statement: the subject by its USCC and, outer-joined, its visible records (the same rule
 # as PublicityRules.is_visible, in SQL, so ix_credit_record_subject_category picks the
@@ -338,9 +342,7 @@ _PROFILE = (
             _r,
             sa.and_(
                 _r.c.subject_id == _s.c.id,
-                # Equalities, not IN: an IN list is an "expanding" parameter, whose SQL
-                # SQLAlchemy rewrites on every execution (about 0.05 ms a profile request).
-                sa.or_(*(_r.c.status == status for status in SHOWN_STATUSES)),
+                _SHOWN_STATUS,
                 _r.c.published.is_(True),
                 sa.or_(_r.c.visible_until.is_(None), _r.c.visible_until >= sa.bindparam("today", type_=sa.Date)),
             ),
