@@ -167,9 +167,14 @@ def _build(app, meta: dict) -> dict:
         elapsed = time.perf_counter() - started
         if db.engine.dialect.name == "sqlite":
             db.session.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            db.session.commit()
         else:
-            db.session.execute(sa.text("ANALYZE"))
-        db.session.commit()
+            # VACUUM, not only ANALYZE: a freshly loaded table has no visibility map and no hint
+            # bits, so every measured read (and each scratch copy's) would first write pages
+            # back (measured: 40 % I/O wait and a third of the throughput during the HTTP run).
+            db.session.commit()
+            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(sa.text("VACUUM (ANALYZE)"))
         meta = {
             **meta,
             "subjects": db.session.scalar(sa.text("SELECT count(*) FROM subject")),
