@@ -85,7 +85,7 @@ _BY_PDF_HASH = _REGISTERED.where(IssuedReport.pdf_hash == sa.bindparam("digest")
 
 def _registered(statement: sa.Select, params: dict[str, str]) -> RegisteredReport | None:
     """The registry row, always from the primary (the truth, never a lagging replica)."""
-    row = on_primary(lambda connection: connection.execute(statement, params).first(), one_statement=True)
+    row = on_primary(lambda connection: connection.execute(statement, params).first(), autocommit=True)
     return None if row is None else RegisteredReport(*row)
 
 

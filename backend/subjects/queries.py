@@ -8,9 +8,11 @@ columns, bounded result sets, and orderings that follow an index instead of sort
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -115,7 +117,7 @@ def looks_like_uscc(value: str) -> bool:
 
 def search_enterprises(q: str, page: int = 1, per_page: int = 20) -> SearchPage:
     """Find legal subjects by USCC or name (see ``_search``), on the read replica when configured."""
-    return on_replica(lambda connection: _search(connection, q, page, per_page))
+    return on_replica(lambda connection: _search(connection, q, page, per_page), autocommit=True)
 
 
 def _search(connection: Connection, q: str, page: int, per_page: int) -> SearchPage:
@@ -150,25 +152,47 @@ def _search(connection: Connection, q: str, page: int, per_page: int) -> SearchP
     want = per_page + 1  # one more than a page tells whether there is a next one
     items: list[SubjectSummary] = []
     dialect = connection.dialect.name
-    if dialect == "postgresql":
-        # Plan each search for its own fragment: a prepared statement's generic plan cannot tell a
-        # rare fragment (trigram index) from a common one (walk the primary key to LIMIT).
-        # Measured on 100k enterprises: p99 of 3-4 character searches about half. SET LOCAL ends
-        # with the connection's transaction (rolled back when on_replica returns the connection).
-        connection.execute(_CUSTOM_PLANS)
-    for rows_stmt, count_stmt in _name_tiers(dialect, _search_mode(text)):
-        rows = connection.execute(rows_stmt, {**params, "offset": skip, "limit": want}).all()
-        if rows:
-            skip = 0
-        elif skip and count_stmt is not None:
-            # The whole tier lies before the requested page: skip past it. Only deep pages
-            # reach this, and only for the small exact and prefix tiers.
-            skip -= connection.scalar(count_stmt, params) or 0
-        items.extend(SubjectSummary(*row) for row in rows)
-        want -= len(rows)
-        if not want:
-            break
+    mode = _search_mode(text)
+    with _planned_per_search(connection):
+        if dialect == "postgresql" and not skip:
+            # The first page (nearly every search) in one statement: one round trip to the
+            # server instead of one per tier.
+            rows = connection.execute(_first_page(mode), {**params, "limit": want}).all()
+            items = [SubjectSummary(*row) for row in rows]
+            return SearchPage(items[:per_page], page, per_page, has_more=len(items) > per_page)
+        for rows_stmt, count_stmt in _name_tiers(dialect, mode):
+            rows = connection.execute(rows_stmt, {**params, "offset": skip, "limit": want}).all()
+            if rows:
+                skip = 0
+            elif skip and count_stmt is not None:
+                # The whole tier lies before the requested page: skip past it. Only deep pages
+                # reach this, and only for the small exact and prefix tiers.
+                skip -= connection.scalar(count_stmt, params) or 0
+            items.extend(SubjectSummary(*row) for row in rows)
+            want -= len(rows)
+            if not want:
+                break
     return SearchPage(items[:per_page], page, per_page, has_more=len(items) > per_page)
+
+
+@contextlib.contextmanager
+def _planned_per_search(connection: Connection) -> Iterator[None]:
+    """On PostgreSQL, plan each search for its own fragment: psycopg prepares a statement it has
+    run five times, and the prepared statement's generic plan cannot tell a rare fragment
+    (trigram index) from a common one (walk the primary key to LIMIT); measured on 100k
+    enterprises, p99 of 3-4 character searches about half with a plan per search. Not preparing
+    them here (a setting of the driver's connection, no round trip) keeps the other statements
+    prepared, and needs no transaction for a SET LOCAL: the search runs in autocommit."""
+    driver = connection.connection.driver_connection
+    if connection.dialect.name != "postgresql" or driver is None:
+        yield
+        return
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold
 
 
 def _search_mode(text: str) -> tuple[bool, bool]:
@@ -184,7 +208,6 @@ _s = Subject.__table__
 _LEGAL = _s.c.kind == SubjectKind.LEGAL
 _SUMMARY = (_s.c.uscc, _s.c.name, _s.c.area_code)
 _PAGE = {"limit": sa.bindparam("limit", type_=sa.Integer), "offset": sa.bindparam("offset", type_=sa.Integer)}
-_CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
 _BY_USCC = sa.select(*_SUMMARY).where(_s.c.uscc == sa.bindparam("uscc"), _LEGAL)
 _fts = sa.table("subject_name_fts", sa.column("rowid", sa.Integer))
 _FTS_MATCH = sa.literal_column("subject_name_fts").op("MATCH")(sa.bindparam("phrase"))
@@ -260,13 +283,42 @@ def _name_tiers(dialect: str, mode: tuple[bool, bool]) -> tuple[tuple[sa.Select,
     return ((_paged(exact), _counted(exact)), (_paged(prefix), _counted(prefix)), (others, None))
 
 
+@functools.cache
+def _first_page(mode: tuple[bool, bool]) -> sa.Select:
+    """PostgreSQL: the first :limit rows of the three tiers of ``_name_tiers`` in one statement.
+
+    Each tier keeps its own order and stops at :limit; the rows are put in tier order, then in
+    each tier's own order: the rows the tiered statements give for page 1, in the same order.
+    The third tier runs only when the first two found fewer than :limit rows (a one-time filter
+    on their count), as the tiered loop stops: for a fragment nearly every name starts with
+    (金昌市), the names merely containing it are a slow search that page 1 does not need.
+    """
+    exact, prefix, others = (
+        rows_stmt.offset(None).add_columns(
+            _s.c.id.label("sort_id"),
+            sa.literal_column(str(tier)).label("tier"),
+            (_s.c.name if tier == 1 else sa.literal_column("''")).label("sort_name"),  # the prefix tier: by name
+        )
+        for tier, (rows_stmt, _count) in enumerate(_name_tiers("postgresql", mode))
+    )
+    head = sa.union_all(exact, prefix).cte("head")
+    found = sa.select(sa.func.count()).select_from(head).scalar_subquery()
+    rest = others.subquery("others")
+    tiers = sa.union_all(sa.select(head), sa.select(rest).where(found < _PAGE["limit"])).subquery("tiers")
+    return (
+        sa.select(tiers.c.uscc, tiers.c.name, tiers.c.area_code)
+        .order_by(tiers.c.tier, tiers.c.sort_name, tiers.c.sort_id)
+        .limit(_PAGE["limit"])
+    )
+
+
 def get_public_profile(uscc: str, today: dt.date, *, primary: bool = False) -> PublicProfile | None:
     """A legal subject with its publicly visible records, or None (unknown or not a legal subject);
     on the read replica when configured, unless ``primary`` (a report must show what the primary
     holds now: its registry links the records it showed, and a correction revokes it)."""
     if primary:
         return _profile(db.session, uscc, today)  # type: ignore[arg-type]
-    return on_replica(lambda connection: _profile(connection, uscc, today), one_statement=True)
+    return on_replica(lambda connection: _profile(connection, uscc, today), autocommit=True)
 
 
 def _profile(session: Session | Connection, uscc: str, today: dt.date) -> PublicProfile | None:
