@@ -144,7 +144,7 @@ def scratch_database(url: str) -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         # A template must have no other sessions. The benchmark database is the benchmark's own
         # (a rebuild drops its schema): idle connections left in the pools of the in-process
-        # part are closed; their pools reconnect (pool_pre_ping) if ever used again.
+        # part are closed; their pools replace them (backend.app._ping_after_idle) if ever used again.
         conn.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid() AND state = 'idle'",

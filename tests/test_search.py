@@ -181,7 +181,7 @@ def test_one_and_two_character_fragments_can_use_the_name_grams_index_on_postgre
     from backend.subjects.queries import _name_tiers
 
     if db.engine.dialect.name != "postgresql":
-        pytest.skip("a PostgreSQL index (SQLite scans its covering name index for short fragments)")
+        pytest.skip("a PostgreSQL index (SQLite has its table of name pairs, migration 0008)")
     dept = make_department()
     write_records(_enterprise(dept, "金昌鑫犇商贸有限公司", 601), _enterprise(dept, "金昌Ab商贸有限公司", 602))
     db.session.commit()
@@ -206,3 +206,57 @@ def test_one_and_two_character_fragments_can_use_the_name_grams_index_on_postgre
         plan = "\n".join(db.session.scalars(sa.text("EXPLAIN " + sql)))
         assert "ix_subject_name_grams" in plan, plan
         db.session.rollback()
+
+
+def test_one_and_two_character_fragments_use_the_name_pairs_table_on_sqlite(app):
+    """Migration 0008's table of each name's characters and character pairs (kept by triggers)
+    answers short fragments on SQLite in id order, instead of a scan of every name."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import sqlite
+
+    from backend.subjects.models import Subject
+    from backend.subjects.queries import _name_tiers
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("a SQLite table (PostgreSQL has its GIN index, migration 0007)")
+    dept = make_department()
+    write_records(_enterprise(dept, "金昌鑫犇商贸有限公司", 601), _enterprise(dept, "金昌Ab商贸有限公司", 602))
+    db.session.commit()
+    assert _names(search_enterprises("鑫犇")) == ["金昌鑫犇商贸有限公司"]
+    assert _names(search_enterprises("犇")) == ["金昌鑫犇商贸有限公司"]
+    assert _names(search_enterprises("bS")) == []
+    assert _names(search_enterprises("B商")) == ["金昌Ab商贸有限公司"]  # pairs are lower-cased, like the rule
+
+    def pairs_table() -> set[tuple[str, int]]:
+        return {tuple(row) for row in db.session.execute(sa.text("SELECT pair, subject_id FROM subject_name_pair"))}
+
+    def pairs_of_names() -> set[tuple[str, int]]:
+        named = db.session.execute(sa.select(Subject.name, Subject.id).where(Subject.name.is_not(None))).all()
+        return {(name.lower()[i : i + w], id_) for name, id_ in named for w in (1, 2) for i in range(len(name) - w + 1)}
+
+    assert pairs_table() == pairs_of_names()
+    renamed = db.session.scalar(sa.select(Subject).where(Subject.name == "金昌鑫犇商贸有限公司"))
+    renamed.name = "金昌犇犇农业有限公司"
+    db.session.commit()
+    assert _names(search_enterprises("鑫犇")) == []
+    assert _names(search_enterprises("犇农")) == ["金昌犇犇农业有限公司"]
+    assert pairs_table() == pairs_of_names()
+    gone = db.session.scalar(sa.select(Subject.id).where(Subject.name == "金昌Ab商贸有限公司"))
+    db.session.execute(sa.text("DELETE FROM credit_record WHERE subject_id = :id"), {"id": gone})
+    db.session.execute(sa.text("DELETE FROM subject WHERE id = :id"), {"id": gone})
+    db.session.commit()
+    assert pairs_table() == pairs_of_names() and not any(id_ == gone for _, id_ in pairs_table())
+
+    params = {
+        "q": "犇农",
+        "q_upper": "犇农\U0010ffff",
+        "starts": "犇农%",
+        "contains": "%犇农%",
+        "phrase": "",
+        "limit": 21,
+    }
+    for cased in (False, True):
+        statement = _name_tiers("sqlite", (True, cased))[2][0].params(**params, offset=0)
+        sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+        plan = " ".join(str(row[-1]) for row in db.session.execute(sa.text("EXPLAIN QUERY PLAN " + sql)))
+        assert "subject_name_pair" in plan and "SCAN" not in plan, plan

@@ -126,7 +126,7 @@ def _search(connection: Connection, q: str, page: int, per_page: int) -> SearchP
     Ordering: exact name, then names starting with ``q`` (by name), then the other names
     containing ``q``, in the order of the index that finds them, so a page stops after
     ``per_page`` hits instead of sorting every match of a common word such as 有限公司: by id
-    (FTS5 rowid, primary key), except 1-2 characters on SQLite, by name (the name index scan).
+    (FTS5 rowid, subject_name_pair, primary key).
     ``per_page`` is capped at SEARCH_MAX_PAGE_SIZE.
     """
     text = q.strip()
@@ -210,6 +210,7 @@ _SUMMARY = (_s.c.uscc, _s.c.name, _s.c.area_code)
 _PAGE = {"limit": sa.bindparam("limit", type_=sa.Integer), "offset": sa.bindparam("offset", type_=sa.Integer)}
 _BY_USCC = sa.select(*_SUMMARY).where(_s.c.uscc == sa.bindparam("uscc"), _LEGAL)
 _fts = sa.table("subject_name_fts", sa.column("rowid", sa.Integer))
+_pair = sa.table("subject_name_pair", sa.column("pair", sa.String), sa.column("subject_id", sa.Integer))
 _FTS_MATCH = sa.literal_column("subject_name_fts").op("MATCH")(sa.bindparam("phrase"))
 
 
@@ -268,17 +269,15 @@ def _name_tiers(dialect: str, mode: tuple[bool, bool]) -> tuple[tuple[sa.Select,
         )
     else:
         # SQLite, 1-2 characters: the trigram table cannot answer them (FTS5 finds nothing for
-        # shorter phrases), so scan the name index instead of the wider table rows; it is
-        # covering (name, id), in name order, and stops at LIMIT: cheap for common fragments
-        # such as 金川, one pass over the names (about 10 ms per 100k) for rare ones. Natural
-        # persons have no name and never match; the outer query still checks the kind.
-        found = name.like(contains, escape="\\") if cased else sa.func.instr(name, q) > 0
-        hits = _paged(sa.select(_s.c.id, name).where(found, ~starts).order_by(name, _s.c.id)).subquery()
-        others = (
+        # shorter phrases). subject_name_pair (migration 0008) holds each name's characters and
+        # character pairs, lower-cased as the LIKE rule ignores case, in (pair, subject id)
+        # order: the tier is read in id order and stops at LIMIT, for rare and common fragments
+        # alike. Natural persons have no name and never match; the query still checks the kind.
+        others = _paged(
             sa.select(*_SUMMARY)
-            .select_from(hits.join(_s, _s.c.id == hits.c.id))
-            .where(_LEGAL)
-            .order_by(hits.c.name, hits.c.id)
+            .select_from(_pair.join(_s, _s.c.id == _pair.c.subject_id))
+            .where(_pair.c.pair == sa.func.lower(q), ~starts, _LEGAL)
+            .order_by(_pair.c.subject_id)
         )
     return ((_paged(exact), _counted(exact)), (_paged(prefix), _counted(prefix)), (others, None))
 
