@@ -54,7 +54,8 @@ def upgrade():
         f"CREATE TRIGGER subject_name_pair_ad AFTER DELETE ON subject WHEN old.name IS NOT NULL BEGIN {delete_old} END"
     )
     op.execute(
-        f"CREATE TRIGGER subject_name_pair_au AFTER UPDATE OF name ON subject BEGIN {delete_old} {insert_new} END"
+        "CREATE TRIGGER subject_name_pair_au AFTER UPDATE OF name ON subject WHEN old.name IS NOT new.name "
+        f"BEGIN {delete_old} {insert_new} END"
     )
     op.execute(
         "INSERT OR IGNORE INTO subject_name_pair (pair, subject_id) "
