@@ -28,7 +28,7 @@ DEV_DIR = "report-keys"
 _lock = threading.Lock()
 _warmed = False
 # Genuine tokens whose signature check is remembered, per process (see ReportKeys.check_token).
-CHECKED_TOKENS_MAX = 10_000
+CHECKED_TOKENS_MAX = 4_096  # about 1.5 MB of a worker's memory when full
 
 
 @dataclass(frozen=True)
@@ -45,10 +45,11 @@ class ReportKeys:
     def check_token(self, token: str) -> tokens.TokenPayload:
         """``tokens.verify_token`` against these keys; raises ``tokens.TokenError``.
 
-        What a genuine token says is remembered (the last CHECKED_TOKENS_MAX of them): it is a
-        pure function of the token and this key set, which a process never changes, and Ed25519
-        is about a sixth of a verification request. Only genuine tokens are kept, so a client
-        sending made-up tokens cannot fill the memory; each of them is checked in full.
+        What a genuine token says is remembered (up to CHECKED_TOKENS_MAX, then all forgotten
+        and remembered anew): it is a pure function of the token and this key set, which a
+        process never changes, and Ed25519 is about a sixth of a verification request. Only
+        genuine tokens are kept, so a client sending made-up tokens cannot fill the memory; each
+        of them is checked in full.
         """
         payload = self._checked.get(token)
         if payload is None:
