@@ -172,6 +172,22 @@ def test_short_and_long_fragments_are_different_statements_on_postgresql():
         assert "strpos" in short and "LIKE" not in short.split("WHERE", 1)[1].split("AND", 1)[0]
 
 
+def _short_fragments_are_found() -> None:
+    """Two enterprises, and the 1-2 character searches every short-fragment index must answer."""
+    dept = make_department()
+    write_records(_enterprise(dept, "金昌鑫犇商贸有限公司", 601), _enterprise(dept, "金昌Ab商贸有限公司", 602))
+    db.session.commit()
+    assert _names(search_enterprises("鑫犇")) == ["金昌鑫犇商贸有限公司"]
+    assert _names(search_enterprises("犇")) == ["金昌鑫犇商贸有限公司"]
+    assert _names(search_enterprises("bS")) == []  # a pair across a letter and 商 is not in the name
+    assert _names(search_enterprises("B商")) == ["金昌Ab商贸有限公司"]  # lower-cased, like the rule
+
+
+def _tier_params(q: str) -> dict:
+    """The parameters of a first page of ``_name_tiers`` statements for ``q``."""
+    return {"q": q, "q_upper": q + "\U0010ffff", "starts": q + "%", "contains": f"%{q}%", "phrase": "", "limit": 21}
+
+
 def test_one_and_two_character_fragments_can_use_the_name_grams_index_on_postgresql(app):
     """Migration 0007's GIN index over each name's characters and character pairs answers rare
     short fragments (pg_trgm cannot: a rare pair used to read the whole table)."""
@@ -182,22 +198,8 @@ def test_one_and_two_character_fragments_can_use_the_name_grams_index_on_postgre
 
     if db.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL index (SQLite has its table of name pairs, migration 0008)")
-    dept = make_department()
-    write_records(_enterprise(dept, "金昌鑫犇商贸有限公司", 601), _enterprise(dept, "金昌Ab商贸有限公司", 602))
-    db.session.commit()
-    assert _names(search_enterprises("鑫犇")) == ["金昌鑫犇商贸有限公司"]
-    assert _names(search_enterprises("犇")) == ["金昌鑫犇商贸有限公司"]
-    assert _names(search_enterprises("bS")) == []  # a pair across a letter and 商 is not in the name
-    assert _names(search_enterprises("B商")) == ["金昌Ab商贸有限公司"]  # grams are lower-cased, like the rule
-
-    params = {
-        "q": "鑫犇",
-        "q_upper": "鑫犇\U0010ffff",
-        "starts": "鑫犇%",
-        "contains": "%鑫犇%",
-        "phrase": "",
-        "limit": 21,
-    }
+    _short_fragments_are_found()
+    params = _tier_params("鑫犇")
     for cased in (False, True):
         statement = _name_tiers("postgresql", (True, cased))[2][0].params(**params, offset=0)
         sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
@@ -219,13 +221,7 @@ def test_one_and_two_character_fragments_use_the_name_pairs_table_on_sqlite(app)
 
     if db.engine.dialect.name != "sqlite":
         pytest.skip("a SQLite table (PostgreSQL has its GIN index, migration 0007)")
-    dept = make_department()
-    write_records(_enterprise(dept, "金昌鑫犇商贸有限公司", 601), _enterprise(dept, "金昌Ab商贸有限公司", 602))
-    db.session.commit()
-    assert _names(search_enterprises("鑫犇")) == ["金昌鑫犇商贸有限公司"]
-    assert _names(search_enterprises("犇")) == ["金昌鑫犇商贸有限公司"]
-    assert _names(search_enterprises("bS")) == []
-    assert _names(search_enterprises("B商")) == ["金昌Ab商贸有限公司"]  # pairs are lower-cased, like the rule
+    _short_fragments_are_found()
 
     def pairs_table() -> set[tuple[str, int]]:
         return {tuple(row) for row in db.session.execute(sa.text("SELECT pair, subject_id FROM subject_name_pair"))}
@@ -247,14 +243,7 @@ def test_one_and_two_character_fragments_use_the_name_pairs_table_on_sqlite(app)
     db.session.commit()
     assert pairs_table() == pairs_of_names() and not any(id_ == gone for _, id_ in pairs_table())
 
-    params = {
-        "q": "犇农",
-        "q_upper": "犇农\U0010ffff",
-        "starts": "犇农%",
-        "contains": "%犇农%",
-        "phrase": "",
-        "limit": 21,
-    }
+    params = _tier_params("犇农")
     for cased in (False, True):
         statement = _name_tiers("sqlite", (True, cased))[2][0].params(**params, offset=0)
         sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
