@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import TypeVar
@@ -47,11 +48,33 @@ def _verify_limit() -> str:
     return current_app.extensions["settings"].RATELIMIT_VERIFY
 
 
+def _skipped_when_disabled(limit: Callable[[Callable], Callable]) -> Callable[[Callable], Callable]:
+    """``limit`` as a view decorator that costs nothing with RATELIMIT_ENABLED false.
+
+    flask-limiter's own decorator identifies the request, resolves the limits and walks its meta
+    limits on every call even when the extension is disabled, only to find none (about 0.1 ms a
+    request, measured on the profile route); with the extension enabled it is called as is.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        limited = limit(view)
+
+        @functools.wraps(view)
+        def dispatch(*args, **kwargs):
+            return limited(*args, **kwargs) if limiter.enabled else view(*args, **kwargs)
+
+        return dispatch
+
+    return decorate
+
+
 # /api/v1/subjects..., /search, /subjects/<code>, /api/mp/v1/subjects...
-public_query_limit = limiter.shared_limit(_public_limit, scope="public-query")
+public_query_limit = _skipped_when_disabled(limiter.shared_limit(_public_limit, scope="public-query"))
 # /api/v1/verify, /v/<token>, POST /verify (QR, PDF or report number and code), /api/mp/v1/verify
-verification_limit = limiter.shared_limit(_verify_limit, scope="verification")
-verification_post_limit = limiter.shared_limit(_verify_limit, scope="verification", methods=["POST"])
+verification_limit = _skipped_when_disabled(limiter.shared_limit(_verify_limit, scope="verification"))
+verification_post_limit = _skipped_when_disabled(
+    limiter.shared_limit(_verify_limit, scope="verification", methods=["POST"])
+)
 
 
 # --- Read replica for the public query ---------------------------------------------------------
