@@ -1,10 +1,13 @@
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.records.models import CreditRecord, PenaltyTier
+from backend.records.publicity import PublicityRules
 from backend.subjects.models import Subject, SubjectKind
+from backend.workdays.service import WorkdayCalendar
 from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
 
 
@@ -87,3 +90,22 @@ def test_duplicate_in_chunk_against_existing_record_keeps_the_last_row(app):
     earlier = record_input(dept, uscc=uscc, decision_number=final.decision_number, facts="较早的内容")
     assert write_records(earlier, final) == ["unchanged", "updated"]
     assert db.session.scalar(sa.select(CreditRecord.facts)) == "最终内容"
+
+
+def test_large_load_refreshes_postgres_statistics_in_its_own_transaction(app, monkeypatch):
+    """A load in one transaction is invisible to autovacuum: without ANALYZE on the way, the
+    planner keeps the empty table's statistics and scans every record for each chunk's lookup."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's; SQLite's plans here do not depend on them")
+    from backend.records import operations
+
+    monkeypatch.setattr(operations, "ANALYZE_EVERY_ROWS", 10)
+    dept = make_department()
+    writer = operations.RecordWriter(WorkdayCalendar(), PublicityRules(), timely_days=7)
+    writer.write([record_input(dept, uscc=make_uscc(100 + n)) for n in range(6)])
+    estimate = "SELECT reltuples FROM pg_class WHERE relname = :name"
+    assert db.session.scalar(sa.text(estimate), {"name": "credit_record"}) <= 0  # under the threshold
+    writer.write([record_input(dept, uscc=make_uscc(200 + n)) for n in range(6)])
+    # Nothing is committed, yet the statistics count the transaction's own 12 records.
+    assert db.session.scalar(sa.text(estimate), {"name": "credit_record"}) == 12
+    assert db.session.scalar(sa.text(estimate), {"name": "subject"}) == 12
