@@ -63,3 +63,8 @@ BATCH_TOO_LARGE = "一次最多报送 {limit} 条记录，本次 {count} 条：�
 BATCH_EMPTY = "records 不能为空"
 BATCH_REJECTED = "整批校验未通过（atomic 模式）：未保存任何记录，共 {count} 条记录有错误"
 BATCH_NOT_FOUND = "批次不存在"
+# A row refused when written: it would put back what an objection decision corrected.
+REVERTS_CORRECTION = (
+    "该记录已按异议处理决定更正（异议编号 {number}），本行的“{fields}”仍为更正前的内容，"
+    "写入将撤销更正，故未写入。请先在本单位业务系统中同步更正后重新报送"
+)

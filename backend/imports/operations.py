@@ -26,9 +26,10 @@ from ..records.operations import RecordInput, RecordWriter
 from ..records.publicity import PublicityRules
 from ..types import utcnow
 from ..workdays.service import load_calendar
+from ..workflows.objections.corrections import reverted_corrections
 from . import messages as msg
 from .models import ImportBatch, ImportRowError, ImportStatus
-from .parsing import ImportFileError, ParsedFile, ParsedRow, RejectedRow, RowValidator, open_import_file
+from .parsing import FIELD_LABELS, ImportFileError, ParsedFile, ParsedRow, RejectedRow, RowValidator, open_import_file
 
 CHUNK_SIZE = 2000
 ERROR_FLUSH_SIZE = 5000
@@ -191,7 +192,7 @@ def _run(batch: ImportBatch, items: Iterable[ParsedRow], progress: Progress | No
         else:
             pending.append(item)
             if len(pending) >= CHUNK_SIZE:
-                _write(writer, pending, count)
+                _write(writer, pending, count, batch)
                 pending = []
         if progress is not None and count.total - reported >= PROGRESS_EVERY:
             progress(count.total - reported)
@@ -199,10 +200,19 @@ def _run(batch: ImportBatch, items: Iterable[ParsedRow], progress: Progress | No
     if errors:
         db.session.execute(sa.insert(ImportRowError), errors)
     if batch.atomic and not count.bad_rows:
+        # All or nothing: a row found bad only now (it would undo an objection's correction)
+        # rejects the batch before anything is written.
+        refused: dict[tuple[int, str], dict] = {}
         for start in range(0, len(held), CHUNK_SIZE):
-            _write(writer, held[start : start + CHUNK_SIZE], count)
+            refused.update(_refused(batch, _latest(held[start : start + CHUNK_SIZE])))
+        if refused:
+            count.bad_rows += len(refused)
+            db.session.execute(sa.insert(ImportRowError), list(refused.values()))
+        else:
+            for start in range(0, len(held), CHUNK_SIZE):
+                _write(writer, held[start : start + CHUNK_SIZE], count)
     elif pending:
-        _write(writer, pending, count)
+        _write(writer, pending, count, batch)
     if progress is not None and count.total > reported:
         progress(count.total - reported)
 
@@ -221,14 +231,43 @@ def _run(batch: ImportBatch, items: Iterable[ParsedRow], progress: Progress | No
     return count
 
 
-def _write(writer: RecordWriter, chunk: list[RecordInput], count: _Counter) -> None:
+def _latest(chunk: list[RecordInput]) -> dict[tuple[int, str], RecordInput]:
     # The same decision number twice in a chunk: keep only the later row, so the earlier one
     # can never overwrite it (and re-importing the same file stays "unchanged").
     latest: dict[tuple[int, str], RecordInput] = {}
     for item in chunk:
         latest.pop(item.key, None)
         latest[item.key] = item
+    return latest
+
+
+def _refused(batch: ImportBatch, latest: dict[tuple[int, str], RecordInput]) -> dict[tuple[int, str], dict]:
+    """Row errors, by record key, for the rows that would undo an objection's correction (see
+    ``backend.workflows.objections.corrections``)."""
+    reverted = reverted_corrections(list(latest.values()))
+    return {
+        key: {
+            "batch_id": batch.id,
+            "row_number": latest[key].source_row or 0,
+            "column": FIELD_LABELS.get(found.fields[0], found.fields[0])[:50],
+            "reason": msg.REVERTS_CORRECTION.format(
+                number=found.objection_number,
+                fields="、".join(FIELD_LABELS.get(name, name) for name in found.fields),
+            )[:500],
+        }
+        for key, found in reverted.items()
+    }
+
+
+def _write(writer: RecordWriter, chunk: list[RecordInput], count: _Counter, batch: ImportBatch | None = None) -> None:
+    latest = _latest(chunk)
     count.superseded += len(chunk) - len(latest)
+    if batch is not None:  # keep-the-good-rows batches refuse a reverting row, write the rest
+        refused = _refused(batch, latest)
+        if refused:
+            db.session.execute(sa.insert(ImportRowError), list(refused.values()))
+            count.bad_rows += len(refused)
+            latest = {key: item for key, item in latest.items() if key not in refused}
     for outcome in writer.write(list(latest.values())):
         if outcome == "created":
             count.created += 1

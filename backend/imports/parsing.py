@@ -420,6 +420,7 @@ class RowValidator:
             penalty_content=penalty_content,
             fine_amount=fine,
             source_department_id=source_id,
+            source_row=row,
         )
 
     # Pieces of validate(), split out to keep it readable.

@@ -12,7 +12,7 @@ import datetime as dt
 import decimal
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import sqlalchemy as sa
@@ -59,6 +59,9 @@ class RecordInput:
     penalty_content: str | None = None
     fine_amount: decimal.Decimal | None = None
     source_department_id: int | None = None
+    # Where the record came from in its batch (file row, API array index): for row errors found
+    # when writing. Not content: never hashed, never compared.
+    source_row: int | None = field(default=None, compare=False)
 
     @property
     def key(self) -> tuple[int, str]:
@@ -72,7 +75,7 @@ class RecordInput:
 
 
 # Re-sending a record later (another received_date) is the same record.
-HASHED_FIELDS = tuple(f.name for f in fields(RecordInput) if f.name != "received_date")
+HASHED_FIELDS = tuple(f.name for f in fields(RecordInput) if f.name not in ("received_date", "source_row"))
 
 
 RECORD_FIELDS = (

@@ -351,3 +351,66 @@ def test_query_code_lookup_and_applicant_data_encrypted(world):
                 text = " ".join(str(v) for v in row)
                 assert "王建国" not in text, table
                 assert "11010519491231002X" not in text, table
+
+
+def test_a_later_push_of_the_old_values_cannot_undo_a_correction(world, tmp_path):
+    """The department's system still holds what the objection corrected and sends it again."""
+    from backend.actors import Actor
+    from backend.imports.models import ImportRowError, ImportStatus
+    from backend.imports.operations import import_file
+    from backend.records.models import CreditRecord
+    from tests.fixtures.import_data import penalty_row, to_csv
+
+    cli = Actor.cli("t")
+    path = tmp_path / "push.csv"
+
+    def push(*rows, atomic=False):
+        path.write_bytes(to_csv(list(rows)))
+        return import_file(cli, world.dept, path, atomic=atomic)
+
+    def fine(n):
+        return db.session.scalar(
+            sa.select(CreditRecord.fine_amount).where(CreditRecord.decision_number == f"金市监罚〔2026〕{n}号")
+        )
+
+    push(penalty_row(1), penalty_row(2))
+    record = db.session.scalar(sa.select(CreditRecord).where(CreditRecord.decision_number == "金市监罚〔2026〕1号"))
+    objection = _file(world, record)
+    accept_objection(world.actor(world.admin), objection)
+    decide_objection(
+        world.actor(world.reviewer),
+        objection,
+        ObjectionOutcome.CORRECTED,
+        "罚款金额以复议决定为准",
+        corrections={"fine_amount": "3000", "penalty_content": "罚款人民币叁仟元"},
+    )
+    assert fine(1) == 3000
+
+    # Keep-the-good-rows batch: the reverting row is refused with the objection's number, the
+    # other row is written.
+    batch = push(penalty_row(1), penalty_row(2, **{"违法程度": "严重"}))
+    assert (batch.status, batch.updated_count, batch.error_count) == (ImportStatus.PARTIAL, 1, 1)
+    error = db.session.scalars(sa.select(ImportRowError).where(ImportRowError.batch_id == batch.id)).one()
+    assert error.row_number == 2  # the file's first data row
+    assert error.column == "罚款金额（元）"
+    assert objection.number in error.reason
+    assert "“罚款金额（元）、处罚内容”仍为更正前的内容" in error.reason
+    assert fine(1) == 3000
+    assert record.penalty_content == "罚款人民币叁仟元"
+
+    # All-or-nothing batch: nothing is written, not even the new record.
+    batch = push(penalty_row(1), penalty_row(3), atomic=True)
+    assert (batch.status, batch.created_count, batch.error_count) == (ImportStatus.REJECTED, 0, 1)
+    assert fine(3) is None and fine(1) == 3000
+
+    # The corrected values, and later a new value of the department's own, go through.
+    batch = push(penalty_row(1, **{"罚款金额（万元）": "0.3", "处罚内容": "罚款人民币叁仟元", "违法程度": "严重"}))
+    assert (batch.status, batch.updated_count) == (ImportStatus.COMPLETED, 1)
+    batch = push(penalty_row(1, **{"罚款金额（万元）": "0.2", "处罚内容": "罚款人民币贰仟元"}))
+    assert (batch.status, batch.updated_count) == (ImportStatus.COMPLETED, 1)
+    assert fine(1) == 2000
+    # Once the department has sent its own new values, the values from before the correction
+    # are still refused: they are what the objection found wrong.
+    batch = push(penalty_row(1))
+    assert (batch.status, batch.error_count) == (ImportStatus.REJECTED, 1)
+    assert fine(1) == 2000
