@@ -47,23 +47,21 @@ def reverted_corrections(items: Sequence[RecordInput]) -> dict[tuple[int, str], 
         if not decisions:
             continue
         replaced: dict[str, set[str | None]] = {}
-        decided: dict[str, str | None] = {}
-        by_whom: dict[str, str] = {}
-        for objection_number, corrections in decisions:  # oldest first: the last decision wins
+        decided: dict[str, tuple[int, str | None]] = {}  # field -> (decision index, value)
+        for index, (_, corrections) in enumerate(decisions):  # oldest first: the last one wins
             for name, (old, new) in corrections.items():
                 replaced.setdefault(name, set()).add(_comparable(name, old))
-                decided[name] = _comparable(name, new)
-                by_whom[name] = objection_number
+                decided[name] = (index, _comparable(name, new))
         reverted = [
             name
             for name in replaced
             if hasattr(item, name)
             and (pushed := _comparable(name, getattr(item, name))) in replaced[name]
-            and pushed != decided[name]
+            and pushed != decided[name][1]
         ]
         if reverted:
-            latest = max((by_whom[name] for name in reverted), key=lambda number: _order(decisions, number))
-            found[item.key] = RevertedCorrection(latest, tuple(reverted))
+            latest = max(decided[name][0] for name in reverted)
+            found[item.key] = RevertedCorrection(decisions[latest][0], tuple(reverted))
     return found
 
 
@@ -88,10 +86,6 @@ def _corrections_of(items: Sequence[RecordInput]) -> dict[tuple[int, str], list[
             for decision_number, objection_number, corrections in rows:
                 history.setdefault((department_id, decision_number), []).append((objection_number, corrections or {}))
     return history
-
-
-def _order(decisions: list[tuple[str, dict[str, Any]]], number: str) -> int:
-    return max(index for index, (objection_number, _) in enumerate(decisions) if objection_number == number)
 
 
 def _comparable(name: str, value: Any) -> str | None:
