@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import logging
 import os
 import re
 import secrets
@@ -22,8 +23,12 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
 
 EXTENSION_KEY = "storage"
+_UNCOMMITTED = "storage_uncommitted"  # Session.info: files put for the open transaction
+_log = logging.getLogger(__name__)
 _KEY_RE = re.compile(r"^[a-z0-9_-]{1,32}(/[a-z0-9_-]{1,32})*/[a-f0-9]{32}(\.[a-z0-9]{1,8})?$")
 _PART_RE = re.compile(r"^[a-z0-9_-]{1,32}(/[a-z0-9_-]{1,32})*$")
 _EXT_RE = re.compile(r"^[a-z0-9]{1,8}$")
@@ -217,3 +222,34 @@ def get_storage() -> Storage:
         storage = make_storage(current_app.extensions["settings"], current_app.instance_path)
         current_app.extensions[EXTENSION_KEY] = storage
     return storage
+
+
+def put_for_transaction(data: bytes, *, prefix: str, extension: str | None = None) -> str:
+    """``put`` a file that a row of the current database transaction will reference.
+
+    The file is stored first, so a row never points at nothing; if the transaction then ends
+    without committing (an error later in the request, a failed commit, a rollback), the file is
+    deleted again, so a failed request does not leave a file that nothing references either.
+    """
+    from .extensions import db
+
+    storage = get_storage()
+    key = storage.put(data, prefix=prefix, extension=extension)
+    db.session().info.setdefault(_UNCOMMITTED, []).append((storage, key))
+    return key
+
+
+@event.listens_for(Session, "after_commit")
+def _files_committed(session: Session) -> None:
+    session.info.pop(_UNCOMMITTED, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _files_not_committed(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint: the outer transaction decides
+        return
+    for storage, key in session.info.pop(_UNCOMMITTED, ()):
+        try:
+            storage.delete(key)
+        except Exception:  # the request's own error matters more; the file is only garbage
+            _log.warning("could not delete %s after its transaction rolled back", key, exc_info=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
+import sqlalchemy as sa
 
-from backend.storage import LocalStorage, Storage, StorageError, get_storage
+from backend.extensions import db
+from backend.storage import LocalStorage, Storage, StorageError, get_storage, put_for_transaction
 
 
 def test_put_get_exists_delete(tmp_path):
@@ -73,3 +75,43 @@ def test_get_storage_is_created_once_under_the_configured_folder(app, tmp_path, 
     assert store is get_storage()
     assert store.root == (tmp_path / "files").resolve()
     monkeypatch.delitem(app.extensions, "storage")
+
+
+def test_a_file_put_for_a_transaction_stays_only_if_the_transaction_commits(app, tmp_path, monkeypatch):
+    store = LocalStorage(tmp_path / "store")
+    monkeypatch.setitem(app.extensions, "storage", store)
+
+    def put_in_a_transaction(data: bytes) -> str:
+        key = put_for_transaction(data, prefix="reports", extension="pdf")
+        db.session.execute(sa.text("SELECT 1"))
+        assert store.exists(key)  # stored before the row that will reference it is committed
+        return key
+
+    committed = put_in_a_transaction(b"kept")
+    db.session.commit()
+    rolled_back = put_in_a_transaction(b"rolled back")
+    db.session.rollback()
+    abandoned = put_in_a_transaction(b"never committed")
+    db.session.remove()  # a request's end after an error: closed without commit
+    assert store.exists(committed)
+    assert not store.exists(rolled_back)
+    assert not store.exists(abandoned)
+    # A later transaction's rollback does not touch files already committed.
+    db.session.execute(sa.text("SELECT 1"))
+    db.session.rollback()
+    assert store.get(committed) == b"kept"
+
+
+def test_a_file_that_cannot_be_deleted_after_a_rollback_does_not_hide_the_error(app, tmp_path, monkeypatch, caplog):
+    store = LocalStorage(tmp_path / "store")
+    monkeypatch.setitem(app.extensions, "storage", store)
+    key = put_for_transaction(b"x", prefix="reports")
+    db.session.execute(sa.text("SELECT 1"))
+
+    def delete_fails(key):
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(store, "delete", delete_fails)
+    db.session.rollback()  # no exception from the clean-up
+    assert store.exists(key)
+    assert "could not delete" in caplog.text

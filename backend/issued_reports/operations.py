@@ -27,7 +27,7 @@ from ..extensions import db
 from ..outbox.operations import enqueue_event
 from ..pii import cipher
 from ..staff.models import StaffRole
-from ..storage import StorageError, get_storage
+from ..storage import StorageError, get_storage, put_for_transaction
 from ..subjects.models import Subject
 from ..types import utcnow
 from . import messages as msg
@@ -219,9 +219,9 @@ def issue_report(
         pdf = signing.sign_pdf(render.render_pdf(content), keys.signer())
     except signing.SigningError as exc:
         raise ApiError(msg.SIGNING_FAILED, code="signing_failed", status=503) from exc
-    # Stored before the row is committed: a rollback leaves an unreferenced file, never a row
-    # pointing at nothing.
-    pdf_key = get_storage().put(pdf, prefix=STORAGE_PREFIX, extension="pdf")
+    # Stored before the row is committed (never a row pointing at nothing), and deleted again
+    # if the transaction does not commit.
+    pdf_key = put_for_transaction(pdf, prefix=STORAGE_PREFIX, extension="pdf")
     natural = subject.is_natural
     report = IssuedReport(
         number=number,

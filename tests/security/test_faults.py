@@ -152,6 +152,28 @@ def test_report_is_not_registered_when_its_file_cannot_be_stored(app, client, ca
     assert _issue_personal_report(client, callers).status_code == 201
 
 
+def test_a_report_whose_row_is_not_committed_leaves_no_file(app, client, callers, tmp_path, monkeypatch):
+    """The PDF is stored before its registry row is committed; when the commit fails (the
+    database went away at that moment) the request gets a 503 and the file is deleted again."""
+    root = tmp_path / "commit-fails"
+    monkeypatch.setitem(app.extensions, "storage", LocalStorage(root))
+    reports_before = db.session.scalar(sa.select(sa.func.count()).select_from(IssuedReport))
+
+    def commit_fails(self):
+        raise sa.exc.OperationalError("COMMIT", {}, ConnectionError("server closed the connection unexpectedly"))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sa.orm.Session, "commit", commit_fails)
+        response = _issue_personal_report(client, callers)
+        assert response.status_code == 503, response.data[:300]
+        assert "Retry-After" in response.headers
+    db.session.remove()  # the end of the request's transaction, as at the end of a real request
+    assert _stored_files(root) == []
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(IssuedReport)) == reports_before
+    assert _issue_personal_report(client, callers).status_code == 201
+    assert len(_stored_files(root)) == 1  # a committed report keeps its file
+
+
 # --- WeChat answering 5xx or timing out ----------------------------------------------------
 
 SEND = "cgi-bin/message/subscribe/send"

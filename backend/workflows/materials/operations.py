@@ -22,7 +22,7 @@ from ...actors import Actor
 from ...audit.operations import record_event
 from ...errors import ApiError, Forbidden, NotFound
 from ...extensions import db
-from ...storage import StorageError, get_storage
+from ...storage import StorageError, get_storage, put_for_transaction
 from ...types import utcnow
 from .. import messages as msg
 from ..common import actor_key, is_auditor, is_department_actor, is_platform_staff, workflow_setting
@@ -158,7 +158,7 @@ def upload_material(
     name holding a path is refused here for every channel (``check_file_name``)."""
     check_file_name(filename)
     file_type, pages = check_material(data)
-    key = get_storage().put(data, prefix=f"materials/{(now or utcnow()):%Y%m}", extension=file_type.extension)
+    key = put_for_transaction(data, prefix=f"materials/{(now or utcnow()):%Y%m}", extension=file_type.extension)
     material = Material(
         storage_key=key,
         sha256=hashlib.sha256(data).hexdigest(),
