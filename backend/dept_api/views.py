@@ -11,7 +11,7 @@ from ..errors import ApiError, NotFound
 from ..extensions import db
 from ..imports import messages as msg
 from ..imports.models import ImportBatch, ImportStatus
-from ..imports.operations import batch_errors, import_records
+from ..imports.operations import API_CHANNEL, batch_errors, import_records
 from ..imports.parsing import RowValidator, validate_api_records
 from .auth import KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, authenticate_request
 from .schemas import BatchOut, RecordBatchIn
@@ -85,7 +85,7 @@ def submit_records(payload):
         Actor.department(department, ip=request.remote_addr),
         department,
         items,
-        channel="dept_api",
+        channel=API_CHANNEL,
         atomic=payload["atomic"],
     )
     db.session.commit()

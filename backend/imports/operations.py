@@ -29,9 +29,19 @@ from ..workdays.service import load_calendar
 from ..workflows.objections.corrections import reverted_corrections
 from . import messages as msg
 from .models import ImportBatch, ImportRowError, ImportStatus
-from .parsing import FIELD_LABELS, ImportFileError, ParsedFile, ParsedRow, RejectedRow, RowValidator, open_import_file
+from .parsing import (
+    API_LABELS,
+    FIELD_LABELS,
+    ImportFileError,
+    ParsedFile,
+    ParsedRow,
+    RejectedRow,
+    RowValidator,
+    open_import_file,
+)
 
 CHUNK_SIZE = 2000
+API_CHANNEL = "dept_api"  # the batches of POST /api/dept/v1/records
 ERROR_FLUSH_SIZE = 5000
 PROGRESS_EVERY = 1000
 
@@ -245,11 +255,13 @@ def _refused(batch: ImportBatch, latest: dict[tuple[int, str], RecordInput]) -> 
     """Row errors, by record key, for the rows that would undo an objection's correction (see
     ``backend.workflows.objections.corrections``)."""
     reverted = reverted_corrections(list(latest.values()))
+    # The column as the sender knows it: the API's field name, or the field's column name.
+    column_of = API_LABELS if batch.channel == API_CHANNEL else FIELD_LABELS
     return {
         key: {
             "batch_id": batch.id,
             "row_number": latest[key].source_row or 0,
-            "column": FIELD_LABELS.get(found.fields[0], found.fields[0])[:50],
+            "column": column_of.get(found.fields[0], found.fields[0])[:50],
             "reason": msg.REVERTS_CORRECTION.format(
                 number=found.objection_number,
                 fields="、".join(FIELD_LABELS.get(name, name) for name in found.fields),

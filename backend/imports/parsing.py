@@ -851,7 +851,7 @@ API_FIELDS: dict[str, str] = {
     "fine_amount": "fine_amount",
     "source_department_code": "source_department",
 }  # no received_date: the API's receipt day is the server's, so 双公示 timeliness cannot be self-declared
-_API_LABELS = {name: api for api, name in API_FIELDS.items()}
+API_LABELS = {name: api for api, name in API_FIELDS.items()}
 
 
 def validate_api_records(records: list[Any], validator: RowValidator) -> tuple[list[ParsedRow], list[str]]:
@@ -869,5 +869,5 @@ def validate_api_records(records: list[Any], validator: RowValidator) -> tuple[l
                 unknown.add(str(key))
             else:
                 values[name] = value
-        items.append(validator.validate(values, index, _API_LABELS))
+        items.append(validator.validate(values, index, API_LABELS))
     return items, sorted(unknown)

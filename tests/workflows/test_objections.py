@@ -414,3 +414,37 @@ def test_a_later_push_of_the_old_values_cannot_undo_a_correction(world, tmp_path
     batch = push(penalty_row(1))
     assert (batch.status, batch.error_count) == (ImportStatus.REJECTED, 1)
     assert fine(1) == 2000
+
+
+def test_department_api_push_of_the_old_values_is_refused_by_index_and_field(world, client):
+    from backend.actors import Actor
+    from backend.departments.operations import issue_api_key
+    from backend.records.models import CreditRecord
+    from tests.test_dept_api import post, record
+
+    key, secret = issue_api_key(Actor.cli("t"), world.dept)
+    db.session.commit()
+    assert post(client, key.key_id, secret, {"records": [record(1)]}).json["created"] == 1
+    corrected = db.session.scalar(
+        sa.select(CreditRecord).where(CreditRecord.decision_number == record(1)["decision_number"])
+    )
+    objection = _file(world, corrected)
+    accept_objection(world.actor(world.admin), objection)
+    decide_objection(
+        world.actor(world.reviewer),
+        objection,
+        ObjectionOutcome.CORRECTED,
+        "以复议决定为准",
+        corrections={"fine_amount": "3000"},
+    )
+    db.session.commit()
+
+    response = post(client, key.key_id, secret, {"records": [record(2), record(1)]})
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert (body["status"], body["created"], body["error_rows"]) == ("partial", 1, 1)
+    [error] = body["errors"]
+    assert (error["index"], error["field"]) == (1, "fine_amount")
+    assert objection.number in error["reason"] and "罚款金额（元）" in error["reason"]
+    db.session.expire_all()
+    assert db.session.get(CreditRecord, corrected.id).fine_amount == 3000
