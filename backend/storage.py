@@ -26,6 +26,8 @@ from flask import current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from .extensions import db
+
 EXTENSION_KEY = "storage"
 _UNCOMMITTED = "storage_uncommitted"  # Session.info: files put for the open transaction
 _log = logging.getLogger(__name__)
@@ -231,8 +233,6 @@ def put_for_transaction(data: bytes, *, prefix: str, extension: str | None = Non
     without committing (an error later in the request, a failed commit, a rollback), the file is
     deleted again, so a failed request does not leave a file that nothing references either.
     """
-    from .extensions import db
-
     storage = get_storage()
     key = storage.put(data, prefix=prefix, extension=extension)
     db.session().info.setdefault(_UNCOMMITTED, []).append((storage, key))

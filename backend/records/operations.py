@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
@@ -33,6 +33,7 @@ Outcome = Literal["created", "updated", "unchanged"]
 # chunk's existing records (measured: 4 s a chunk at 375k records, the load slowing to a
 # crawl). ANALYZE in the same transaction counts its own new rows and takes about 0.2 s.
 ANALYZE_EVERY_ROWS = 100_000
+IN_LIST_SIZE = 900  # values bound in one IN list: below SQLite's limit of bound parameters
 
 
 @dataclass(frozen=True)
@@ -195,19 +196,15 @@ class RecordWriter:
         return row
 
     def _existing_records(self, items: Sequence[RecordInput]) -> dict[tuple[int, str], tuple[int, str, RecordStatus]]:
-        by_dept: dict[int, set[str]] = {}
-        for item in items:
-            by_dept.setdefault(item.department_id, set()).add(item.decision_number)
         found = {}
-        for dept_id, numbers in by_dept.items():
-            for chunk in _chunks(sorted(numbers), 900):
-                rows = db.session.execute(
-                    sa.select(
-                        CreditRecord.id, CreditRecord.decision_number, CreditRecord.content_hash, CreditRecord.status
-                    ).where(CreditRecord.department_id == dept_id, CreditRecord.decision_number.in_(chunk))
-                )
-                for rid, number, digest, status in rows:
-                    found[(dept_id, number)] = (rid, digest, status)
+        for dept_id, chunk in decision_numbers_by_department(items):
+            rows = db.session.execute(
+                sa.select(
+                    CreditRecord.id, CreditRecord.decision_number, CreditRecord.content_hash, CreditRecord.status
+                ).where(CreditRecord.department_id == dept_id, CreditRecord.decision_number.in_(chunk))
+            )
+            for rid, number, digest, status in rows:
+                found[(dept_id, number)] = (rid, digest, status)
         return found
 
     def _subject_ids(self, items: Sequence[RecordInput]) -> dict[tuple[str, str], int]:
@@ -216,7 +213,7 @@ class RecordWriter:
         for item in items:
             if item.uscc is not None:
                 legal[item.uscc] = item
-        for chunk in _chunks(sorted(legal), 900):
+        for chunk in _chunks(sorted(legal), IN_LIST_SIZE):
             rows = db.session.execute(sa.select(Subject.id, Subject.uscc, Subject.name).where(Subject.uscc.in_(chunk)))
             for sid, uscc, name in rows:
                 ids[("l", uscc)] = sid
@@ -248,7 +245,7 @@ class RecordWriter:
                 natural[item.id_number] = item
         if natural:
             hashes = {pii.lookup_hash(n, "id_number"): n for n in natural}
-            for chunk in _chunks(sorted(hashes), 900):
+            for chunk in _chunks(sorted(hashes), IN_LIST_SIZE):
                 for sid, digest in db.session.execute(
                     sa.select(Subject.id, Subject.id_number_hash).where(Subject.id_number_hash.in_(chunk))
                 ):
@@ -339,6 +336,17 @@ def expire_records(today: dt.date) -> int:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount or 0
+
+
+def decision_numbers_by_department(items: Sequence[RecordInput]) -> Iterator[tuple[int, list[str]]]:
+    """The records' keys as (department id, up to IN_LIST_SIZE of its decision numbers): one
+    IN-list query each, for the look-ups by record key."""
+    by_department: dict[int, set[str]] = {}
+    for item in items:
+        by_department.setdefault(item.department_id, set()).add(item.decision_number)
+    for department_id, numbers in by_department.items():
+        for chunk in _chunks(sorted(numbers), IN_LIST_SIZE):
+            yield department_id, chunk
 
 
 def _chunks(values: list, size: int):

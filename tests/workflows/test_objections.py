@@ -353,6 +353,16 @@ def test_query_code_lookup_and_applicant_data_encrypted(world):
                 assert "11010519491231002X" not in text, table
 
 
+def _corrected(world, record, **corrections):
+    """An objection filed, accepted and decided 更正 with ``corrections``."""
+    objection = _file(world, record)
+    accept_objection(world.actor(world.admin), objection)
+    decide_objection(
+        world.actor(world.reviewer), objection, ObjectionOutcome.CORRECTED, "以复议决定为准", corrections=corrections
+    )
+    return objection
+
+
 def test_a_later_push_of_the_old_values_cannot_undo_a_correction(world, tmp_path):
     """The department's system still holds what the objection corrected and sends it again."""
     from backend.actors import Actor
@@ -375,15 +385,7 @@ def test_a_later_push_of_the_old_values_cannot_undo_a_correction(world, tmp_path
 
     push(penalty_row(1), penalty_row(2))
     record = db.session.scalar(sa.select(CreditRecord).where(CreditRecord.decision_number == "金市监罚〔2026〕1号"))
-    objection = _file(world, record)
-    accept_objection(world.actor(world.admin), objection)
-    decide_objection(
-        world.actor(world.reviewer),
-        objection,
-        ObjectionOutcome.CORRECTED,
-        "罚款金额以复议决定为准",
-        corrections={"fine_amount": "3000", "penalty_content": "罚款人民币叁仟元"},
-    )
+    objection = _corrected(world, record, fine_amount="3000", penalty_content="罚款人民币叁仟元")
     assert fine(1) == 3000
 
     # Keep-the-good-rows batch: the reverting row is refused with the objection's number, the
@@ -428,15 +430,7 @@ def test_department_api_push_of_the_old_values_is_refused_by_index_and_field(wor
     corrected = db.session.scalar(
         sa.select(CreditRecord).where(CreditRecord.decision_number == record(1)["decision_number"])
     )
-    objection = _file(world, corrected)
-    accept_objection(world.actor(world.admin), objection)
-    decide_objection(
-        world.actor(world.reviewer),
-        objection,
-        ObjectionOutcome.CORRECTED,
-        "以复议决定为准",
-        corrections={"fine_amount": "3000"},
-    )
+    objection = _corrected(world, corrected, fine_amount="3000")
     db.session.commit()
 
     response = post(client, key.key_id, secret, {"records": [record(2), record(1)]})

@@ -21,10 +21,8 @@ import sqlalchemy as sa
 
 from ...extensions import db
 from ...records.models import CreditRecord
-from ...records.operations import RecordInput
+from ...records.operations import RecordInput, decision_numbers_by_department
 from .models import Objection, ObjectionOutcome
-
-_IN_LIST_SIZE = 900  # below SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -66,25 +64,20 @@ def reverted_corrections(items: Sequence[RecordInput]) -> dict[tuple[int, str], 
 
 
 def _corrections_of(items: Sequence[RecordInput]) -> dict[tuple[int, str], list[tuple[str, dict[str, Any]]]]:
-    by_department: dict[int, set[str]] = {}
-    for item in items:
-        by_department.setdefault(item.department_id, set()).add(item.decision_number)
     history: dict[tuple[int, str], list[tuple[str, dict[str, Any]]]] = {}
-    for department_id, numbers in by_department.items():
-        ordered = sorted(numbers)
-        for start in range(0, len(ordered), _IN_LIST_SIZE):
-            rows = db.session.execute(
-                sa.select(CreditRecord.decision_number, Objection.number, Objection.corrections)
-                .join(Objection, Objection.record_id == CreditRecord.id)
-                .where(
-                    CreditRecord.department_id == department_id,
-                    CreditRecord.decision_number.in_(ordered[start : start + _IN_LIST_SIZE]),
-                    Objection.outcome == ObjectionOutcome.CORRECTED,
-                )
-                .order_by(Objection.decided_at, Objection.id)
+    for department_id, chunk in decision_numbers_by_department(items):
+        rows = db.session.execute(
+            sa.select(CreditRecord.decision_number, Objection.number, Objection.corrections)
+            .join(Objection, Objection.record_id == CreditRecord.id)
+            .where(
+                CreditRecord.department_id == department_id,
+                CreditRecord.decision_number.in_(chunk),
+                Objection.outcome == ObjectionOutcome.CORRECTED,
             )
-            for decision_number, objection_number, corrections in rows:
-                history.setdefault((department_id, decision_number), []).append((objection_number, corrections or {}))
+            .order_by(Objection.decided_at, Objection.id)
+        )
+        for decision_number, objection_number, corrections in rows:
+            history.setdefault((department_id, decision_number), []).append((objection_number, corrections or {}))
     return history
 
 
