@@ -90,6 +90,11 @@ class WrkResult:
     last_bad_status: int
     loadgen_cpu_s: float
     load1: float
+    app_cpu_s: float = 0.0  # gunicorn (master and workers) over the measure
+    db_cpu_s: float = 0.0  # the PostgreSQL server's processes (0 on SQLite: it runs in the app)
+
+    def cpu_ms_per_request(self, seconds: float) -> float:
+        return seconds * 1000 / self.requests if self.requests else float("nan")
 
     @property
     def rps(self) -> float:
@@ -109,6 +114,30 @@ class Row:
     @property
     def ok(self) -> bool:
         return all(passed for _, passed in self.checks)
+
+
+def _cpu_seconds(pids: Iterator[int] | list[int]) -> float:
+    """User + system CPU seconds of these processes (all their threads) so far."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone since it was listed
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _database_server_pids() -> list[int]:
+    """The local PostgreSQL server's processes (postmaster, backends, background workers)."""
+    pids = []
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() in ("postgres", "postmaster"):
+                pids.append(int(comm.parent.name))
+        except (OSError, ValueError):
+            continue
+    return pids
 
 
 def _loadavg() -> tuple[float, float, float]:
@@ -354,6 +383,10 @@ class Server:
                 pids.append(int(stat.parent.name))
         return sorted(pids)
 
+    def pids(self) -> list[int]:
+        """The master and its workers."""
+        return ([self.proc.pid] if self.proc is not None else []) + self.worker_pids()
+
     def worker_rss_mb(self, source: str = "status", field: str = "VmRSS:") -> dict[int, float]:
         """VmRSS of each worker (the target); ``smaps_rollup``/``Pss:`` gives its proportional
         share, which does not count the pages the workers share (libraries, fonts) twice."""
@@ -405,16 +438,22 @@ class Server:
             self.proc.wait(timeout=10)
 
 
-def run_wrk(port: int, request_file: Path, seconds: float, connections: int, seed: int) -> WrkResult:
+def run_wrk(
+    port: int, request_file: Path, seconds: float, connections: int, seed: int, server: Server | None = None
+) -> WrkResult:
     threads = max(1, min(2, connections))
     command = [
         "wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
         "--timeout", WRK_TIMEOUT, "-s", str(LUA_SCRIPT), f"http://127.0.0.1:{port}",
         "--", str(request_file), str(seed),
     ]  # fmt: skip
+    app_pids = server.pids() if server is not None else []
+    db_pids = _database_server_pids() if server is not None else []
+    app_before, db_before = _cpu_seconds(app_pids), _cpu_seconds(db_pids)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    app_cpu, db_cpu = _cpu_seconds(app_pids) - app_before, _cpu_seconds(db_pids) - db_before
     load1 = _loadavg()[0]
     line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH_RESULT ")), None)
     if done.returncode != 0 or line is None:
@@ -431,6 +470,8 @@ def run_wrk(port: int, request_file: Path, seconds: float, connections: int, see
         last_bad_status=data["last_bad_status"],
         loadgen_cpu_s=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
         load1=load1,
+        app_cpu_s=app_cpu,
+        db_cpu_s=db_cpu,
     )
 
 
@@ -573,12 +614,17 @@ def run(url: str, args: argparse.Namespace) -> tuple[list[str], bool]:
             base_rps = 0.0
             for key, label in MEASURES:
                 warm = run_wrk(port, files[key], args.http_warmup, args.http_connections, SEED)
-                result = run_wrk(port, files[key], args.http_duration, args.http_connections, SEED + 1)
+                result = run_wrk(port, files[key], args.http_duration, args.http_connections, SEED + 1, server)
                 served += warm.requests + result.requests
                 if key == "baseline":
                     base_rps = result.rps
                 rows.append(Row(label, result, _checks(key, result, base_rps)))
-                say(f"  {label}: {result.rps:.1f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors")
+                say(
+                    f"  {label}: {result.rps:.1f} req/s, p99 {result.p99_ms:.1f} ms, {result.errors} errors; "
+                    f"CPU ms/request: app {result.cpu_ms_per_request(result.app_cpu_s):.2f}, "
+                    f"database {result.cpu_ms_per_request(result.db_cpu_s):.2f}, "
+                    f"wrk {result.cpu_ms_per_request(result.loadgen_cpu_s):.2f}"
+                )
             say(f"  memory: mixed traffic up to {args.rss_requests:,} requests, then a {args.soak_seconds} s soak")
             memory, memory_ok = _soak(server, port, files["mix"], args, served, say)
             trace = server.first_traceback() if any(r.result.errors for r in rows) else ""
@@ -603,6 +649,13 @@ def run(url: str, args: argparse.Namespace) -> tuple[list[str], bool]:
         "-" * len(header),
     ]
     out += [_format_row(row, base_rps) for row in rows]
+    out += ["", "CPU per request (ms), where the 2 CPUs went: gunicorn | database server | wrk"]
+    out += [
+        f"  {row.label:<48}{r.cpu_ms_per_request(r.app_cpu_s):>7.3f} |{r.cpu_ms_per_request(r.db_cpu_s):>7.3f} |"
+        f"{r.cpu_ms_per_request(r.loadgen_cpu_s):>7.3f}"
+        for row in rows
+        for r in (row.result,)
+    ]
     out += ["", *memory]
     out.append(f"run on {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}; errors = non-2xx + socket errors")
     if trace:
