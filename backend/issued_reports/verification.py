@@ -20,6 +20,7 @@ from reports import signing, tokens
 from reports.content import ReportKind
 
 from ..extensions import on_primary
+from ..fast_select import FastSelect
 from ..types import local_date
 from . import messages as msg
 from .keys import report_keys
@@ -79,14 +80,15 @@ class RegisteredReport:
 
 _REGISTERED = sa.select(*(IssuedReport.__table__.c[name] for name in RegisteredReport.__dataclass_fields__))
 # Built once: building and caching-keying a select per call cost more than running it.
-_BY_NUMBER = _REGISTERED.where(IssuedReport.number == sa.bindparam("number"))
-_BY_PDF_HASH = _REGISTERED.where(IssuedReport.pdf_hash == sa.bindparam("digest")).limit(1)
+# Run on the driver's cursor (backend/fast_select.py): verification is a hot public path.
+_BY_NUMBER = FastSelect(_REGISTERED.where(IssuedReport.number == sa.bindparam("number")))
+_BY_PDF_HASH = FastSelect(_REGISTERED.where(IssuedReport.pdf_hash == sa.bindparam("digest")).limit(1))
 
 
-def _registered(statement: sa.Select, params: dict[str, str]) -> RegisteredReport | None:
+def _registered(statement: FastSelect, params: dict[str, str]) -> RegisteredReport | None:
     """The registry row, always from the primary (the truth, never a lagging replica)."""
-    row = on_primary(lambda connection: connection.execute(statement, params).first(), autocommit=True)
-    return None if row is None else RegisteredReport(*row)
+    rows = on_primary(lambda connection: statement.rows(connection, params), autocommit=True)
+    return RegisteredReport(*rows[0]) if rows else None
 
 
 @dataclass

@@ -20,6 +20,7 @@ from backend.app import create_app
 from backend.dept_api.auth import signed_headers
 from backend.extensions import db
 from backend.issued_reports.models import IssuedReport
+from backend.issued_reports.verification import verify_number_code
 from backend.outbox.models import OutboxEvent, OutboxStatus
 from backend.outbox.worker import deliver_pending
 from backend.storage import LocalStorage
@@ -28,10 +29,12 @@ from backend.workflows.objections.operations import accept_objection
 from miniprogram_api.models import MessageAttempt, MessageAttemptStatus
 from miniprogram_api.notifications import CASE_TOPICS, handle_case_event
 from tests.conftest import sibling_config
+from tests.factories import make_uscc
 from tests.security.outage import DatabaseOutage, can_mount, fill, remount_read_only, tiny_filesystem
 from tests.wechat.helpers import API, Staff, file_objection, login
 
 # --- database unavailable ------------------------------------------------------------------
+REPORT_NUMBER = "JCXY-20261127-0000000001"  # no such report: the lookup answers unknown_number
 
 
 @pytest.fixture
@@ -71,6 +74,7 @@ def _requests(callers):
     dept = signed_headers(callers.dept_key_id, callers.dept_secret, "POST", "/api/dept/v1/records", body)
     return [
         ("GET", "/api/v1/subjects?q=金昌", {}),
+        ("GET", f"/api/v1/subjects/{make_uscc(7)}", {}),  # the profile: run on the driver's cursor
         ("GET", f"{API}/me", {"headers": callers.a.headers}),
         ("POST", "/api/dept/v1/records", {"data": body, "headers": dept, "content_type": "application/json"}),
         ("GET", "/readyz", {}),
@@ -99,6 +103,32 @@ def test_database_unavailable_is_a_503_with_retry_after_then_recovers(outage, ca
     assert client.get("/readyz").status_code == 200
     assert client.get("/api/v1/subjects?q=金昌").status_code == 200
     assert client.get(f"{API}/me", headers=callers.a.headers).status_code == 200
+
+
+def test_reads_on_the_driver_cursor_fail_as_503_and_recover(outage):
+    """The profile and the registry lookup of verification run their statement on the driver's
+    cursor (backend/fast_select.py). On PostgreSQL the pool still holds the connection the outage
+    cut, so the statement itself fails: it must fail as SQLAlchemy's error (the 503 with
+    Retry-After, not a 500) and the dead connection must be discarded, not returned to the pool."""
+    other, broken = outage
+    client = other.test_client()
+    profile = f"/api/v1/subjects/{make_uscc(7)}"
+    with other.app_context():
+        assert client.get(profile).status_code == 404  # the pool holds a live connection now
+        broken.down()
+        response = client.get(profile)
+        assert response.status_code == 503, response.data[:300]
+        assert response.json["error"]["code"] == "database_unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+        broken.up()
+        assert client.get(profile).status_code == 404
+
+        assert verify_number_code(REPORT_NUMBER, "ABCD2345").code == "unknown_number"
+        broken.down()
+        with pytest.raises(sa.exc.DBAPIError):
+            verify_number_code(REPORT_NUMBER, "ABCD2345")
+        broken.up()
+        assert verify_number_code(REPORT_NUMBER, "ABCD2345").code == "unknown_number"
 
 
 def test_connections_left_broken_by_a_restart_are_replaced_before_a_request_uses_them(outage_app, app):
