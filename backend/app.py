@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from apiflask import APIFlask
 from flask import request
 from sqlalchemy import event
@@ -19,7 +20,7 @@ from werkzeug.routing import IntegerConverter
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
 from .errors import ErrorSchema, register_error_handlers
-from .extensions import REPLICA_BIND, close_read_session, csrf, db, limiter
+from .extensions import AUTOCOMMIT_ENGINES, REPLICA_BIND, close_read_session, csrf, db, limiter
 from .json_provider import OrjsonProvider
 from .metrics import init_metrics
 from .pii import PiiCipher
@@ -46,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
     with app.app_context():
         for engine in db.engines.values():
             _ping_after_idle(engine, settings.DATABASE_PING_AFTER_IDLE_SECONDS)
+        _add_autocommit_engines(app, settings)
     app.teardown_appcontext(close_read_session)
     if settings.ENV != "production" or click.get_current_context(silent=True) is not None:
         init_migrations(app)
@@ -165,6 +167,31 @@ def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
         except engine.dialect.loaded_dbapi.Error as exc:
             # The pool discards this connection and checks out another (a new one if need be).
             raise sa_exc.DisconnectionError(f"idle connection failed its ping: {type(exc).__name__}") from exc
+
+
+def _add_autocommit_engines(app: APIFlask, settings: Settings) -> None:
+    """PostgreSQL: beside each engine, one whose pooled connections are in autocommit from the
+    start, for the public reads (``extensions.on_replica``/``on_primary`` with ``autocommit``).
+
+    Switching a connection of the shared pool to autocommit and back on every public request
+    (SQLAlchemy's isolation-level option, then its reset and the pool's rollback on return) cost
+    about 0.04 ms of the web worker's CPU a request, measured on the benchmark database: a tenth
+    of a profile request's own work. The twin has its own small pool (connections are made on
+    demand, at most the requests a process serves at once), the same options, the same ping
+    after idle, and is disposed with its engine."""
+    twins = {}
+    for key, engine in db.engines.items():
+        if engine.dialect.name != "postgresql":
+            continue  # SQLite: no transaction round trips to spare
+        if key is None:
+            options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        else:
+            options = {k: v for k, v in app.config["SQLALCHEMY_BINDS"][key].items() if k != "url"}
+        twin = sa.create_engine(engine.url, **options, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
+        _ping_after_idle(twin, settings.DATABASE_PING_AFTER_IDLE_SECONDS)
+        event.listen(engine, "engine_disposed", lambda _engine, twin=twin: twin.dispose())
+        twins[engine] = twin
+    app.extensions[AUTOCOMMIT_ENGINES] = twins
 
 
 def init_migrations(app: APIFlask) -> None:

@@ -82,6 +82,7 @@ verification_post_limit = _skipped_when_disabled(
 # public query reads the same tables that every write needs on the primary, so it takes its own
 # session on the replica engine instead (request-scoped, closed at app-context teardown).
 REPLICA_BIND = "replica"
+AUTOCOMMIT_ENGINES = "autocommit_engines"  # app.extensions: {engine: its twin in autocommit}
 _log = logging.getLogger(__name__)
 
 
@@ -128,9 +129,14 @@ def on_primary(query: Callable[[Connection], T], *, autocommit: bool = False) ->
 
 
 def _run(engine: Engine, query: Callable[[Connection], T], autocommit: bool) -> T:
+    if autocommit and engine.dialect.name == "postgresql":  # SQLite has no such round trips
+        twin = current_app.extensions.get(AUTOCOMMIT_ENGINES, {}).get(engine)
+        if twin is not None:  # the engine's twin in autocommit (app._add_autocommit_engines)
+            engine = twin
+        else:
+            with engine.connect() as connection:
+                return query(connection.execution_options(isolation_level="AUTOCOMMIT"))
     with engine.connect() as connection:
-        if autocommit and engine.dialect.name == "postgresql":  # SQLite has no such round trips
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         return query(connection)
 
 
