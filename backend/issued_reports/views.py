@@ -163,7 +163,8 @@ _QR_ONLY = VerifyRequestSchema(only=("qr",))  # stateless: one instance serves e
 def verdict_from_request() -> tuple[Verdict, str]:
     """The verification asked for by a JSON ``{"qr": ...}`` body or a multipart ``file`` upload
     (the public API and the mini-program's verify share it)."""
-    upload = request.files.get("file")
+    # Files come only in a multipart body; asking a JSON request for them parses a form it has not.
+    upload = request.files.get("file") if request.mimetype == "multipart/form-data" else None
     if upload is not None:
         return verify_pdf(upload.read(current_app.config["MAX_CONTENT_LENGTH"])), "file"
     body = request.get_json(silent=True) if request.is_json else None
