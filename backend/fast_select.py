@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Dialect
 
 _Processor = Callable[[Any], Any]
@@ -39,16 +40,22 @@ class _Plan:
 
     sql: str
     positional_names: tuple[str, ...] | None  # qmark/numeric paramstyles: the parameters' order
-    constants: dict[str, Any]  # bound literals of the statement, already processed
-    bind_processors: dict[str, _Processor]  # the caller's parameters that need one
+    required: frozenset[str]  # parameters without a value in the statement: the caller's
+    constants: dict[str, Any]  # values bound in the statement itself, already processed
+    bind_processors: dict[str, _Processor]  # by parameter name, for those whose type has one
     result_types: tuple[sa.types.TypeEngine, ...]
     dialect: Dialect
 
     def arguments(self, params: Mapping[str, Any]) -> dict[str, Any] | tuple[Any, ...]:
+        missing = self.required.difference(params)
+        if missing:  # as Connection.execute refuses it, instead of sending NULL
+            raise sa_exc.InvalidRequestError(f"A value is required for bind parameter(s) {sorted(missing)}")
         values = dict(self.constants)
         for name, value in params.items():
-            processor = self.bind_processors.get(name)
-            values[name] = processor(value) if processor is not None and value is not None else value
+            if name in self.bind_processors:
+                values[name] = self.bind_processors[name](value) if value is not None else None
+            elif name in self.required or name in self.constants:
+                values[name] = value
         if self.positional_names is None:
             return values
         return tuple(values[name] for name in self.positional_names)
@@ -69,7 +76,7 @@ class FastSelect:
         self._processors: dict[str, tuple[tuple[int, _Processor], ...]] = {}
         self._lock = threading.Lock()
 
-    def _plan(self, dialect: Dialect, param_names: Sequence[str]) -> _Plan:
+    def _plan(self, dialect: Dialect) -> _Plan:
         plan = self._plans.get(dialect.name)
         if plan is not None:
             return plan
@@ -77,18 +84,18 @@ class FastSelect:
         if compiled.post_compile_params or compiled.literal_execute_params:
             raise ValueError("FastSelect does not support expanding or post-compile parameters")
         binds = {name: bind for bind, name in compiled.bind_names.items()}
-        every = compiled.construct_params(dict.fromkeys(param_names))
+        required = frozenset(name for name, bind in binds.items() if bind.required)
         constants, processors = {}, {}
-        for name, value in every.items():
+        for name, value in compiled.construct_params(dict.fromkeys(required)).items():
             processor = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-            if name in param_names:
-                if processor is not None:
-                    processors[name] = processor
-            else:
+            if processor is not None:
+                processors[name] = processor
+            if name not in required:
                 constants[name] = processor(value) if processor is not None and value is not None else value
         plan = _Plan(
             sql=str(compiled),
             positional_names=tuple(compiled.positiontup or ()) if compiled.positional else None,
+            required=required,
             constants=constants,
             bind_processors=processors,
             result_types=tuple(column.type for column in compiled._result_columns),
@@ -114,7 +121,7 @@ class FastSelect:
         return processors
 
     def rows(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        plan = self._plan(connection.dialect, tuple(params))
+        plan = self._plan(connection.dialect)
         arguments = plan.arguments(params)
         cursor = None
         try:

@@ -86,3 +86,13 @@ def test_expanding_parameters_are_refused_when_compiled():
     statement = sa.select(audit.c.id).where(audit.c.action.in_(sa.bindparam("actions", expanding=True)))
     with pytest.raises(ValueError, match="expanding"):
         FastSelect(statement).rows(db.session.connection(), {"actions": ["a", "b"]})
+
+
+def test_a_missing_parameter_is_refused_as_connection_execute_refuses_it():
+    audit = AuditEvent.__table__
+    statement = sa.select(audit.c.id).where(audit.c.action == sa.bindparam("action"), audit.c.ip == sa.bindparam("ip"))
+    select = FastSelect(statement)
+    with pytest.raises(sa.exc.InvalidRequestError, match="'ip'"):
+        select.rows(db.session.connection(), {"action": "fast.select"})  # not NULL in its place
+    # Keys the statement does not use are left out, as a shared parameter dict has them.
+    assert select.rows(db.session.connection(), {"action": "x", "ip": "127.0.0.1", "unused": 1}) == []
