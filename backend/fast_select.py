@@ -1,6 +1,7 @@
 """Core SELECTs for the hottest public read paths, run straight on the database driver's cursor.
 
-The public profile and report verification are one indexed statement each, and on PostgreSQL
+The public profile, report verification and name search are one indexed statement each (the
+search: one per tier, or one for a first page on PostgreSQL), and on PostgreSQL
 SQLAlchemy's execution of it (execution context, parameter construction, ``cursor.description``
 with a Column object per column on every call, result metadata and Row objects) cost about as
 much CPU as the driver's own round trip: measured in one process on the benchmark database,
