@@ -109,3 +109,40 @@ def test_large_load_refreshes_postgres_statistics_in_its_own_transaction(app, mo
     # Nothing is committed, yet the statistics count the transaction's own 12 records.
     assert db.session.scalar(sa.text(estimate), {"name": "credit_record"}) == 12
     assert db.session.scalar(sa.text(estimate), {"name": "subject"}) == 12
+
+
+@pytest.mark.parametrize(
+    ("status", "after"),
+    [
+        ("expired", "public"),  # a later publicity end from the department: shown again
+        ("repaired", "repaired"),  # a repair decision stands
+        ("withdrawn", "withdrawn"),  # so does an objection's deletion
+    ],
+)
+def test_a_record_sent_again_keeps_a_decided_status(app, status, after):
+    import dataclasses
+
+    from backend.records.models import RecordStatus
+
+    department = make_department()
+    today = dt.date.today()
+    item = record_input(  # a serious penalty: public for 1 to 3 years, ended 10 days ago
+        department,
+        tier=PenaltyTier.SERIOUS,
+        decision_date=today - dt.timedelta(days=400),
+        publicity_end_date=today - dt.timedelta(days=10),
+    )
+    write_records(item)
+    record = db.session.scalars(
+        sa.select(CreditRecord).where(CreditRecord.decision_number == item.decision_number)
+    ).one()
+    record.status = RecordStatus(status)
+    db.session.flush()
+
+    later = dataclasses.replace(item, publicity_end_date=today + dt.timedelta(days=90))
+    assert write_records(later) == ["updated"]
+    db.session.expire_all()
+
+    record = db.session.get(CreditRecord, record.id)
+    assert record.visible_until == later.publicity_end_date  # the content is the department's
+    assert record.status is RecordStatus(after)

@@ -442,3 +442,30 @@ def test_department_api_push_of_the_old_values_is_refused_by_index_and_field(wor
     assert objection.number in error["reason"] and "罚款金额（元）" in error["reason"]
     db.session.expire_all()
     assert db.session.get(CreditRecord, corrected.id).fine_amount == 3000
+
+
+def test_a_record_deleted_by_an_objection_stays_withdrawn_when_the_department_sends_it_again(world):
+    """The department's system may still hold the record and send it with its next batch: the
+    content is updated (both systems keep the same facts), the objection's decision stands."""
+    import dataclasses
+
+    from backend.records.models import CreditRecord
+    from tests.factories import record_input, write_records
+
+    item = record_input(world.dept)
+    write_records(item)
+    record = db.session.scalars(
+        sa.select(CreditRecord).where(CreditRecord.decision_number == item.decision_number)
+    ).one()
+    objection = _file(world, record)
+    accept_objection(world.actor(world.admin), objection)
+    decide_objection(world.actor(world.reviewer), objection, ObjectionOutcome.DELETED, "处罚决定已被撤销")
+    assert record.status is RecordStatus.WITHDRAWN
+
+    assert write_records(dataclasses.replace(item, facts="经查，当事人逾期未公示（部门系统更新）")) == ["updated"]
+    db.session.expire_all()
+
+    record = db.session.get(CreditRecord, record.id)
+    assert record.facts == "经查，当事人逾期未公示（部门系统更新）"
+    assert record.status is RecordStatus.WITHDRAWN
+    assert not PublicityRules.is_visible(record.status, record.published, record.visible_until, dt.date.today())
