@@ -130,12 +130,7 @@ def on_primary(query: Callable[[Connection], T], *, autocommit: bool = False) ->
 
 def _run(engine: Engine, query: Callable[[Connection], T], autocommit: bool) -> T:
     if autocommit and engine.dialect.name == "postgresql":  # SQLite has no such round trips
-        twin = current_app.extensions.get(AUTOCOMMIT_ENGINES, {}).get(engine)
-        if twin is not None:  # the engine's twin in autocommit (app._add_autocommit_engines)
-            engine = twin
-        else:
-            with engine.connect() as connection:
-                return query(connection.execution_options(isolation_level="AUTOCOMMIT"))
+        engine = current_app.extensions[AUTOCOMMIT_ENGINES][engine]  # its twin (app._add_autocommit_engines)
     with engine.connect() as connection:
         return query(connection)
 

@@ -116,7 +116,7 @@ class Row:
         return all(passed for _, passed in self.checks)
 
 
-def _cpu_seconds(pids: Iterator[int] | list[int]) -> float:
+def _cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes (all their threads) so far."""
     ticks = 0
     for pid in pids:
@@ -649,7 +649,7 @@ def run(url: str, args: argparse.Namespace) -> tuple[list[str], bool]:
         "-" * len(header),
     ]
     out += [_format_row(row, base_rps) for row in rows]
-    out += ["", "CPU per request (ms), where the 2 CPUs went: gunicorn | database server | wrk"]
+    out += ["", f"CPU per request (ms), where the {os.cpu_count()} CPUs went: gunicorn | database server | wrk"]
     out += [
         f"  {row.label:<48}{r.cpu_ms_per_request(r.app_cpu_s):>7.3f} |{r.cpu_ms_per_request(r.db_cpu_s):>7.3f} |"
         f"{r.cpu_ms_per_request(r.loadgen_cpu_s):>7.3f}"
