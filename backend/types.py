@@ -12,7 +12,21 @@ import sqlalchemy as sa
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 
 
+class _Clock:
+    """Where ``utcnow`` reads the time. Only the test suite sets ``frozen`` (its ``clock`` fixture),
+    so that a test and the code it runs agree on the day even when the suite runs across
+    midnight in Jinchang (16:00 UTC)."""
+
+    frozen: dt.datetime | None = None
+
+
+CLOCK = _Clock()
+
+
 def utcnow() -> dt.datetime:
+    frozen = CLOCK.frozen
+    if frozen is not None:
+        return frozen
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 

@@ -7,6 +7,7 @@ The database is SQLite in a temporary folder, or PostgreSQL when TEST_DATABASE_U
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 
 import pytest
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from backend.app import create_app
 from backend.extensions import db, limiter
+from backend.types import CLOCK, local_date, utcnow
 
 TEST_PII_KEY = "test1:" + base64.b64encode(bytes(range(32))).decode()
 
@@ -101,6 +103,41 @@ def _rate_limiter_switches_restored():
     if (limiter.enabled, limiter.initialized) != saved:
         limiter.reset()
         limiter.enabled, limiter.initialized = saved
+
+
+class FrozenClock:
+    """The platform's clock for one test: fixed at the moment the test starts, moved only by
+    ``advance``. A test that reads ``clock.today`` and the code it calls see the same day, at any
+    hour (a module-level ``local_date()`` was computed at collection and went stale when the
+    suite crossed midnight in Jinchang)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self.set(start)
+
+    @property
+    def now(self) -> dt.datetime:
+        assert CLOCK.frozen is not None
+        return CLOCK.frozen
+
+    @property
+    def today(self) -> dt.date:
+        return local_date(self.now)
+
+    def set(self, moment: dt.datetime) -> None:
+        CLOCK.frozen = moment.replace(microsecond=0)
+
+    def advance(self, **delta: float) -> dt.datetime:
+        self.set(self.now + dt.timedelta(**delta))
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def clock():
+    """Every test runs on a fixed clock (``backend.types.utcnow``); see ``FrozenClock``."""
+    CLOCK.frozen = None
+    frozen = FrozenClock(utcnow())
+    yield frozen
+    CLOCK.frozen = None
 
 
 @pytest.fixture

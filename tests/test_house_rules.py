@@ -35,3 +35,17 @@ def test_reports_imports_nothing_of_ours():
     for path in (ROOT / "reports").rglob("*.py"):
         text = path.read_text()
         assert not re.search(r"^\s*(from|import)\s+(backend|kiosk|miniprogram_api)\b", text, re.M), path
+
+
+_CLOCK_READ = re.compile(r"\b(local_date|utcnow)\(\)|\bdt\.date\.today\(\)|\bdatetime\.now\(")
+
+
+def test_no_test_module_reads_the_clock_at_import():
+    """A day computed when the module is imported goes stale when the suite runs across midnight
+    in Jinchang (16:00 UTC): tests read the day from the ``clock`` fixture, at test time."""
+    offenders = []
+    for path in (ROOT / "tests").rglob("*.py"):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line and not line[0].isspace() and _CLOCK_READ.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    assert offenders == [], f"module-level clock reads: {offenders}"

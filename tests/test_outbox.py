@@ -72,7 +72,7 @@ def _rows():
     return {e.id: e for e in db.session.scalars(sa.select(OutboxEvent).order_by(OutboxEvent.id))}
 
 
-def test_killed_worker_loses_nothing_and_sends_nothing_twice(app, tmp_path):
+def test_killed_worker_loses_nothing_and_sends_nothing_twice(app, tmp_path, clock):
     ids = [enqueue_event(TOPIC, {"n": n}).id for n in range(5)]
     db.session.commit()
     kill_id = ids[2]
@@ -107,6 +107,8 @@ def test_killed_worker_loses_nothing_and_sends_nothing_twice(app, tmp_path):
     assert (rows[kill_id].claimed_by, rows[kill_id].attempts) == ("doomed", 1)
     assert _lines(sink / "sent.log") == ids[:3]
 
+    # The child took its lease on the real clock, after this test's clock was fixed.
+    clock.set(dt.datetime.now(dt.UTC).replace(tzinfo=None))
     send = functools.partial(idempotent_send, str(sink))
     # While the dead worker's lease runs, its event is left alone; the rest goes out.
     first = deliver_pending({TOPIC: send}, worker_id="rescuer")

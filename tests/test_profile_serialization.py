@@ -15,11 +15,9 @@ from backend.subjects.schemas import PublicProfileSchema, public_profile_dict
 from backend.types import local_date
 from tests.factories import make_department, make_uscc, record_input, write_records
 
-TODAY = local_date()
-
 
 def _ago(days: int) -> dt.date:
-    return TODAY - dt.timedelta(days=days)
+    return local_date() - dt.timedelta(days=days)
 
 
 def test_hand_written_profile_equals_the_schema_dump(app, client):
@@ -62,7 +60,7 @@ def test_hand_written_profile_equals_the_schema_dump(app, client):
     objected.status = RecordStatus.UNDER_OBJECTION
     db.session.commit()
 
-    profile = get_public_profile(uscc, TODAY)
+    profile = get_public_profile(uscc, local_date())
     assert profile is not None and profile.total_records == 5
     expected = PublicProfileSchema().dump(profile)
     assert public_profile_dict(profile) == expected

@@ -17,14 +17,13 @@ from backend.types import local_date
 from tests.conftest import TEST_PII_KEY
 from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
 
-TODAY = local_date()  # the server's day is Jinchang's
 ENTERPRISE = "金昌市金川区宏达建材有限公司"
 OTHER_ENTERPRISE = "甘肃金川镍钴新材料有限责任公司"
 PERSON_NAME = "金川明"
 
 
 def _days_ago(days: int) -> dt.date:
-    return TODAY - dt.timedelta(days=days)
+    return local_date() - dt.timedelta(days=days)
 
 
 @pytest.fixture
@@ -162,7 +161,7 @@ def test_profile_shows_only_visible_records_grouped_in_fixed_order(client, world
     body = resp.get_json()
     assert body["uscc"] == world["uscc"]
     assert body["name"] == ENTERPRISE
-    assert body["as_of"] == TODAY.isoformat()
+    assert body["as_of"] == local_date().isoformat()
     assert _numbers(body) == {"金市监罚〔2026〕1号", "金市监罚〔2026〕2号", "甘许〔2025〕8号"}
     assert [g["category"] for g in body["categories"]] == [c.value for c in CATEGORY_ORDER]
     assert body["counts"]["penalty"] == 2
@@ -188,7 +187,7 @@ def test_profile_record_fields_and_labels(client, world):
     assert fined["legal_basis"].startswith("《企业信息公示暂行条例》")
     assert fined["penalty_category"] == "罚款"
     assert fined["visible_until"] is not None
-    assert dt.date.fromisoformat(fined["visible_until"]) >= TODAY
+    assert dt.date.fromisoformat(fined["visible_until"]) >= local_date()
     assert fined["under_objection"] is False
     assert fined["objection_mark"] is None
     objected = records["金市监罚〔2026〕2号"]

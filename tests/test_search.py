@@ -11,8 +11,6 @@ from backend.subjects.queries import looks_like_uscc, search_enterprises
 from backend.types import local_date
 from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
 
-TODAY = local_date()  # the server's day is Jinchang's
-
 JINCHUAN_EXACT = "金川"
 JINCHUAN_PREFIX = "金川集团股份有限公司"
 JINCHUAN_MIDDLE = "甘肃金川镍钴新材料有限责任公司"
@@ -25,8 +23,8 @@ def _enterprise(dept, name: str, n: int, **overrides):
         dept,
         uscc=make_uscc(n),
         subject_name=name,
-        decision_date=TODAY - dt.timedelta(days=30),
-        received_date=TODAY - dt.timedelta(days=28),
+        decision_date=local_date() - dt.timedelta(days=30),
+        received_date=local_date() - dt.timedelta(days=28),
         **overrides,
     )
 
@@ -41,8 +39,8 @@ def world(app):
         uscc=None,
         id_number=make_id_number(7),
         subject_name=PERSON_NAME,
-        decision_date=TODAY - dt.timedelta(days=30),
-        received_date=TODAY - dt.timedelta(days=28),
+        decision_date=local_date() - dt.timedelta(days=30),
+        received_date=local_date() - dt.timedelta(days=28),
     )
     write_records(*inputs, person)
     db.session.commit()

@@ -22,6 +22,7 @@ from backend.app import create_app
 from backend.extensions import db
 from backend.issued_reports.keys import EXTENSION_KEY
 from backend.issued_reports.operations import issue_report
+from backend.types import local_date
 from tests.conftest import sibling_config
 from tests.factories import make_department, make_uscc, record_input, write_records
 
@@ -30,7 +31,10 @@ from .helpers import pdf_text, read_qr
 
 REPLICA_NAME = "金昌市副本数据测试有限公司"  # the same USCC, another name: only on the replica
 ONLY_ON_REPLICA = "金昌市仅在副本存在有限公司"
-RECENT = dt.date.today() - dt.timedelta(days=60)
+
+
+def _recent() -> dt.date:
+    return local_date() - dt.timedelta(days=60)
 
 
 @pytest.fixture
@@ -59,14 +63,14 @@ def _fill_replica(app, url: str, uscc: str) -> None:
         upgrade()
         dept = make_department()
         write_records(
-            record_input(dept, uscc=uscc, subject_name=REPLICA_NAME, decision_date=RECENT, received_date=RECENT),
+            record_input(dept, uscc=uscc, subject_name=REPLICA_NAME, decision_date=_recent(), received_date=_recent()),
             record_input(
                 dept,
                 uscc=make_uscc(7001),
                 subject_name=ONLY_ON_REPLICA,
                 decision_number="金市监罚〔2026〕7001号",
-                decision_date=RECENT,
-                received_date=RECENT,
+                decision_date=_recent(),
+                received_date=_recent(),
             ),
         )
         db.session.commit()
@@ -79,7 +83,7 @@ def primary_world(app):
     uscc = make_uscc(7000)
     write_records(
         record_input(
-            make_department(), uscc=uscc, subject_name=ENTERPRISE_NAME, decision_date=RECENT, received_date=RECENT
+            make_department(), uscc=uscc, subject_name=ENTERPRISE_NAME, decision_date=_recent(), received_date=_recent()
         )
     )
     db.session.commit()
