@@ -22,6 +22,7 @@ from .config import Settings, load_settings
 from .errors import ErrorSchema, register_error_handlers
 from .extensions import AUTOCOMMIT_ENGINES, REPLICA_BIND, close_read_session, csrf, db, limiter
 from .json_provider import OrjsonProvider
+from .logging_privacy import install_log_masking, refuse_id_number_paths
 from .metrics import init_metrics
 from .pii import PiiCipher
 from .request_guard import refuse_nul_characters
@@ -58,6 +59,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
 
     register_error_handlers(app)
     app.url_map.converters["int"] = DatabaseIntConverter
+    app.before_request(refuse_id_number_paths)  # before the other guards and every view
     app.before_request(refuse_nul_characters)
     _register_blueprints(app)
     _register_cli(app)
@@ -210,6 +212,8 @@ def init_migrations(app: APIFlask) -> None:
 def _configure_logging(settings: Settings) -> None:
     level = getattr(logging, settings.LOG_LEVEL.upper(), logging.INFO)
     logging.getLogger("backend").setLevel(level)
+    # ID numbers masked in every record of the process: ours, werkzeug's, gunicorn's, libraries'.
+    install_log_masking()
 
 
 @event.listens_for(Engine, "connect")
