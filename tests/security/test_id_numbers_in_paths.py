@@ -9,6 +9,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -116,3 +117,31 @@ def test_the_development_server_request_log_has_no_id_number(app, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
     assert any("/api/v1/subjects/6203**********" in line for line in lines), lines
     assert not any(NUMBER in line for line in lines)
+
+
+def test_gunicorns_access_log_in_a_worker_has_no_id_number(app, tmp_path):
+    # gunicorn's own logger and the deployed access log format; the worker runs create_app, which
+    # masks every record of its process (install_log_masking).
+    import datetime as dt
+    import runpy
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    deployed = runpy.run_path(str(Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"))
+    config = Config()
+    config.set("accesslog", str(tmp_path / "access.log"))
+    config.set("access_log_format", deployed["access_log_format"])
+    logger = Logger(config)
+    path = f"/api/v1/subjects/{NUMBER}"
+    environ = {"REQUEST_METHOD": "GET", "RAW_URI": path, "PATH_INFO": path, "SERVER_PROTOCOL": "HTTP/1.1"}
+    request = SimpleNamespace(
+        headers=[("X-FORWARDED-FOR", "10.1.2.3")], method="GET", path=path, query="", version=(1, 1)
+    )
+    response = SimpleNamespace(status="404 NOT FOUND", sent=120, response_length=120, headers=[])
+    logger.access(response, request, environ, dt.timedelta(milliseconds=3))
+    for handler in logger.access_log.handlers:
+        handler.flush()
+    line = (tmp_path / "access.log").read_text()
+    assert f"GET /api/v1/subjects/{NUMBER[:4]}**********{NUMBER[-4:]} HTTP/1.1" in line and NUMBER not in line
