@@ -125,6 +125,10 @@ class Settings:
     MATERIAL_MAX_PDF_PAGES: int = 50
     MATERIAL_MAX_PER_CASE: int = 20
     STORAGE_DIR: str = ""  # empty: <instance>/storage
+    # /readyz fails (503) when the storage folder has less free space than this.
+    STORAGE_MIN_FREE_MB: int = 512
+    # /readyz writes a probe file (or asks the bucket) at most once per this many seconds a process.
+    STORAGE_CHECK_CACHE_SECONDS: int = 5
 
     # --- Operations: object storage, metrics, proxies (docs/deployment.md) -----------------------
     STORAGE_BACKEND: str = "local"  # local: STORAGE_DIR | s3: an S3-compatible bucket

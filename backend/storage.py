@@ -58,6 +58,12 @@ class Storage(ABC):
     @abstractmethod
     def exists(self, key: str) -> bool: ...
 
+    @abstractmethod
+    def check(self, *, min_free_bytes: int = 0) -> str:
+        """Whether a file can be stored now (readiness): ``ok``, ``unavailable`` (a write fails
+        or the store cannot be reached) or ``low_space`` (fewer than ``min_free_bytes`` free,
+        where the store can tell). Never raises."""
+
     @staticmethod
     def new_key(prefix: str, extension: str | None = None) -> str:
         prefix = prefix.strip("/").lower()
@@ -126,6 +132,26 @@ class LocalStorage(Storage):
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def check(self, *, min_free_bytes: int = 0) -> str:
+        # A real write, flushed to the disk: a read-only remount, a full disk or a lost mount
+        # fails here (EROFS, ENOSPC, EIO) as a report's PDF would, while an os.access() check
+        # would still say yes.
+        try:
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
+            try:
+                os.write(fd, b"ready")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+                os.unlink(probe)
+            stats = os.statvfs(self.root)
+        except OSError:
+            _log.warning("storage check: cannot write below %s", self.root, exc_info=True)
+            return "unavailable"
+        if stats.f_bavail * stats.f_frsize < min_free_bytes:  # what an unprivileged writer has
+            return "low_space"
+        return "ok"
+
 
 class S3Storage(Storage):
     """Objects in an S3-compatible bucket (AWS, MinIO, Ceph, a cloud's S3 API).
@@ -147,20 +173,23 @@ class S3Storage(Storage):
         from botocore.config import Config
 
         self.bucket = bucket
-        self.client = boto3.session.Session().client(
+        session = boto3.session.Session()
+        connection = {
+            "endpoint_url": endpoint_url or None,
+            "aws_access_key_id": access_key_id or None,
+            "aws_secret_access_key": secret_access_key or None,
+            "region_name": region or None,
+        }
+        # Path-style works on every S3-compatible server; virtual hosts need DNS per bucket.
+        style = {"signature_version": "s3v4", "s3": {"addressing_style": "path"}}
+        self.client = session.client(
             "s3",
-            endpoint_url=endpoint_url or None,
-            aws_access_key_id=access_key_id or None,
-            aws_secret_access_key=secret_access_key or None,
-            region_name=region or None,
-            config=Config(
-                signature_version="s3v4",
-                # Path-style works on every S3-compatible server; virtual hosts need DNS per bucket.
-                s3={"addressing_style": "path"},
-                connect_timeout=5,
-                read_timeout=30,
-                retries={"max_attempts": 3, "mode": "standard"},
-            ),
+            **connection,
+            config=Config(**style, connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}),
+        )
+        # The readiness probe answers within a load balancer's timeout: one short try, no retries.
+        self.probe_client = session.client(
+            "s3", **connection, config=Config(**style, connect_timeout=2, read_timeout=2, retries={"max_attempts": 1})
         )
 
     @staticmethod
@@ -202,6 +231,18 @@ class S3Storage(Storage):
                 return False
             raise
         return True
+
+    def check(self, *, min_free_bytes: int = 0) -> str:
+        # HeadBucket (one small request) proves the endpoint answers, the credentials are valid
+        # and the bucket exists; a bucket has no free space to measure.
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.probe_client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError):
+            _log.warning("storage check: bucket %s unavailable", self.bucket, exc_info=True)
+            return "unavailable"
+        return "ok"
 
 
 def make_storage(settings, instance_path: str) -> Storage:

@@ -12,7 +12,7 @@ from backend.actors import Actor
 from backend.audit.models import AuditEvent
 from backend.departments.models import ApiNonce
 from backend.departments.operations import issue_api_key, revoke_api_key
-from backend.dept_api.auth import sign_request, signed_headers, string_to_sign
+from backend.dept_api.auth import canonical_query, sign_request, signed_headers, string_to_sign
 from backend.extensions import db
 from backend.imports.models import ImportBatch, ImportStatus
 from backend.records.models import CreditRecord
@@ -186,11 +186,11 @@ def test_sign_request_reference_vector():
     # Checked independently: printf '%s' "$MSG" | openssl dgst -sha256 -hmac s3cret
     body = b'{"records": []}'
     assert string_to_sign("post", RECORDS_PATH, 1767225600, "abcdefghijklmnop", body) == (
-        "POST\n/api/dept/v1/records\n1767225600\nabcdefghijklmnop\n"
+        "POST\n/api/dept/v1/records\n\n1767225600\nabcdefghijklmnop\n"
         "4112b9a18df6832f78b3cd60888edc481078e0c103e6e091738f525ed4a7ce13"
     )
     assert sign_request("s3cret", "POST", RECORDS_PATH, body, 1767225600, "abcdefghijklmnop") == (
-        "2a4e99c52a202f078b2d82c2d9d484ee5ab682ab2056bd7848cc1b02bd82cbb8"
+        "b5cdd3c776bff9fd98e9a474fba355449ea8463d1cb5b6108f31112f0fd1d864"
     )
 
 
@@ -277,3 +277,49 @@ def test_openapi_documents_records_and_security(client):
     for name in ("decision_number", "publicity_end_date", "source_department_code", "fine_amount"):
         assert name in request_schema
     assert "/api/dept/v1/batches/{batch_id}" in spec["paths"]
+
+
+# --- the signature covers the query string (issue 14, item 18) -----------------------------
+
+
+def _batch_path(client, key_id, secret) -> str:
+    created = post(client, key_id, secret, {"records": [record(1)]})
+    return f"/api/dept/v1/batches/{created.json['batch_id']}"
+
+
+def test_a_query_string_added_to_a_signed_request_is_refused(client, dept_key):
+    _, key_id, secret = dept_key
+    path = _batch_path(client, key_id, secret)
+    # Signed over the path alone, sent with a query an intermediary (or attacker) appended.
+    headers = {**signed_headers(key_id, secret, "GET", path), "X-Credit-Nonce": "n" * 16}
+    headers["X-Credit-Signature"] = sign_request(secret, "GET", path, b"", headers["X-Credit-Timestamp"], "n" * 16)
+    response = client.get(path + "?include=errors", headers=headers)
+    assert (response.status_code, response.json["error"]["code"]) == (401, "invalid_signature")
+
+
+def test_a_changed_query_value_is_refused_and_a_signed_one_accepted(client, dept_key):
+    _, key_id, secret = dept_key
+    path = _batch_path(client, key_id, secret)
+    signed = signed_headers(key_id, secret, "GET", path + "?a=1")
+    changed = client.get(path + "?a=2", headers=signed)
+    assert (changed.status_code, changed.json["error"]["code"]) == (401, "invalid_signature")
+    # The same parameters in another order and another (equivalent) percent-encoding still verify.
+    signed = signed_headers(key_id, secret, "GET", path + "?b=金 川&a=1")
+    same = client.get(path + "?a=%31&b=%E9%87%91+%E5%B7%9D", headers=signed)
+    assert same.status_code == 200, same.json
+
+
+def test_canonical_query_reference_vector():
+    assert canonical_query("") == ""
+    assert canonical_query(b"b=2&a=1&a=0&c=%e9%87%91+x&d&&e=~-._*") == "a=0&a=1&b=2&c=%E9%87%91%20x&d=&e=~-._%2A"
+    assert canonical_query("q=金川") == canonical_query("q=%E9%87%91%E5%B7%9D") == "q=%E9%87%91%E5%B7%9D"
+    body = b""
+    assert string_to_sign("get", "/api/dept/v1/batches/7", 1767225600, "abcdefghijklmnop", body, query="b=2&a=1") == (
+        "GET\n/api/dept/v1/batches/7\na=1&b=2\n1767225600\nabcdefghijklmnop\n"
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    # Checked independently as above (printf '%s' "$MSG" | openssl dgst -sha256 -hmac s3cret).
+    signature = sign_request(
+        "s3cret", "GET", "/api/dept/v1/batches/7", b"", 1767225600, "abcdefghijklmnop", query="b=2&a=1"
+    )
+    assert signature == "fc837e6109029553ce589efbfd418fe5c7cf0437b3563411344373fe62b8f81d"

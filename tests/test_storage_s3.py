@@ -108,7 +108,9 @@ def test_get_storage_picks_s3_from_settings(app, s3_endpoint, monkeypatch):
     assert isinstance(store, S3Storage)
     assert store.bucket == BUCKET
     assert get_storage() is store
-    monkeypatch.delitem(app.extensions, EXTENSION_KEY)
+    # Not monkeypatch.delitem: that would put this S3 storage back at teardown, for every later
+    # test of the session (its moto server stops with this module).
+    app.extensions.pop(EXTENSION_KEY)
 
 
 def test_local_is_the_default(tmp_path):
@@ -174,3 +176,22 @@ def test_unknown_backend_and_plain_http_endpoint_in_production_refused(tmp_path)
     creds = {"S3_BUCKET": BUCKET, "S3_ACCESS_KEY_ID": "a", "S3_SECRET_ACCESS_KEY": "b"}
     with pytest.raises(ConfigError, match="S3_ENDPOINT_URL"):
         load_settings(tmp_path, {**PROD, **creds, "S3_ENDPOINT_URL": "http://minio:9000"}, environ={})
+
+
+def test_readiness_check_asks_the_bucket(app, client, s3_endpoint, monkeypatch):
+    from backend import health
+
+    monkeypatch.delitem(app.extensions, health.STORAGE_CHECK_CACHE, raising=False)
+    store = S3Storage(BUCKET, endpoint_url=s3_endpoint, region="us-east-1", **CREDENTIALS)
+    monkeypatch.setitem(app.extensions, EXTENSION_KEY, store)
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.get_json()["checks"]["storage"] == "ok"
+
+    for broken in (
+        S3Storage("no-such-bucket", endpoint_url=s3_endpoint, region="us-east-1", **CREDENTIALS),
+        S3Storage(BUCKET, endpoint_url=f"http://127.0.0.1:{_free_port()}", region="us-east-1", **CREDENTIALS),
+    ):
+        monkeypatch.setitem(app.extensions, EXTENSION_KEY, broken)
+        response = client.get("/readyz")
+        assert response.status_code == 503, broken.bucket
+        assert response.get_json()["checks"]["storage"] == "unavailable"

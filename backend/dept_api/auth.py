@@ -1,4 +1,4 @@
-"""Signed requests from department systems (HMAC-SHA256 over method, path, time, nonce, body).
+"""Signed requests from department systems (HMAC-SHA256 over method, path, query, time, nonce, body).
 
 A department system sends four headers:
 
@@ -6,9 +6,21 @@ A department system sends four headers:
 - ``X-Credit-Timestamp``: Unix time in seconds, within DEPT_API_MAX_CLOCK_SKEW_SECONDS of ours;
 - ``X-Credit-Nonce``: 16-64 characters ``[A-Za-z0-9_-]``, never reused with the same key;
 - ``X-Credit-Signature``: lower-case hex HMAC-SHA256 with the key's secret over
-  ``METHOD + "\\n" + PATH + "\\n" + TIMESTAMP + "\\n" + NONCE + "\\n" + hex(sha256(body))``,
-  where PATH is the request path without the query string (e.g. ``/api/dept/v1/records``) and
-  body is the exact bytes sent (empty for GET).
+  ``METHOD + "\\n" + PATH + "\\n" + QUERY + "\\n" + TIMESTAMP + "\\n" + NONCE + "\\n" + hex(sha256(body))``,
+  where PATH is the request path without the query string (e.g. ``/api/dept/v1/records``),
+  QUERY the canonical query string (``canonical_query``; empty when there is none) and body the
+  exact bytes sent (empty for GET).
+
+The canonical query string is the one of AWS Signature Version 4 (docs.aws.amazon.com,
+"Create a canonical request"), with ``+`` read as a space as in any HTML form query: split on
+``&`` (empty parts dropped), each part into name and value at the first ``=`` (no ``=``: empty
+value), each percent-decoded to bytes and encoded again with every byte but ``A-Z a-z 0-9 - _ . ~``
+as ``%XX`` (upper-case hex), the pairs sorted by encoded name then value, joined as
+``name=value`` with ``&``. ``b=2&a=1&c=金 川`` signs as ``a=1&b=2&c=%E9%87%91%20%E5%B7%9D``.
+
+The query line was added before any department had integrated (issue 14): there is no older
+form to stay compatible with, and a signature without it (five lines) is refused as
+``invalid_signature`` like any other.
 
 ``sign_request`` is the reference implementation for integrators and tests. Nonces are kept in
 ApiNonce until their timestamp window closes, so a captured request cannot be replayed; the
@@ -22,6 +34,7 @@ import hashlib
 import hmac
 import re
 import time
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 import sqlalchemy as sa
 from flask import current_app, request
@@ -42,27 +55,50 @@ HEADERS = (KEY_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
-def string_to_sign(method: str, path: str, timestamp: str | int, nonce: str, body: bytes) -> str:
-    return "\n".join((method.upper(), path, str(timestamp), nonce, hashlib.sha256(body).hexdigest()))
+def _canonical_part(raw: bytes) -> str:
+    return quote_from_bytes(unquote_to_bytes(raw.replace(b"+", b" ")), safe="-_.~")
 
 
-def sign_request(secret: str, method: str, path: str, body: bytes, timestamp: str | int, nonce: str) -> str:
+def canonical_query(query: str | bytes) -> str:
+    """The query string as signed (module docstring): linear in its length, one sort."""
+    raw = query.encode() if isinstance(query, str) else query
+    pairs = []
+    for part in raw.split(b"&"):
+        if part:
+            name, _, value = part.partition(b"=")
+            pairs.append((_canonical_part(name), _canonical_part(value)))
+    return "&".join(f"{name}={value}" for name, value in sorted(pairs))
+
+
+def string_to_sign(
+    method: str, path: str, timestamp: str | int, nonce: str, body: bytes, *, query: str | bytes = ""
+) -> str:
+    return "\n".join(
+        (method.upper(), path, canonical_query(query), str(timestamp), nonce, hashlib.sha256(body).hexdigest())
+    )
+
+
+def sign_request(
+    secret: str, method: str, path: str, body: bytes, timestamp: str | int, nonce: str, *, query: str | bytes = ""
+) -> str:
     """The X-Credit-Signature value for a request (hex HMAC-SHA256)."""
-    message = string_to_sign(method, path, timestamp, nonce, body)
+    message = string_to_sign(method, path, timestamp, nonce, body, query=query)
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def signed_headers(key_id: str, secret: str, method: str, path: str, body: bytes = b"", **overrides: str) -> dict:
-    """All four headers for a request signed now with a fresh nonce (client convenience)."""
+def signed_headers(key_id: str, secret: str, method: str, url: str, body: bytes = b"", **overrides: str) -> dict:
+    """All four headers for a request to ``url`` (a path with its query string, if any) signed
+    now with a fresh nonce (client convenience)."""
     import secrets
 
+    path, _, query = url.partition("?")
     timestamp = overrides.get("timestamp") or str(int(time.time()))
     nonce = overrides.get("nonce") or secrets.token_hex(16)
     return {
         KEY_HEADER: key_id,
         TIMESTAMP_HEADER: timestamp,
         NONCE_HEADER: nonce,
-        SIGNATURE_HEADER: sign_request(secret, method, path, body, timestamp, nonce),
+        SIGNATURE_HEADER: sign_request(secret, method, path, body, timestamp, nonce, query=query),
     }
 
 
@@ -100,7 +136,9 @@ def authenticate_request() -> tuple[Department, DepartmentApiKey]:
         raise Unauthorized(msg.BAD_NONCE, code="invalid_nonce")
 
     body = request.get_data(cache=True)
-    expected = sign_request(api_key_secret(key), request.method, request.path, body, raw_timestamp, nonce)
+    expected = sign_request(
+        api_key_secret(key), request.method, request.path, body, raw_timestamp, nonce, query=request.query_string
+    )
     if not hmac.compare_digest(expected, signature):
         raise Unauthorized(msg.INVALID_SIGNATURE, code="invalid_signature")
 

@@ -25,8 +25,12 @@ SECURITY_SCHEMES = {
         "name": KEY_HEADER,
         "description": "部门 API 密钥编号（在管理后台签发）。每个请求还必须带 "
         f"{TIMESTAMP_HEADER}（Unix 秒）、{NONCE_HEADER}（16-64 位一次性随机串）和 {SIGNATURE_HEADER}："
-        "十六进制 HMAC-SHA256(密钥, METHOD + \\n + PATH + \\n + TIMESTAMP + \\n + NONCE + \\n + "
-        "hex(SHA256(请求体)))。参考实现：backend/dept_api/auth.py 的 sign_request。",
+        "十六进制 HMAC-SHA256(密钥, METHOD + \\n + PATH + \\n + QUERY + \\n + TIMESTAMP + \\n + NONCE + \\n + "
+        "hex(SHA256(请求体)))。PATH 不含查询串；QUERY 为规范化查询串（无查询串时为空）：按 & 拆分（忽略空段），"
+        "每段在第一个 = 处分为名和值（无 = 时值为空），+ 视为空格，百分号解码为字节后重新编码"
+        "（除 A-Z a-z 0-9 - _ . ~ 外的字节一律编码为大写 %XX），按编码后的名、值排序，以 name=value 用 & 连接"
+        "（与 AWS Signature V4 的规范查询串相同）。例：b=2&a=1 签名为 a=1&b=2。"
+        "参考实现：backend/dept_api/auth.py 的 sign_request 与 canonical_query。",
     },
     "CreditTimestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP_HEADER},
     "CreditNonce": {"type": "apiKey", "in": "header", "name": NONCE_HEADER},

@@ -126,7 +126,7 @@ def test_public_query_reads_the_replica_and_reports_and_verification_the_primary
     assert answer["status"] == "valid" and answer["report"]["number"] == number
 
     ready = web.get("/readyz").get_json()
-    assert ready["checks"] == {"database": "ok", "replica": "ok"}
+    assert ready["checks"] == {"database": "ok", "replica": "ok", "storage": "ok"}
 
     with reader.app_context():
         db.engines["replica"].dispose()
@@ -147,7 +147,7 @@ def test_a_lost_replica_falls_back_to_the_primary(app, keys, primary_world, tmp_
     ready = web.get("/readyz")
     assert ready.status_code == 200  # the primary answers: stay in the load balancer
     body = ready.get_json()
-    assert body["checks"] == {"database": "ok", "replica": "unavailable"}
+    assert body["checks"] == {"database": "ok", "replica": "unavailable", "storage": "ok"}
     assert any("只读副本" in warning for warning in body["warnings"])
     with reader.app_context():
         db.engine.dispose()
@@ -155,5 +155,5 @@ def test_a_lost_replica_falls_back_to_the_primary(app, keys, primary_world, tmp_
 
 def test_without_a_replica_nothing_changes(app, client, primary_world):
     assert "replica" not in app.config["SQLALCHEMY_BINDS"]
-    assert client.get("/readyz").get_json()["checks"] == {"database": "ok"}
+    assert client.get("/readyz").get_json()["checks"] == {"database": "ok", "storage": "ok"}
     assert client.get(f"/api/v1/subjects/{primary_world}").get_json()["name"] == ENTERPRISE_NAME

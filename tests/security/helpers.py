@@ -112,7 +112,9 @@ class Callers:
         if role in ("kiosk_device", "kiosk_citizen"):
             return dict(self.kiosk_auth)
         if role == "department":
-            return signed_headers(self.dept_key_id, self.dept_secret, method, urlsplit(url).path, body)
+            parts = urlsplit(url)  # the signature covers the query string too
+            target = parts.path + (f"?{parts.query}" if parts.query else "")
+            return signed_headers(self.dept_key_id, self.dept_secret, method, target, body)
         return {}
 
     def request(self, role: str, method: str, url: str, *, json_body: Any = None, **kwargs):

@@ -57,7 +57,9 @@ class Credentials:
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
-            headers = signed_headers(self.callers.dept_key_id, self.callers.dept_secret, method, path, body)
+            query = environ.get("QUERY_STRING", "")  # signed too; WSGI gives its raw bytes as latin-1
+            target = path + ("?" + query.encode("latin-1").decode("utf-8", "replace") if query else "")
+            headers = signed_headers(self.callers.dept_key_id, self.callers.dept_secret, method, target, body)
             for name, value in headers.items():
                 environ["HTTP_" + name.upper().replace("-", "_")] = value
         elif path.startswith("/api/mp/"):
