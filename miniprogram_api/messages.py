@@ -94,7 +94,7 @@ REPORT_EXPIRY_NOTE = "如仍需使用，请重新出具报告"
 OA_WELCOME = (
     "欢迎关注“信用金昌”！\n"
     "· 发送“查询 企业名称或统一社会信用代码”，查看企业公示信用信息；\n"
-    "· 发送“核验 报告编号”，查询信用报告的状态；\n"
+    "· 发送“核验 报告编号”，查询信用报告的登记状态；发送“核验 报告编号 验证码”，核验报告内容；\n"
     "· 异议申诉、信用修复、出具信用报告，请使用“信用金昌”小程序。"
 )
 OA_HELP = (
@@ -102,6 +102,7 @@ OA_HELP = (
     "查询 金昌市某某有限公司\n"
     "查询 91620302MA71XY3Q54\n"
     "核验 JCXY-20260101-XXXXXXXXXX\n"
+    "核验 JCXY-20260101-XXXXXXXXXX ABCD-2345\n"
     "更多服务请使用“信用金昌”小程序。"
 )
 OA_QUERY_EMPTY = "请在“查询”后输入企业名称或统一社会信用代码，例如：查询 金昌市某某有限公司"
@@ -111,14 +112,27 @@ OA_QUERY_LINE = "{name}\n统一社会信用代码：{uscc}"
 OA_QUERY_PROFILE = "公示中的信用记录共 {total} 条{details}。"
 OA_QUERY_MORE = "还有更多结果，请输入更完整的名称。"
 OA_QUERY_LINK = "详情：{url}"
-OA_VERIFY_EMPTY = "请在“核验”后输入报告编号，例如：核验 JCXY-20260101-XXXXXXXXXX"
+OA_VERIFY_EMPTY = (
+    "请在“核验”后输入报告编号，例如：核验 JCXY-20260101-XXXXXXXXXX；"
+    "核验报告内容请同时输入报告上的验证码，例如：核验 JCXY-20260101-XXXXXXXXXX ABCD-2345"
+)
 OA_VERIFY_NONE = "未找到编号为“{number}”的报告，请核对后重新输入。"
+# A number alone: registered or not, and the status; nothing about the subject or the content.
+OA_VERIFY_STATUS = (
+    "报告编号：{number}\n登记状态：{status}\n"
+    "仅凭报告编号只能查询登记状态。核验报告内容，请发送“核验 报告编号 验证码”（验证码印在报告上），"
+    "或扫描报告上的二维码，或访问：{url}"
+)
+OA_VERIFY_CODE_MISMATCH = "报告编号或验证码不正确，请核对后重新输入。"
 OA_VERIFY_RESULT = (
     "报告编号：{number}\n报告种类：{kind}\n信用主体：{subject}\n出具日期：{issued}\n有效期至：{valid_until}\n"
     "状态：{status}{reason}\n完整核验（含核验码或 PDF 文件）：{url}"
 )
 OA_CLICK = {
     "QUERY_HELP": "发送“查询 企业名称或统一社会信用代码”即可查看企业的公示信用信息。",
-    "VERIFY_HELP": "发送“核验 报告编号”即可查询信用报告的状态；也可以用微信扫一扫报告上的二维码。",
+    "VERIFY_HELP": (
+        "发送“核验 报告编号”即可查询信用报告的登记状态；发送“核验 报告编号 验证码”可核验报告内容；"
+        "也可以用微信扫一扫报告上的二维码。"
+    ),
     "CONTACT": "信用服务窗口：金昌市政务服务中心。工作日 9:00-12:00，14:30-17:30。",
 }

@@ -7,8 +7,10 @@ EncodingAESKey (the AppId inside must be ours), parsed by wechatpy (which refuse
 and answered with a passive reply, encrypted again in AES mode.
 
 Replies: subscribe -> welcome; ``查询 <名称或代码>`` -> a short public summary and a link;
-``核验 <报告编号>`` -> the report's registered status; menu clicks -> their texts; anything
-else -> help. Natural persons never appear here except masked, as in the report registry.
+``核验 <报告编号>`` -> whether the number is registered and its status, nothing else;
+``核验 <报告编号> <验证码>`` -> the report's facts (the shared verification by number and code);
+menu clicks -> their texts; anything else -> help. Natural persons never appear here except
+masked, as in the report registry, and only to whoever gave the report's verification code.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from backend.actors import Actor
 from backend.audit.operations import record_event
 from backend.extensions import db
 from backend.issued_reports import messages as report_msg
-from backend.issued_reports.models import IssuedReport
 from backend.issued_reports.operations import normalise_number
+from backend.issued_reports.verification import number_status, verify_number_code
 from backend.records.labels import category_label
 from backend.subjects.queries import get_public_profile, search_enterprises
 from backend.types import local_date, utcnow
@@ -226,12 +228,24 @@ def answer_query(q: str) -> str:
 
 
 def answer_verify(raw: str) -> str:
-    number = normalise_number(raw)
-    if not number:
+    """``核验 <number>``: registered or not, and its status only (a number is no proof of holding
+    the report); ``核验 <number> <code>``: the report's facts, as the /verify page gives them."""
+    parts = raw.split(maxsplit=1)
+    if not parts:
         return msg.OA_VERIFY_EMPTY
-    report = db.session.scalar(sa.select(IssuedReport).where(IssuedReport.number == number[:40]))
+    number = normalise_number(parts[0])[:40]
+    url = f"{_settings().PUBLIC_BASE_URL.rstrip('/')}/verify"
+    if len(parts) == 1:
+        found = number_status(number)
+        if found is None:
+            return msg.OA_VERIFY_NONE.format(number=number)
+        return msg.OA_VERIFY_STATUS.format(number=number, status=report_msg.STATUS_LABELS[found.status], url=url)
+    verdict = verify_number_code(number, parts[1][:40])
+    report = verdict.report
+    if verdict.code == "unknown_number":
+        return msg.OA_VERIFY_NONE.format(number=number)
     if report is None:
-        return msg.OA_VERIFY_NONE.format(number=number[:40])
+        return msg.OA_VERIFY_CODE_MISMATCH
     status = report.status_on(local_date())
     reason = f"（{report.revoked_reason}）" if report.revoked_reason and status.value == "revoked" else ""
     if report.subject_natural:
@@ -250,5 +264,5 @@ def answer_verify(raw: str) -> str:
         valid_until=report.valid_until.isoformat(),
         status=report_msg.STATUS_LABELS[status],
         reason=reason,
-        url=f"{_settings().PUBLIC_BASE_URL.rstrip('/')}/verify",
+        url=url,
     )

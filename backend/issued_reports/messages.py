@@ -77,6 +77,8 @@ VERIFY_DESCRIPTION = (
     "返回报告是否真实、状态（valid 有效 / expired 已过期 / revoked 已撤销 / unknown 无法确认）"
     "及原因。signature 字段给出可离线复核的签名信息（密钥编号、令牌内容），"
     "公钥见 /.well-known/credit-report-keys.json。"
+    "报告内容（report：种类、日期、信用主体、各类信息条数）仅在凭二维码或平台登记的报告文件本身核验时给出；"
+    "上传的文件与登记文件不一致但载有已登记的报告编号时，只在 claimed 中给出该编号及其登记状态。"
 )
 KEYS_SUMMARY = "报告核验公钥"
 KEYS_DESCRIPTION = "用于离线核验报告二维码签名的 Ed25519 公钥（RFC 8037 JWK），含仍在使用的所有密钥编号。"

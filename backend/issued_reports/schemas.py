@@ -2,7 +2,8 @@
 
 Subject data here is what a relying party may see: full name and USCC for an enterprise, the
 masked name and ID number for a natural person (the registry keeps exactly those, so nothing
-unmasked can leak through this schema).
+unmasked can leak through this schema), and only to one who showed the code, the QR token or the
+registered file; a report number alone gets ``ReportNumberStatusSchema``.
 """
 
 from __future__ import annotations
@@ -38,14 +39,26 @@ class SummaryLineSchema(Schema):
     repaired = fields.Integer()
 
 
-class ReportPublicSchema(Schema):
+class ReportNumberStatusSchema(Schema):
+    """The "number only" audience: whoever holds just a report number (typed, or found in a file
+    that is not the registered one) learns that it is registered and its status, nothing about
+    the subject, the kind or the content."""
+
     number = fields.String(metadata={"description": "报告编号"})
+    status = fields.String(
+        validate=OneOf(["valid", "expired", "revoked"]),
+        metadata={"description": "登记状态：valid / expired / revoked"},
+    )
+    status_label = fields.String()
+
+
+class ReportPublicSchema(ReportNumberStatusSchema):
+    """The relying party who showed the verification code, the QR token or the registered file."""
+
     kind = fields.String(validate=OneOf([k.value for k in ReportKind]), metadata={"description": "报告种类"})
     kind_label = fields.String()
     issued_at = fields.DateTime(metadata={"description": "出具时间（北京时间）"})
     valid_until = fields.Date(metadata={"description": "有效期至（含当日）"})
-    status = fields.String(metadata={"description": "登记状态：valid / expired / revoked"})
-    status_label = fields.String()
     revoked_at = fields.DateTime(allow_none=True)
     revoked_reason = fields.String(allow_none=True)
     subject = fields.Nested(SubjectPublicSchema)
@@ -73,7 +86,19 @@ class VerifyResultSchema(Schema):
         }
     )
     reason = fields.String(metadata={"description": "中文说明"})
-    report = fields.Nested(ReportPublicSchema, allow_none=True)
+    report = fields.Nested(
+        ReportPublicSchema,
+        allow_none=True,
+        metadata={"description": "报告信息：仅在凭二维码、报告编号和验证码或平台登记的报告文件本身核验时给出"},
+    )
+    claimed = fields.Nested(
+        ReportNumberStatusSchema,
+        allow_none=True,
+        metadata={
+            "description": "上传的文件不是平台登记的报告文件、但载有已登记的报告编号时：该编号及其登记状态，"
+            "不含信用主体等报告内容"
+        },
+    )
     signature = fields.Dict(
         metadata={
             "description": "可离线复核的签名信息：kid、alg、token 与其内容 payload、公钥地址 keys_url；"

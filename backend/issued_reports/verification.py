@@ -3,6 +3,12 @@
 Every answer tells the truth from the registry: revoked and expired come from the row (expiry
 from ``valid_until``, not from whether the job has run), and each way a report can fail (forged
 token, unknown key, changed file, unknown number) has its own reason code and Chinese text.
+
+Who learns what: the report's facts (kind, dates, the subject as registered, the counts of its
+records) only to whoever shows the verification code, the signed QR token or the registered
+file itself (byte for byte). A report number alone (typed, or found in a file that is not the
+registered one) tells only whether it is registered and its status: the numbers are printed on
+every page and pass through many hands, so they are no proof of holding the report.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import datetime as dt
 import hashlib
 import hmac
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +36,16 @@ from .operations import code_hash, normalise_code, normalise_number
 
 KEYS_PATH = "/.well-known/credit-report-keys.json"
 # Report numbers as issue_report makes them; found in the PDF's metadata even when the file was
-# changed, so the answer can name the report the file claims to be.
+# changed, so the answer can name the report the file claims to be. The scan is linear in the
+# file's size: a match is at most 29 bytes long and its only choice (the prefix's length) is
+# settled by the first "-", so each position costs a bounded number of steps, whatever the bytes.
 _NUMBER_IN_PDF = re.compile(rb"\b([A-Z0-9]{1,8}-\d{8}-[0-9A-Z]{10})\b")
+CLAIM_SCAN_BYTES = 4_000_000
+# A file's claim is looked up among its first distinct number-shaped strings, in one statement.
+# A report the platform issued holds exactly one (its own number, in the metadata and on every
+# page); 8 leaves room for a few others an edited copy may carry before it, while a file stuffed
+# with numbers costs the same single look-up of 8 as any other (issue 14: 150,000 look-ups).
+MAX_CLAIMED_NUMBERS = 8
 
 _TOKEN_REASONS = {
     tokens.TokenError.MALFORMED: ("token_malformed", msg.VERIFY_TOKEN_MALFORMED),
@@ -83,6 +98,8 @@ _REGISTERED = sa.select(*(IssuedReport.__table__.c[name] for name in RegisteredR
 # Run on the driver's cursor (backend/fast_select.py): verification is a hot public path.
 _BY_NUMBER = FastSelect(_REGISTERED.where(IssuedReport.number == sa.bindparam("number")))
 _BY_PDF_HASH = FastSelect(_REGISTERED.where(IssuedReport.pdf_hash == sa.bindparam("digest")).limit(1))
+# What a number alone may tell: no subject column is even read.
+_NUMBER_STATUS = sa.select(IssuedReport.number, IssuedReport.status, IssuedReport.valid_until)
 
 
 def _registered(statement: FastSelect, params: dict[str, str]) -> RegisteredReport | None:
@@ -91,15 +108,44 @@ def _registered(statement: FastSelect, params: dict[str, str]) -> RegisteredRepo
     return RegisteredReport(*rows[0]) if rows else None
 
 
+@dataclass(frozen=True)
+class NumberStatus:
+    """All a report number alone tells anyone (the "number only" audience): that it is
+    registered, and its status today. Nothing about the subject, the kind or the content."""
+
+    number: str
+    status: ReportStatus
+
+
+def numbers_status(numbers: Sequence[str], today: dt.date | None = None) -> dict[str, NumberStatus]:
+    """The registered ones among ``numbers``, by number: one statement (an IN list), from the
+    primary. Callers bound ``numbers`` (MAX_CLAIMED_NUMBERS for a file, one for a typed number)."""
+    if not numbers:
+        return {}
+    today = today or local_date()
+    statement = _NUMBER_STATUS.where(IssuedReport.number.in_(list(numbers)))
+    rows = on_primary(lambda connection: connection.execute(statement).all(), autocommit=True)
+    return {number: NumberStatus(number, status_on(status, until, today)) for number, status, until in rows}
+
+
+def number_status(number: str, today: dt.date | None = None) -> NumberStatus | None:
+    """A typed report number's registration and status (e.g. the official account's 核验)."""
+    number = normalise_number(number)[:40]
+    return numbers_status([number], today).get(number) if number else None
+
+
 @dataclass
 class Verdict:
     genuine: bool
     status: str  # valid | expired | revoked | unknown
     code: str  # machine reason: valid, expired, revoked, token_*, unknown_number, code_mismatch, file_*
     reason: str  # Chinese
+    # The registry's facts: only for whoever showed the code, the signed token or the registered file.
     report: RegisteredReport | None = None
     signature: dict[str, Any] = field(default_factory=dict)
     file: FileCheck | None = None
+    # A file that is not the registered one: the registered number it claims, status only.
+    claimed: NumberStatus | None = None
 
     @property
     def status_label(self) -> str:
@@ -191,21 +237,35 @@ def verify_pdf(data: bytes, today: dt.date | None = None) -> Verdict:
         else:
             verdict.reason = f"{msg.VERIFY_FILE_IDENTICAL}{verdict.reason}"
         return verdict
-    claimed = _claimed_report(data)
+    claimed = _claimed(data, today)
     if check.reason in ("changed", "not_whole_file"):
-        return Verdict(False, "unknown", "file_changed", msg.VERIFY_FILE_CHANGED, claimed, signature, file_check)
+        return Verdict(
+            False, "unknown", "file_changed", msg.VERIFY_FILE_CHANGED,
+            signature=signature, file=file_check, claimed=claimed,
+        )  # fmt: skip
     if claimed is not None:
         return Verdict(
-            False, "unknown", "file_changed", msg.VERIFY_FILE_CHANGED_UNSIGNED, claimed, signature, file_check
-        )
+            False, "unknown", "file_changed", msg.VERIFY_FILE_CHANGED_UNSIGNED,
+            signature=signature, file=file_check, claimed=claimed,
+        )  # fmt: skip
     if check.reason == "unreadable":
         return Verdict(False, "unknown", "file_unreadable", msg.VERIFY_FILE_UNREADABLE, None, signature, file_check)
     return Verdict(False, "unknown", "file_unknown", msg.VERIFY_FILE_UNKNOWN, None, signature, file_check)
 
 
-def _claimed_report(data: bytes) -> RegisteredReport | None:
-    for match in _NUMBER_IN_PDF.finditer(data[:4_000_000]):
-        report = _by_number(match.group(1).decode("ascii"))
-        if report is not None:
-            return report
-    return None
+def claimed_numbers(data: bytes) -> list[str]:
+    """The first MAX_CLAIMED_NUMBERS distinct report numbers in the file, in file order; the scan
+    stops there (and at CLAIM_SCAN_BYTES)."""
+    found: dict[str, None] = {}
+    for match in _NUMBER_IN_PDF.finditer(data, 0, CLAIM_SCAN_BYTES):
+        found.setdefault(match.group(1).decode("ascii"))
+        if len(found) == MAX_CLAIMED_NUMBERS:
+            break
+    return list(found)
+
+
+def _claimed(data: bytes, today: dt.date) -> NumberStatus | None:
+    """The registered report the file claims to be (its first registered number), status only."""
+    candidates = claimed_numbers(data)
+    registered = numbers_status(candidates, today)
+    return next((registered[number] for number in candidates if number in registered), None)

@@ -41,7 +41,9 @@ def _china(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 def verdict_data(verdict: Verdict) -> dict[str, Any]:
-    """The public verifier's view of a verdict (subject data as registered: masked for persons)."""
+    """The public verifier's view of a verdict: ``report`` (ReportPublicSchema: subject data as
+    registered, masked for persons) when the verification proved possession of the report,
+    ``claimed`` (ReportNumberStatusSchema, the "number only" audience) when it did not."""
     data: dict[str, Any] = {
         "genuine": verdict.genuine,
         "status": verdict.status,
@@ -49,8 +51,16 @@ def verdict_data(verdict: Verdict) -> dict[str, Any]:
         "reason": verdict.reason,
         "signature": verdict.signature,
         "report": None,
+        "claimed": None,
         "file": None,
     }
+    if verdict.claimed is not None:
+        claimed = verdict.claimed
+        data["claimed"] = {
+            "number": claimed.number,
+            "status": claimed.status.value,
+            "status_label": msg.STATUS_LABELS[claimed.status],
+        }
     report = verdict.report
     if report is not None:
         status = report.status_on(local_date())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import tempfile
@@ -49,3 +50,52 @@ def flip_byte(pdf: bytes, marker: bytes = b"/Producer") -> bytes:
     changed = bytearray(pdf)
     changed[index] = ord("X") if changed[index] != ord("X") else ord("Y")
     return bytes(changed)
+
+
+class StatementCounter:
+    """Counts the SQL statements run while it is active: those SQLAlchemy executes (an event on
+    every Engine, primary and its autocommit twin alike) and those ``FastSelect`` sends straight
+    to the driver's cursor, which bypass SQLAlchemy's events."""
+
+    def __init__(self, monkeypatch):
+        import sqlalchemy as sa
+
+        from backend.fast_select import FastSelect
+
+        self.statements: list[str] = []
+        self._engine_class = sa.engine.Engine
+        original_rows = FastSelect.rows
+
+        def counted_rows(select, connection, params):
+            self.statements.append(str(select.statement))
+            return original_rows(select, connection, params)
+
+        monkeypatch.setattr(FastSelect, "rows", counted_rows)
+
+    def _on_execute(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append(statement)
+
+    def __enter__(self) -> StatementCounter:
+        from sqlalchemy import event
+
+        event.listen(self._engine_class, "before_cursor_execute", self._on_execute)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from sqlalchemy import event
+
+        event.remove(self._engine_class, "before_cursor_execute", self._on_execute)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+def file_upload(data: bytes, filename: str = "upload.pdf") -> dict:
+    """``client.post`` arguments for a multipart ``file`` upload encoded in memory: the test
+    client spools a body over 500 KB to a temporary file it never closes (a ResourceWarning)."""
+    from werkzeug.datastructures import FileStorage
+    from werkzeug.test import encode_multipart
+
+    boundary, body = encode_multipart({"file": FileStorage(io.BytesIO(data), filename)})
+    return {"data": body, "content_type": f"multipart/form-data; boundary={boundary}"}

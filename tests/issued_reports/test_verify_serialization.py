@@ -39,13 +39,17 @@ def test_hand_written_verdict_equals_the_schema_dump(world, client, app):
         "by code": _same(verify_number_code(valid.report.number, "wrong-code")),
         "file": _same(verify_pdf(valid.pdf)),
         "changed file": _same(verify_pdf(flip_byte(valid.pdf))),
+        "revoked number in a text": _same(verify_pdf(f"{revoked.report.number}".encode())),
     }
     assert answers["valid"]["status"] == "valid" and answers["valid"]["report"]["summary"]
     assert answers["revoked"]["report"]["revoked_at"] and answers["revoked"]["report"]["subject"]["kind"] == "natural"
     assert answers["expired"]["status"] == "expired"
     assert answers["forged"]["report"] is None and answers["forged"]["genuine"] is False
     assert answers["file"]["file"]["identical"] is True
+    assert answers["revoked number in a text"]["claimed"]["status"] == "revoked"
     assert answers["changed file"]["file"]["signature_intact"] is False
+    assert answers["changed file"]["claimed"]["number"] == valid.report.number
+    assert answers["changed file"]["report"] is None
 
     # What the routes send is that dictionary.
     assert client.post("/api/v1/verify", json={"qr": valid.verification_url}).get_json() == answers["valid"]

@@ -7,6 +7,7 @@ import hashlib
 import time
 
 import pytest
+import sqlalchemy as sa
 import xmltodict
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
@@ -216,14 +217,49 @@ def test_verify_command_tells_the_report_status(client):
     number = issued.report.number
     db.session.commit()
     text = reply_text(post_plain(client, text_message(f"核验 {number.lower()}")))
-    assert number in text and "状态：有效" in text
+    assert number in text and "登记状态：有效" in text
     admin = StaffUser(username="a", display_name="a", password_hash="x", role=StaffRole.PLATFORM_ADMIN)
     db.session.add(admin)
     db.session.flush()
     revoke_report(Actor.staff(admin), issued.report, "信息有误")
     db.session.commit()
-    assert "已撤销（信息有误）" in reply_text(post_plain(client, text_message(f"核验 {number}")))
+    text = reply_text(post_plain(client, text_message(f"核验 {number}")))
+    assert "登记状态：已撤销" in text and "信息有误" not in text  # the reason may tell of the subject
     assert "未找到编号" in reply_text(post_plain(client, text_message("核验 JCXY-20260101-0000000000")))
+    assert "请在“核验”后输入" in reply_text(post_plain(client, text_message("核验")))
+
+
+def test_verify_command_tells_a_persons_report_facts_only_with_its_code(client, monkeypatch):
+    """Issue 14 item 9: ``核验 <number>`` alone gave the masked name of the report's subject."""
+    from backend.actors import Actor
+    from backend.audit.models import AuditEvent
+    from backend.issued_reports import operations as report_ops
+    from backend.pii import mask_id_number, mask_name
+    from backend.records.operations import find_natural_subject
+    from tests.factories import make_id_number, record_input, write_records
+
+    id_number = make_id_number(731)
+    write_records(record_input(department(), uscc=None, id_number=id_number, subject_name="赵丽娟"))
+    db.session.flush()
+    person = find_natural_subject(id_number)
+    monkeypatch.setattr(report_ops, "new_verification_code", lambda: "ABCD-2345")
+    issued = report_ops.issue_report(Actor.citizen(person.id, "mp"), person, "personal")
+    number = issued.report.number
+    db.session.commit()
+    facts = (mask_name("赵丽娟"), mask_id_number(id_number), "个人公共信用信息报告")
+
+    text = reply_text(post_plain(client, text_message(f"核验 {number}")))
+    assert number in text and "登记状态：有效" in text and "验证码" in text
+    assert not any(fact in text for fact in facts)
+    wrong = reply_text(post_plain(client, text_message(f"核验 {number} ABCD-2346")))
+    assert "验证码不正确" in wrong and not any(fact in wrong for fact in facts)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "report.verify")) == 0  # fmt: skip
+
+    text = reply_text(post_plain(client, text_message(f"核验 {number.lower()} abcd 2345")))
+    assert mask_name("赵丽娟") in text and "个人公共信用信息报告" in text and "状态：有效" in text
+    views = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "report.verify")).all()
+    assert [(v.subject_id, v.details["via"]) for v in views] == [(person.id, "oa")]
 
 
 def test_anything_else_gets_help(client):
