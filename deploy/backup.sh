@@ -52,7 +52,7 @@ work="$target.partial"
 [ ! -e "$target" ] || die "backup $target already exists"
 rm -rf "$work"
 mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; remove_pgpass' EXIT
 
 # The key ids the data was sealed or signed with: the prefix of every "<kid>.<base64>" value in a
 # *_encrypted column (backend/pii.py; every encrypted column has that suffix, a test checks it),
@@ -141,7 +141,7 @@ report_key_ids=$report_key_ids
 EOF
 (cd "$work" && sha256sum "$db_file" storage.tar.gz manifest.txt > SHA256SUMS)
 mv "$work" "$target"
-trap - EXIT
+trap remove_pgpass EXIT
 
 if [ "$KEEP" -gt 0 ]; then
     # Newest first by name (the names are UTC timestamps); keep N, remove the rest.

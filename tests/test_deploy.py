@@ -256,6 +256,48 @@ def test_postgresql_restore_without_createdb_refuses_before_anything_changes(tmp
             conn.execute(f"DROP ROLE IF EXISTS {role}")
 
 
+def test_postgresql_password_never_reaches_a_command_line(tmp_path):
+    """psql and pg_dump got DATABASE_URL, password included, as an argument: visible to every
+    user of the machine in ps. Now they read it from a PGPASSFILE removed afterwards."""
+    server = urlsplit(_pg_server_url().replace("postgresql+psycopg://", "postgresql://"))
+    admin = urlunsplit(server._replace(path="/postgres"))
+    name = f"credit_pgpass_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(urlunsplit(server._replace(path=f"/{name}")), autocommit=True) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num text)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0001')")
+    try:
+        shims, calls = tmp_path / "bin", tmp_path / "calls.txt"
+        shims.mkdir()
+        for tool in ("psql", "pg_dump"):
+            real = shutil.which(tool)
+            shim = shims / tool
+            shim.write_text(
+                f'#!/bin/bash\nprintf "%s\\n" "$*" >> {calls}\n'
+                f'[ -r "$PGPASSFILE" ] && cat "$PGPASSFILE" >> {calls}.pass\nexec {real} "$@"\n'
+            )
+            shim.chmod(0o755)
+        user = server.username or "postgres"
+        url = urlunsplit(
+            server._replace(
+                scheme="postgresql+psycopg",
+                netloc=f"{user}:s3cret%3Apw@{server.hostname}:{server.port or 5432}",
+                path=f"/{name}",
+            )
+        )
+        env = {**_settings_env(tmp_path, url), "PATH": f"{shims}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+        _backup_with_a_file(env, tmp_path)
+        argv = calls.read_text()
+        assert "--format=custom" in argv and "information_schema" in argv  # pg_dump and psql ran
+        assert "s3cret" not in argv
+        assert set(Path(f"{calls}.pass").read_text().splitlines()) == {"*:*:*:*:s3cret\\:pw"}
+        assert not list(tmp_path.glob("credit-pgpass.*"))  # removed at the end
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_a_damaged_backup_is_refused_before_anything_changes(tmp_path):
     path = tmp_path / "credit.db"
     env = _settings_env(tmp_path, f"sqlite:///{path}")
