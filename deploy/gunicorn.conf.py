@@ -116,8 +116,37 @@ def _fixed_malloc_thresholds(size: int) -> bool:
 
 
 def child_exit(server, worker):
-    """A finished process keeps its counters in the sum but its live gauges are dropped."""
-    if _multiproc_dir() is not None:
+    """A finished process keeps its counters in the sum but its live gauges are dropped, and its
+    files are folded into one archive file per kind: each recycled process (every
+    GUNICORN_MAX_REQUESTS requests) would otherwise leave two files behind for good, in a tmpfs,
+    and every scrape reads them all."""
+    folder = _multiproc_dir()
+    if folder is not None:
         from prometheus_client import multiprocess
 
-        multiprocess.mark_process_dead(worker.pid)
+        multiprocess.mark_process_dead(worker.pid, str(folder))
+        fold_dead_process_files(folder, worker.pid)
+
+
+# Kinds whose values add up across processes (gauges are dropped above or kept per pid).
+_SUMMED_KINDS = ("counter", "histogram", "summary")
+
+
+def fold_dead_process_files(folder: Path, pid: int) -> None:
+    """Adds a dead process's counter, histogram and summary values into <kind>_archive.db (which
+    the collector reads like any other process's file) and removes its files. Runs in the
+    arbiter, the archive's only writer, one process at a time."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    for kind in _SUMMED_KINDS:
+        dead = folder / f"{kind}_{pid}.db"
+        if not dead.exists():
+            continue
+        archive = MmapedDict(str(folder / f"{kind}_archive.db"))
+        try:
+            for key, value, timestamp, _pos in MmapedDict.read_all_values_from_file(str(dead)):
+                total, last = archive.read_value(key)
+                archive.write_value(key, total + value, max(last, timestamp))
+        finally:
+            archive.close()
+        dead.unlink()

@@ -439,3 +439,48 @@ def test_procfile_web_runs_gunicorn_on_loopback_with_the_privacy_config(tmp_path
     assert f"Listening at: http://127.0.0.1:{port}" in log
     assert ID_NUMBER not in log, log
     assert '"GET /search HTTP/1.1"' in log and '"GET /subjects/* HTTP/1.1"' in log, log
+
+
+_COUNTING_PROCESS = """
+import sys
+from prometheus_client import CollectorRegistry, Counter, Histogram
+registry = CollectorRegistry()
+Counter("credit_test_requests_total", "t", ["status"], registry=registry).labels("200").inc(int(sys.argv[1]))
+Histogram("credit_test_seconds", "t", registry=registry, buckets=(0.1, 1.0)).observe(0.5)
+print(__import__("os").getpid())
+"""
+
+
+def test_recycled_gunicorn_processes_leave_no_metrics_files_and_no_lost_counts(tmp_path, monkeypatch):
+    """Each process gunicorn recycles left counter_<pid>.db and histogram_<pid>.db behind for good
+    (mark_process_dead only drops live gauges): thousands of files in /run within weeks, all read
+    by every scrape. child_exit now folds them into one archive file per kind."""
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    pids = [
+        int(
+            subprocess.run(
+                [sys.executable, "-c", _COUNTING_PROCESS, str(n)], env=env, capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for n in (3, 4, 5)
+    ]
+
+    def totals() -> dict:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value for m in registry.collect() for s in m.samples}
+
+    before = totals()
+    assert before[("credit_test_requests_total", (("status", "200"),))] == 12
+    assert before[("credit_test_seconds_count", ())] == 3
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    conf = runpy.run_path(str(DEPLOY / "gunicorn.conf.py"))
+    for pid in pids[:2]:
+        conf["child_exit"](None, type("Worker", (), {"pid": pid})())
+        assert totals() == before
+    names = sorted(p.name for p in tmp_path.glob("*.db"))
+    assert names == sorted(
+        ["counter_archive.db", "histogram_archive.db", f"counter_{pids[2]}.db", f"histogram_{pids[2]}.db"]
+    )
