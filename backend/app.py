@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import time
@@ -66,11 +67,37 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
     init_metrics(app)
     _hide_plain_blueprints_from_openapi(app)
     if settings.TRUSTED_PROXY_HOPS:
-        # The client's address (rate limits, audit rows, /metrics networks) and https come from
-        # the proxy's X-Forwarded-* headers, trusting exactly that many hops and no more.
-        hops = settings.TRUSTED_PROXY_HOPS
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)  # type: ignore[method-assign]
+        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, settings.TRUSTED_PROXY_HOPS, settings.TRUSTED_PROXIES
+        )
     return app
+
+
+class TrustedProxyFix:
+    """The client's address (rate limits, audit rows, /metrics networks) and https come from the
+    proxy's X-Forwarded-* headers, trusting exactly ``hops`` hops and no more, and only on a
+    connection from one of the ``trusted`` addresses (the proxies). A request from any other
+    peer keeps that peer's address: its X-Forwarded-* headers are ignored, so a host that
+    reaches gunicorn directly cannot claim 127.0.0.1 or pick its rate-limit bucket."""
+
+    def __init__(self, wsgi_app: Any, hops: int, trusted: tuple[str, ...]) -> None:
+        self.direct = wsgi_app
+        self.proxied = ProxyFix(wsgi_app, x_for=hops, x_proto=hops, x_host=0)
+        self.trusted = tuple(ipaddress.ip_network(n, strict=False) for n in trusted)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._from_a_proxy(environ.get("REMOTE_ADDR") or ""):
+            return self.proxied(environ, start_response)
+        return self.direct(environ, start_response)
+
+    def _from_a_proxy(self, peer: str) -> bool:
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # a Unix socket or no address: not a configured proxy
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.trusted)
 
 
 class DatabaseIntConverter(IntegerConverter):

@@ -145,6 +145,10 @@ class Settings:
     # 0 trusts no header: behind a proxy every client would then share the proxy's address,
     # and with it one rate-limit bucket.
     TRUSTED_PROXY_HOPS: int = 0
+    # The addresses those proxies connect from (addresses or networks). X-Forwarded-For and
+    # X-Forwarded-Proto are read only on connections from them; any other peer is taken at its
+    # own address, whatever it claims (else any host reaching gunicorn could say 127.0.0.1).
+    TRUSTED_PROXIES: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
 
     # --- WeChat (miniprogram_api/): mini-program, official account, subscribe messages -------
     # A channel runs when its AppID is set; production then refuses to start without its secrets.
@@ -374,5 +378,10 @@ def _check_operations(settings: Settings) -> None:
         raise ConfigError("METRICS_TOKEN must be at least 24 characters")
     if settings.TRUSTED_PROXY_HOPS < 0:
         raise ConfigError("TRUSTED_PROXY_HOPS must be 0 or more")
+    for network in settings.TRUSTED_PROXIES:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"TRUSTED_PROXIES: {network!r} is not an address or network") from exc
     if settings.DATABASE_PING_AFTER_IDLE_SECONDS < 0:
         raise ConfigError("DATABASE_PING_AFTER_IDLE_SECONDS must be 0 or more")

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -106,7 +107,7 @@ def _backup(env: dict[str, str], tmp_path: Path) -> Path:
     assert folder.is_dir() and folder.name.startswith("credit-")
     names = sorted(p.name for p in folder.iterdir())
     assert names[-1] == "storage.tar.gz" and "manifest.txt" in names and "SHA256SUMS" in names
-    manifest = dict(line.split("=", 1) for line in (folder / "manifest.txt").read_text().splitlines())
+    manifest = _manifest(folder)
     assert manifest["storage_files"] == "1"
     assert manifest["alembic_revision"] not in {"", "unknown"}
     return folder
@@ -146,9 +147,17 @@ def _verify_restored(env: dict[str, str], before: dict, pdf: bytes) -> None:
             db.engine.dispose()
 
 
+def _manifest(backup: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in (backup / "manifest.txt").read_text().splitlines())
+
+
 def _round_trip(env: dict[str, str], tmp_path: Path, destroy_database) -> None:
     before, pdf = _build(env, tmp_path)
     backup = _backup(env, tmp_path)
+    # The keys its data needs: the PII key of the demo's natural persons, the report's QR key.
+    manifest = _manifest(backup)
+    assert (manifest["pii_key_ids"], manifest["report_key_ids"]) == ("k1", "k1")
+    assert len(manifest["app_commit"]) == 40  # the checkout's commit, read with safe.directory
 
     # A live database is never overwritten by accident, and the refusal changes nothing.
     refused = _restore(env, backup, check=False)
@@ -205,6 +214,90 @@ def test_postgresql_backup_and_restore(tmp_path):
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def test_postgresql_restore_without_createdb_refuses_before_anything_changes(tmp_path):
+    """A role that may not create databases learnt it from pg_restore's failure, after the
+    checks; now the restore says so first, naming the privilege."""
+    server = urlsplit(_pg_server_url().replace("postgresql+psycopg://", "postgresql://"))
+    admin = urlunsplit(server._replace(path="/postgres"))
+    role, name = f"credit_nocreatedb_{secrets.token_hex(4)}", f"credit_absent_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN NOCREATEDB PASSWORD 'pw'")
+    try:
+        backup = tmp_path / "credit-20260101T000000Z"
+        backup.mkdir()
+        (backup / "database.pgdump").write_bytes(b"PGDMP not reached")
+        with tarfile.open(backup / "storage.tar.gz", "w:gz"):
+            pass
+        (backup / "manifest.txt").write_text(
+            "format=credit-backup-1\ndatabase_kind=postgresql\ndatabase_file=database.pgdump\n"
+            "storage_files=0\npii_key_ids=\nreport_key_ids=\n"
+        )
+        lines = [
+            f"{hashlib.sha256((backup / n).read_bytes()).hexdigest()}  {n}\n"
+            for n in ("database.pgdump", "storage.tar.gz", "manifest.txt")
+        ]
+        (backup / "SHA256SUMS").write_text("".join(lines))
+        url = urlunsplit(
+            server._replace(
+                scheme="postgresql+psycopg",
+                netloc=f"{role}:pw@{server.hostname}:{server.port or 5432}",
+                path=f"/{name}",
+            )
+        )
+        env = _settings_env(tmp_path, url)
+        refused = _restore(env, backup, check=False)
+        assert refused.returncode == 1
+        assert "may not create databases (CREATEDB)" in refused.stderr, refused.stderr
+        assert not Path(env["STORAGE_DIR"]).exists()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone() == (0,)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
+
+
+def test_postgresql_password_never_reaches_a_command_line(tmp_path):
+    """psql and pg_dump got DATABASE_URL, password included, as an argument: visible to every
+    user of the machine in ps. Now they read it from a PGPASSFILE removed afterwards."""
+    server = urlsplit(_pg_server_url().replace("postgresql+psycopg://", "postgresql://"))
+    admin = urlunsplit(server._replace(path="/postgres"))
+    name = f"credit_pgpass_{secrets.token_hex(4)}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(urlunsplit(server._replace(path=f"/{name}")), autocommit=True) as conn:
+        conn.execute("CREATE TABLE alembic_version (version_num text)")
+        conn.execute("INSERT INTO alembic_version VALUES ('0001')")
+    try:
+        shims, calls = tmp_path / "bin", tmp_path / "calls.txt"
+        shims.mkdir()
+        for tool in ("psql", "pg_dump"):
+            real = shutil.which(tool)
+            shim = shims / tool
+            shim.write_text(
+                f'#!/bin/bash\nprintf "%s\\n" "$*" >> {calls}\n'
+                f'[ -r "$PGPASSFILE" ] && cat "$PGPASSFILE" >> {calls}.pass\nexec {real} "$@"\n'
+            )
+            shim.chmod(0o755)
+        user = server.username or "postgres"
+        url = urlunsplit(
+            server._replace(
+                scheme="postgresql+psycopg",
+                netloc=f"{user}:s3cret%3Apw@{server.hostname}:{server.port or 5432}",
+                path=f"/{name}",
+            )
+        )
+        env = {**_settings_env(tmp_path, url), "PATH": f"{shims}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+        _backup_with_a_file(env, tmp_path)
+        argv = calls.read_text()
+        assert "--format=custom" in argv and "information_schema" in argv  # pg_dump and psql ran
+        assert "s3cret" not in argv
+        assert set(Path(f"{calls}.pass").read_text().splitlines()) == {"*:*:*:*:s3cret\\:pw"}
+        assert not list(tmp_path.glob("credit-pgpass.*"))  # removed at the end
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def test_a_damaged_backup_is_refused_before_anything_changes(tmp_path):
     path = tmp_path / "credit.db"
     env = _settings_env(tmp_path, f"sqlite:///{path}")
@@ -221,6 +314,61 @@ def test_a_damaged_backup_is_refused_before_anything_changes(tmp_path):
     assert "checksums do not match" in result.stderr
     assert not path.exists()
     assert not Path(env["STORAGE_DIR"]).exists()
+
+
+def _with_manifest(backup: Path, **values: str) -> None:
+    """Rewrites manifest.txt with some values changed, and SHA256SUMS with it."""
+    manifest = {**_manifest(backup), **values}
+    (backup / "manifest.txt").write_text("".join(f"{k}={v}\n" for k, v in manifest.items()))
+    sums = []
+    for line in (backup / "SHA256SUMS").read_text().splitlines():
+        name = line.split()[-1]
+        sums.append(f"{hashlib.sha256((backup / name).read_bytes()).hexdigest()}  {name}\n")
+    (backup / "SHA256SUMS").write_text("".join(sums))
+
+
+def test_restore_names_the_keys_a_backup_needs_before_touching_anything(tmp_path):
+    """After `rotate-pii` and the old key's removal, a backup from before the rotation needs the
+    old key: the restore refused only after it had replaced the database, on the first k2026
+    value read. Now it refuses first, naming every missing key."""
+    path = tmp_path / "credit.db"
+    env = _settings_env(tmp_path, f"sqlite:///{path}")
+    _flask(env, "db", "upgrade")
+    backup = _backup_with_a_file(env, tmp_path)
+    assert (_manifest(backup)["pii_key_ids"], _manifest(backup)["report_key_ids"]) == ("", "")
+    _with_manifest(backup, pii_key_ids="k0,k1", report_key_ids="r2025,k1")
+    path.unlink()
+    shutil.rmtree(env["STORAGE_DIR"])
+
+    refused = _restore(env, backup, check=False)
+    assert refused.returncode == 1
+    assert "PII_ENCRYPTION_KEYS: k0; REPORT_SIGNING_KEYS: r2025" in refused.stderr, refused.stderr
+    assert "nothing was restored" in refused.stderr
+    assert not path.exists() and not Path(env["STORAGE_DIR"]).exists()
+
+    # The retired keys back in the ring, after the active one: the restore goes ahead.
+    old_pii = "k0:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    tokens.save_private_key(tokens.generate_key(), tmp_path / "r2025.pem")
+    ring = {
+        **env,
+        "PII_ENCRYPTION_KEYS": f"{env['PII_ENCRYPTION_KEYS']}, {old_pii}",
+        "REPORT_SIGNING_KEYS": f"{env['REPORT_SIGNING_KEYS']},r2025:{tmp_path / 'r2025.pem'}",
+    }
+    assert "files restored: 1 of 1" in _restore(ring, backup).stdout
+    assert path.exists()
+
+
+def test_restore_can_be_told_to_go_ahead_without_a_withdrawn_key(tmp_path):
+    path = tmp_path / "credit.db"
+    env = _settings_env(tmp_path, f"sqlite:///{path}")
+    _flask(env, "db", "upgrade")
+    backup = _backup_with_a_file(env, tmp_path)
+    _with_manifest(backup, report_key_ids="leaked")
+    path.unlink()
+    shutil.rmtree(env["STORAGE_DIR"])
+    result = _restore(env, backup, "--allow-missing-keys")
+    assert "REPORT_SIGNING_KEYS: leaked (restoring anyway" in result.stderr
+    assert path.exists()
 
 
 def _backup_with_a_file(env: dict[str, str], tmp_path: Path) -> Path:
@@ -247,6 +395,26 @@ def test_backup_keeps_the_newest_n_and_relative_sqlite_paths_follow_the_instance
     newest = Path(result.stdout.strip())
     assert sorted(p.name for p in dest.iterdir()) == ["credit-20200103T000000Z", newest.name]
     assert "alembic_revision=0001" in (newest / "manifest.txt").read_text()
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to give the checkout away")
+def test_backup_records_the_commit_of_a_checkout_owned_by_another_user(tmp_path):
+    """The service user runs backup.sh on root's checkout: git refused to read a repository owned
+    by someone else ("dubious ownership") and the manifest said app_commit=unknown."""
+    app = tmp_path / "app"
+    shutil.copytree(DEPLOY, app / "deploy")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.test", "-C", str(app)]
+    _run([*git, "init", "-q"], dict(os.environ))
+    _run([*git, "add", "deploy"], dict(os.environ))
+    _run([*git, "commit", "-q", "-m", "release"], dict(os.environ))
+    commit = _run([*git, "rev-parse", "HEAD"], dict(os.environ)).stdout.strip()
+    _run(["chown", "-R", "65534:65534", str(app)], dict(os.environ))
+    env = _settings_env(tmp_path, f"sqlite:///{tmp_path / 'credit.db'}")
+    env["HOME"] = str(tmp_path)  # no global git configuration that would name the folder safe
+    _flask(env, "db", "upgrade")
+    result = _run(["bash", str(app / "deploy" / "backup.sh"), str(tmp_path / "backups")], env)
+    backup = Path(result.stdout.strip().splitlines()[-1])
+    assert _manifest(backup)["app_commit"] == commit
 
 
 @pytest.mark.skipif(shutil.which("shellcheck") is None and not os.environ.get("CI"), reason="shellcheck not installed")
