@@ -49,3 +49,15 @@ class OutboxEvent(db.Model):
     @property
     def idempotency_key(self) -> str:
         return f"outbox-{self.id}"
+
+
+class WorkerHeartbeat(db.Model):
+    """The last pass of each jobs worker (``flask credit jobs --name``), on any host: /metrics
+    reads it as ``credit_worker_last_loop_timestamp_seconds`` so an alert sees a worker that
+    stopped looping. A worker that stops cleanly removes its row; a crashed one leaves it to age."""
+
+    __tablename__ = "worker_heartbeat"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    started_at: Mapped[dt.datetime]
+    last_loop_at: Mapped[dt.datetime]
