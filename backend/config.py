@@ -350,6 +350,14 @@ def _check_report_keys(settings: Settings) -> None:
     for name, path in paths:
         if not os.path.isfile(path):
             raise ConfigError(f"production start refused: {name} names a file that does not exist: {path}")
+    # Readable by this process, parseable, and the PDF key the key of its certificate: otherwise
+    # the first report would fail (422) long after a green start.
+    from .issued_reports.keys import SigningMaterialError, check_signing_material
+
+    try:
+        check_signing_material(settings)
+    except SigningMaterialError as exc:
+        raise ConfigError(f"production start refused: {exc}") from None
 
 
 def _check_operations(settings: Settings) -> None:
