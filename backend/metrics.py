@@ -39,7 +39,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db, limiter
+from .extensions import db, limiter, rate_limit_fallback_in_use
 from .outbox.models import OutboxEvent, OutboxStatus
 from .types import utcnow
 
@@ -63,6 +63,11 @@ RATE_LIMIT_HITS = Counter(
     "credit_ratelimit_hits_total",
     "Requests refused with 429 by a rate limit, by Flask endpoint.",
     ["endpoint"],
+    registry=None,
+)
+RATE_LIMIT_FALLBACK = Counter(
+    "credit_ratelimit_fallback_requests_total",
+    "Requests rate-limited with in-process counters because the shared store (Redis) was unreachable.",
     registry=None,
 )
 # Printer states that need someone in the hall (kiosk.models.PrinterState values).
@@ -89,6 +94,8 @@ def _observe(response: Response) -> Response:
     REQUEST_LATENCY.labels(endpoint, request.method, str(response.status_code)).observe(time.perf_counter() - started)
     if response.status_code == 429:
         RATE_LIMIT_HITS.labels(endpoint).inc()
+    if rate_limit_fallback_in_use():
+        RATE_LIMIT_FALLBACK.inc()
     return response
 
 
@@ -119,7 +126,14 @@ def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUEST_LATENCY, RATE_LIMIT_HITS, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        for collector in (
+            REQUEST_LATENCY,
+            RATE_LIMIT_HITS,
+            RATE_LIMIT_FALLBACK,
+            PROCESS_COLLECTOR,
+            PLATFORM_COLLECTOR,
+            GC_COLLECTOR,
+        ):
             registry.register(collector)
     registry.register(DatabaseCollector())
     return registry

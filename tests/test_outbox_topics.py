@@ -25,7 +25,7 @@ PACKAGES = ("backend", "miniprogram_api", "kiosk", "reports")
 
 
 def test_queueing_a_topic_without_a_handler_is_refused(app):
-    with pytest.raises(UnknownTopic, match="objection.fyle"):
+    with pytest.raises(UnknownTopic, match=r"objection\.fyle"):
         enqueue_event("objection.fyle", {"case_id": 1})
     assert db.session.scalar(sa.select(sa.func.count()).select_from(OutboxEvent)) == 0
 
