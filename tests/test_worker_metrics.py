@@ -6,6 +6,8 @@ time so any web process answers them."""
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 
 from backend.extensions import db
 from backend.jobs import heartbeat
@@ -64,3 +66,28 @@ def test_kiosks_that_stop_sending_heartbeats_are_counted_offline(client):
     db.session.commit()
     # K2 and K3 stopped (older than KIOSK_OFFLINE_AFTER_SECONDS = 120 s); K4 never connected, K5 is disabled.
     assert _value(_scrape(client), "credit_kiosks_offline") == 2
+
+
+def test_the_worker_loop_records_each_pass_and_forgets_itself_when_stopped(runner, monkeypatch):
+    from backend import jobs
+
+    rows_seen = []
+    real = jobs.heartbeat
+
+    def beat_then_stop(name, started):
+        real(name, started)
+        db.session.remove()
+        rows_seen.append(db.session.get(WorkerHeartbeat, name) is not None)
+        os.kill(os.getpid(), signal.SIGTERM)  # what systemd sends; the loop's handler sets its flag
+
+    monkeypatch.setattr(jobs, "heartbeat", beat_then_stop)
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        result = runner.invoke(args=["credit", "jobs", "--interval", "1", "--name", "w-test"])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result.exit_code == 0, result.output
+    assert "jobs worker w-test started" in result.output and "jobs worker stopped" in result.output
+    assert rows_seen == [True]
+    db.session.remove()
+    assert db.session.get(WorkerHeartbeat, "w-test") is None
