@@ -38,8 +38,20 @@ def dead_redis_app(app):
     yield outage_app
     # The limiter is one object for every app of the process: give it back an in-memory store
     # (an app of the suite's own configuration binds it again) and clear the outage flag.
-    create_app(sibling_config(app, RATELIMIT_ENABLED=True))
+    healthy = create_app(sibling_config(app, RATELIMIT_ENABLED=True))
     limiter._storage_dead = False
+    for each in (outage_app, healthy):
+        _dispose(each)
+
+
+def _dispose(other_app) -> None:
+    # Close the second app's pools now (PostgreSQL connections left to the garbage collector
+    # would be reported as unclosed in whichever later test collects them).
+    from backend.extensions import db
+
+    with other_app.app_context():
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 def test_public_query_is_answered_and_still_limited_while_redis_is_down(dead_redis_app, caplog):

@@ -15,6 +15,7 @@ import pytest
 
 from backend.app import create_app
 from backend.config import ConfigError, load_settings
+from backend.extensions import db
 from backend.issued_reports import keys as report_keys
 from reports import signing
 from tests.conftest import sibling_config
@@ -75,7 +76,11 @@ def test_good_material_passes(tmp_path):
 @pytest.fixture
 def configured_app(app, tmp_path):
     env = report_key_env(tmp_path)
-    return create_app(sibling_config(app, **env)), env
+    signed_app = create_app(sibling_config(app, **env))
+    yield signed_app, env
+    with signed_app.app_context():  # close its pools now, not in a later test's garbage collection
+        for engine in db.engines.values():
+            engine.dispose()
 
 
 def test_readyz_reports_signing_ok_and_503_when_the_key_turns_unreadable(configured_app, monkeypatch):
