@@ -192,7 +192,9 @@ def register(group: click.Group) -> None:
         while not stopping:
             started = utcnow()
             report = run_jobs_once(today=day)
-            if report.expired or report.reminders or report.escalations or report.delivered or report.failed_units:
+            if any((report.expired, report.reminders, report.escalations, report.delivered, report.purged)) or (
+                report.failed_units
+            ):
                 click.echo(f"{started:%Y-%m-%d %H:%M:%S} {report.summary()}")
             heartbeat(worker_name, worker_started)
             deadline = time.monotonic() + pause

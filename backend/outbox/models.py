@@ -28,6 +28,8 @@ class OutboxEvent(db.Model):
             name="delivered_has_time",
         ),
         sa.Index("ix_outbox_event_status_available", "status", "available_at"),
+        # The retention purge (worker.purge_delivered) finds old delivered rows without a scan.
+        sa.Index("ix_outbox_event_delivered_at", "delivered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,4 +1,5 @@
-"""The jobs workers' heartbeat (last pass per worker), read by /metrics for the liveness alert.
+"""The jobs workers' heartbeat (last pass per worker), read by /metrics for the liveness alert,
+and an index on outbox_event.delivered_at for the retention purge the worker runs every pass.
 
 Revision ID: 0009_worker_heartbeat
 Revises: 0008
@@ -21,7 +22,9 @@ def upgrade() -> None:
         sa.Column("last_loop_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_worker_heartbeat")),
     )
+    op.create_index("ix_outbox_event_delivered_at", "outbox_event", ["delivered_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_outbox_event_delivered_at", table_name="outbox_event")
     op.drop_table("worker_heartbeat")
