@@ -46,7 +46,9 @@ def readyz():
         )
     details = {"database": "ok"}
     warnings = [warning] if warning else []
-    details["signing"], problem = check_signing()
+    signing, problem = check_signing()
+    if signing is not None:
+        details["signing"] = signing
     if problem is not None:
         return {"status": "unavailable", "checks": details, "warnings": [problem]}, 503, {"Retry-After": "30"}
     redis_status, redis_warning = check_redis()
@@ -67,14 +69,14 @@ def readyz():
     return {"status": "ok", "checks": details, "warnings": warnings}
 
 
-def check_signing() -> tuple[str, str | None]:
+def check_signing() -> tuple[str | None, str | None]:
     """The configured report signing files (keys.check_signing_material): ("ok" | "unavailable",
     problem). A problem is a 503, because every report this process issues would fail. Generated
-    development keys (nothing configured outside production) are not read here ("generated"), so
-    the probe stays instant."""
+    development keys (nothing configured outside production) are not read here and not reported
+    (None, None), so the probe stays instant."""
     settings = current_app.extensions["settings"]
     if not settings.is_production and not (settings.REPORT_SIGNING_KEYS or settings.REPORT_PDF_KEY_PATH):
-        return "generated", None
+        return None, None
     problem = signing_material_problem(settings)
     if problem:
         log.error("readiness check: report signing material unusable: %s", problem)
