@@ -30,6 +30,7 @@ EVENTS = 120
 def _test_topic(monkeypatch):
     monkeypatch.setitem(TOPICS, TOPIC, Topic(TOPIC, "a test event", "the worker processes of the test"))
 
+
 CHILD = """
 import json, os, sys, time
 sys.path.insert(0, os.environ["REPO"])
