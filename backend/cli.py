@@ -157,6 +157,7 @@ def rotate_pii_command(batch_size: int, dry_run: bool) -> None:
 
 def _register_subcommands() -> None:
     from .demo import register as register_demo
+    from .departments.cli import register as register_departments
     from .imports.cli import register as register_import
     from .issued_reports.cli import register as register_reports
     from .jobs import register as register_jobs
@@ -165,6 +166,7 @@ def _register_subcommands() -> None:
     register_demo(credit_cli)
     register_reports(credit_cli)
     register_jobs(credit_cli)
+    register_departments(credit_cli)
 
 
 _register_subcommands()

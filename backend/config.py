@@ -119,6 +119,8 @@ class Settings:
     OUTBOX_MAX_ATTEMPTS: int = 10
     OUTBOX_BACKOFF_BASE_SECONDS: int = 30
     OUTBOX_BACKOFF_MAX_SECONDS: int = 3600
+    # Delivered events older than this are deleted by the worker (failed ones stay for an operator).
+    OUTBOX_RETENTION_DAYS: int = 30
 
     # Uploaded materials and file storage.
     MATERIAL_MAX_BYTES: int = 10 * 1024 * 1024
@@ -318,6 +320,10 @@ def _check_wechat(settings: Settings) -> None:
         raise ConfigError("WECHAT_OA_AES_KEY must be the 43-character EncodingAESKey")
     if settings.WECHAT_REPORT_EXPIRY_REMINDER_DAYS < 0:
         raise ConfigError("WECHAT_REPORT_EXPIRY_REMINDER_DAYS must not be negative")
+    # The reminder job finds a report's reminder by its event's dedupe key while the report is in
+    # its reminder window: purging the event sooner would send the reminder again.
+    if settings.OUTBOX_RETENTION_DAYS <= settings.WECHAT_REPORT_EXPIRY_REMINDER_DAYS:
+        raise ConfigError("OUTBOX_RETENTION_DAYS must be more than WECHAT_REPORT_EXPIRY_REMINDER_DAYS")
     if not settings.is_production:
         return
     needed = []
@@ -352,6 +358,14 @@ def _check_report_keys(settings: Settings) -> None:
     for name, path in paths:
         if not os.path.isfile(path):
             raise ConfigError(f"production start refused: {name} names a file that does not exist: {path}")
+    # Readable by this process, parseable, and the PDF key the key of its certificate: otherwise
+    # the first report would fail (422) long after a green start.
+    from .issued_reports.keys import SigningMaterialError, check_signing_material
+
+    try:
+        check_signing_material(settings)
+    except SigningMaterialError as exc:
+        raise ConfigError(f"production start refused: {exc}") from None
 
 
 def _check_operations(settings: Settings) -> None:

@@ -30,10 +30,45 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+_log = logging.getLogger(__name__)
 db = SQLAlchemy(model_class=Base)
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Redis (REDIS_URL) keeps the counters shared by every process. When it cannot be reached the
+# limits are kept in each process's memory instead of failing the request (a 500 for every
+# public query while Redis is down): each process then counts on its own, so a client gets up to
+# the limit times the number of processes, until Flask-Limiter's periodic check finds Redis back.
+# The timeouts keep a Redis that hangs (rather than refuses) from holding every request.
+# Flask-Limiter 4.1 options: https://flask-limiter.readthedocs.io/en/stable/configuration.html
+limiter = Limiter(
+    key_func=get_remote_address,
+    default_limits=[],
+    in_memory_fallback_enabled=True,
+    storage_options={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+)
 T = TypeVar("T")
+_fallback_seen = False
+
+
+def rate_limit_fallback_in_use() -> bool:
+    """True while this process rate-limits in memory because the shared store is unreachable.
+
+    Reads Flask-Limiter's ``_storage_dead`` (set when a storage call fails with the in-memory
+    fallback enabled, cleared when its periodic check succeeds; Flask-Limiter 4.1 has no public
+    accessor). tests/test_redis_outage.py fails if that attribute stops meaning this. The switch
+    and the recovery are logged once each, with what runs on Redis, for the operator.
+    """
+    global _fallback_seen
+    dead = bool(getattr(limiter, "_storage_dead", False)) and limiter.enabled
+    if dead != _fallback_seen:
+        _fallback_seen = dead
+        if dead:
+            _log.warning(
+                "rate-limit store (REDIS_URL) unreachable: this process now keeps rate limits in memory "
+                "(each process counts on its own) until Redis answers again"
+            )
+        else:
+            _log.warning("rate-limit store (REDIS_URL) reachable again: rate limits are shared again")
+    return dead
 
 
 # --- One rate-limit budget per client for each kind of public question -----------------------
@@ -83,7 +118,6 @@ verification_post_limit = _skipped_when_disabled(
 # session on the replica engine instead (request-scoped, closed at app-context teardown).
 REPLICA_BIND = "replica"
 AUTOCOMMIT_ENGINES = "autocommit_engines"  # app.extensions: {engine: its twin in autocommit}
-_log = logging.getLogger(__name__)
 
 
 def has_replica() -> bool:

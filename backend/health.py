@@ -1,4 +1,9 @@
-"""Load-balancer probes: /healthz (process alive) and /readyz (database reachable, files storable)."""
+"""Load-balancer probes: /healthz (process alive) and /readyz (ready to serve).
+
+/readyz answers 503 when the service cannot do its work (the database is unreachable, the
+report signing material cannot be read or does not match, files cannot be stored), and 200 with
+a warning when it works in a degraded way (no read replica, Redis down: see the check functions).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ from apiflask import APIBlueprint
 from flask import current_app
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import close_read_session, db, has_replica, limiter, read_session
+from .extensions import close_read_session, db, has_replica, limiter, rate_limit_fallback_in_use, read_session
+from .issued_reports.keys import signing_material_problem
 from .storage import get_storage
 from .workdays.service import load_calendar
 
@@ -56,7 +62,10 @@ def healthz():
 
 @bp.get("/readyz")
 @limiter.exempt
-@bp.doc(summary="就绪检查（数据库可用、文件可存储）", responses={200: "可以接收请求", 503: "数据库或文件存储不可用"})
+@bp.doc(
+    summary="就绪检查（数据库、报告签章材料、文件存储）",
+    responses={200: "可以接收请求", 503: "数据库、签章材料或文件存储不可用"},
+)
 def readyz():
     try:
         db.session.execute(sa.text("SELECT 1"))
@@ -71,6 +80,16 @@ def readyz():
         )
     details = {"database": "ok"}
     warnings = [warning] if warning else []
+    signing, problem = check_signing()
+    if signing is not None:
+        details["signing"] = signing
+    if problem is not None:
+        return {"status": "unavailable", "checks": details, "warnings": [problem]}, 503, {"Retry-After": "30"}
+    redis_status, redis_warning = check_redis()
+    if redis_status is not None:
+        details["redis"] = redis_status
+    if redis_warning:
+        warnings.append(redis_warning)
     if has_replica():
         # Not a reason to leave the load balancer: the public query falls back to the primary.
         try:
@@ -87,3 +106,45 @@ def readyz():
         warnings.append(STORAGE_WARNINGS[details["storage"]])
         return {"status": "unavailable", "checks": details, "warnings": warnings}, 503, {"Retry-After": "5"}
     return {"status": "ok", "checks": details, "warnings": warnings}
+
+
+def check_signing() -> tuple[str | None, str | None]:
+    """The configured report signing files (keys.check_signing_material): ("ok" | "unavailable",
+    problem). A problem is a 503, because every report this process issues would fail. Generated
+    development keys (nothing configured outside production) are not read here and not reported
+    (None, None), so the probe stays instant."""
+    settings = current_app.extensions["settings"]
+    if not settings.is_production and not (settings.REPORT_SIGNING_KEYS or settings.REPORT_PDF_KEY_PATH):
+        return None, None
+    problem = signing_material_problem(settings)
+    if problem:
+        log.error("readiness check: report signing material unusable: %s", problem)
+        return "unavailable", "报告签章材料不可用：" + problem
+    return "ok", None
+
+
+REDIS_CLIENT_KEY = "readyz_redis"
+
+
+def check_redis() -> tuple[str | None, str | None]:
+    """Redis (REDIS_URL): ("ok" | "unavailable", warning) or (None, None) when none is
+    configured. Down is degraded, not unready: rate limits fall back to each process's memory
+    and the WeChat token store and nonces to the database, so the service still answers."""
+    url = current_app.extensions["settings"].REDIS_URL
+    if not url:
+        return None, None
+    client = current_app.extensions.get(REDIS_CLIENT_KEY)
+    if client is None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+        current_app.extensions[REDIS_CLIENT_KEY] = client
+    try:
+        client.ping()
+    except Exception as exc:  # redis raises its own errors and OSErrors alike
+        log.warning("readiness check: Redis unavailable (%s)", type(exc).__name__)
+        return "unavailable", "Redis 不可用：限流暂由各进程分别计数，微信 access_token 暂存数据库"
+    if rate_limit_fallback_in_use():
+        # Redis answers the probe, but this process has not yet switched its limits back.
+        return "ok", "Redis 已恢复，本进程的限流仍在进程内计数，稍后自动切回"
+    return "ok", None

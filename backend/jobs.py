@@ -2,15 +2,19 @@
 
 Each pass: expire publicity periods, send deadline reminders, escalate overdue cases to the
 platform admin, run the channels' own units (e.g. the WeChat report-expiry reminders), then
-deliver the outbox (so what this pass queued goes out at once). Every unit of work commits on
-its own, so one failing case neither blocks nor rolls back the others.
+deliver the outbox (so what this pass queued goes out at once) and delete delivered events older
+than OUTBOX_RETENTION_DAYS. Every unit of work commits on its own, so one failing case neither
+blocks nor rolls back the others. The looping worker records each pass in ``worker_heartbeat``
+(the liveness metric ``credit_worker_last_loop_timestamp_seconds``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +28,15 @@ from .audit.operations import record_event
 from .extensions import db
 from .issued_reports.jobs import HANDLERS as REPORT_HANDLERS
 from .issued_reports.operations import expire_reports
-from .outbox.worker import Handler, deliver_pending, registered_handlers
+from .outbox.topics import no_op_handlers
+from .outbox.worker import (
+    Handler,
+    deliver_pending,
+    forget_worker,
+    purge_delivered,
+    record_worker_loop,
+    registered_handlers,
+)
 from .pii import redacted_traceback
 from .records.operations import expire_records
 from .types import utcnow
@@ -44,12 +56,13 @@ class JobsReport:
     reminders: int = 0
     escalations: int = 0
     delivered: int = 0
+    purged: int = 0
     failed_units: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         text = (
             f"expired={self.expired} reports_expired={self.reports_expired} reminders={self.reminders} "
-            f"escalations={self.escalations} delivered={self.delivered}"
+            f"escalations={self.escalations} delivered={self.delivered} purged={self.purged}"
         )
         return text + (f" failed={','.join(self.failed_units)}" if self.failed_units else "")
 
@@ -62,8 +75,9 @@ def registered_job_units() -> dict[str, Callable[[dt.date], int]]:
 
 
 def worker_handlers() -> dict[str, Handler]:
-    """The backend's own consumers, then whatever channel packages registered on the app."""
-    return {**REPORT_HANDLERS, **registered_handlers()}
+    """The deliberate no-ops of ``outbox.topics``, the backend's own consumers, then whatever
+    channel packages registered on the app (a channel's handler replaces a no-op)."""
+    return {**no_op_handlers(), **REPORT_HANDLERS, **registered_handlers()}
 
 
 def run_jobs_once(
@@ -140,7 +154,17 @@ def run_jobs_once(
         backoff_max_seconds=int(workflow_setting("OUTBOX_BACKOFF_MAX_SECONDS")),
     )
     report.delivered = len(delivery.delivered)
+    retention = dt.timedelta(days=int(workflow_setting("OUTBOX_RETENTION_DAYS")))
+    try:
+        report.purged = purge_delivered((now or utcnow()) - retention)
+    except Exception as exc:
+        log.error("job unit outbox-purge failed\n%s", redacted_traceback(exc))
+        report.failed_units.append("outbox-purge")
     return report
+
+
+def default_worker_name() -> str:
+    return socket.gethostname()[:80]
 
 
 def register(group: click.Group) -> None:
@@ -148,7 +172,12 @@ def register(group: click.Group) -> None:
     @click.option("--once", is_flag=True, help="run one pass and exit (for cron)")
     @click.option("--interval", type=int, default=None, help="seconds between passes (default from config)")
     @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="for tests and catch-up")
-    def jobs_command(once: bool, interval: int | None, today: dt.datetime | None) -> None:
+    @click.option(
+        "--name",
+        default=None,
+        help="this worker's name in the liveness metric (default: the host name; give each worker of a host its own)",
+    )
+    def jobs_command(once: bool, interval: int | None, today: dt.datetime | None, name: str | None) -> None:
         """Deliver the outbox, send deadline reminders, escalate overdue cases, expire publicity."""
         day = today.date() if today else None
         if once:
@@ -157,13 +186,29 @@ def register(group: click.Group) -> None:
         pause = interval or int(workflow_setting("JOBS_INTERVAL_SECONDS"))
         stopping = []
         signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-        click.echo(f"jobs worker started, every {pause}s")
+        worker_name = (name or default_worker_name())[:100]
+        worker_started = utcnow()
+        click.echo(f"jobs worker {worker_name} started, every {pause}s")
         while not stopping:
             started = utcnow()
             report = run_jobs_once(today=day)
-            if report.expired or report.reminders or report.escalations or report.delivered or report.failed_units:
+            if any((report.expired, report.reminders, report.escalations, report.delivered, report.purged)) or (
+                report.failed_units
+            ):
                 click.echo(f"{started:%Y-%m-%d %H:%M:%S} {report.summary()}")
+            heartbeat(worker_name, worker_started)
             deadline = time.monotonic() + pause
             while not stopping and time.monotonic() < deadline:
                 time.sleep(min(1.0, pause))
+        with contextlib.suppress(Exception):  # the database may be what is going away
+            forget_worker(worker_name)
         click.echo("jobs worker stopped")
+
+
+def heartbeat(worker_name: str, worker_started: dt.datetime) -> None:
+    """Record a finished pass; a database that is down is logged, and the loop goes on (the
+    metric then ages, which is what the liveness alert is for)."""
+    try:
+        record_worker_loop(worker_name, utcnow(), worker_started)
+    except Exception as exc:
+        log.error("worker heartbeat failed\n%s", redacted_traceback(exc))

@@ -1,11 +1,12 @@
-"""Prometheus metrics at ``/metrics``: request latency by endpoint and status, rate-limit hits,
-outbox depth and lag, kiosk printer faults.
+"""Prometheus metrics at ``/metrics``: request latency by endpoint and status, rate-limit hits
+(and requests limited in memory while Redis is down), outbox depth and lag, jobs worker liveness,
+kiosk printer faults and kiosks offline.
 
 Request metrics are counted in each process. Under gunicorn (several worker processes) set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder before the processes start: prometheus_client then
 keeps the values in files there and ``/metrics`` adds up every worker's (deploy/gunicorn.conf.py
-clears the folder at start and marks dead workers). The outbox and kiosk gauges are read from
-the database at scrape time, so any process answers them correctly.
+clears the folder at start and marks dead workers). The outbox, worker and kiosk gauges are read
+from the database at scrape time, so any process answers them correctly.
 
 Access: a scraper whose address is in ``METRICS_ALLOWED_NETWORKS`` (default: loopback), or one
 that sends ``Authorization: Bearer <METRICS_TOKEN>``. Everyone else gets 404, the same answer as
@@ -14,6 +15,7 @@ for a path that does not exist, so the endpoint is not advertised.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import ipaddress
 import logging
@@ -39,8 +41,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
-from .extensions import db, limiter
-from .outbox.models import OutboxEvent, OutboxStatus
+from .extensions import db, limiter, rate_limit_fallback_in_use
+from .outbox.models import OutboxEvent, OutboxStatus, WorkerHeartbeat
 from .types import utcnow
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,11 @@ RATE_LIMIT_HITS = Counter(
     "credit_ratelimit_hits_total",
     "Requests refused with 429 by a rate limit, by Flask endpoint.",
     ["endpoint"],
+    registry=None,
+)
+RATE_LIMIT_FALLBACK = Counter(
+    "credit_ratelimit_fallback_requests_total",
+    "Requests rate-limited with in-process counters because the shared store (Redis) was unreachable.",
     registry=None,
 )
 # Printer states that need someone in the hall (kiosk.models.PrinterState values).
@@ -89,6 +96,8 @@ def _observe(response: Response) -> Response:
     REQUEST_LATENCY.labels(endpoint, request.method, str(response.status_code)).observe(time.perf_counter() - started)
     if response.status_code == 429:
         RATE_LIMIT_HITS.labels(endpoint).inc()
+    if rate_limit_fallback_in_use():
+        RATE_LIMIT_FALLBACK.inc()
     return response
 
 
@@ -119,7 +128,14 @@ def _registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUEST_LATENCY, RATE_LIMIT_HITS, PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        for collector in (
+            REQUEST_LATENCY,
+            RATE_LIMIT_HITS,
+            RATE_LIMIT_FALLBACK,
+            PROCESS_COLLECTOR,
+            PLATFORM_COLLECTOR,
+            GC_COLLECTOR,
+        ):
             registry.register(collector)
     registry.register(DatabaseCollector())
     return registry
@@ -137,7 +153,13 @@ class DatabaseCollector(Collector):
         except SQLAlchemyError:
             log.warning("metrics: outbox query failed", exc_info=True)
             up = 0
+        try:
+            yield from self._workers()
+        except SQLAlchemyError:
+            log.warning("metrics: worker heartbeat query failed", exc_info=True)
+            up = 0
         yield from self._kiosk_printers()
+        yield from self._kiosks_offline()
         yield GaugeMetricFamily("credit_metrics_database_up", "1 if the database answered the metrics queries.", up)
 
     def _outbox(self) -> Iterator[GaugeMetricFamily]:
@@ -167,6 +189,47 @@ class DatabaseCollector(Collector):
             "credit_outbox_oldest_pending_age_seconds",
             "Age of the oldest pending outbox event (0 when none): the delivery lag.",
             lag,
+        )
+
+    def _workers(self) -> Iterator[GaugeMetricFamily]:
+        """The last finished pass of each jobs worker (``worker_heartbeat``, any host)."""
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(WorkerHeartbeat.name, WorkerHeartbeat.last_loop_at).order_by(WorkerHeartbeat.name)
+            ).all()
+        gauge = GaugeMetricFamily(
+            "credit_worker_last_loop_timestamp_seconds",
+            "Unix time of the last finished pass of each jobs worker (flask credit jobs --name).",
+            labels=["worker"],
+        )
+        for name, last in rows:
+            gauge.add_metric([name], last.replace(tzinfo=dt.UTC).timestamp())
+        yield gauge
+
+    def _kiosks_offline(self) -> Iterator[GaugeMetricFamily]:
+        """Enabled kiosks whose agent has sent a heartbeat but none for KIOSK_OFFLINE_AFTER_SECONDS
+        (the fleet page's 离线); a kiosk never connected yet is not counted."""
+        try:
+            from kiosk.models import KioskDevice
+        except ImportError:
+            return
+        limit = utcnow() - dt.timedelta(seconds=int(current_app.extensions["settings"].KIOSK_OFFLINE_AFTER_SECONDS))
+        try:
+            with db.engine.connect() as conn:
+                count = conn.scalar(
+                    sa.select(sa.func.count()).where(
+                        KioskDevice.enabled.is_(True),
+                        KioskDevice.last_heartbeat_at.is_not(None),
+                        KioskDevice.last_heartbeat_at < limit,
+                    )
+                )
+        except SQLAlchemyError:
+            log.warning("metrics: kiosk heartbeat query failed", exc_info=True)
+            return
+        yield GaugeMetricFamily(
+            "credit_kiosks_offline",
+            "Enabled kiosks that stopped sending heartbeats (none for KIOSK_OFFLINE_AFTER_SECONDS).",
+            count or 0,
         )
 
     def _kiosk_printers(self) -> Iterator[GaugeMetricFamily]:

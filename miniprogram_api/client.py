@@ -255,6 +255,60 @@ class RedisTokenStore(TokenStore):
                 lock.release()
 
 
+class FailoverTokenStore(TokenStore):
+    """Redis first; while Redis cannot be reached, the database store (``DatabaseTokenStore``),
+    so a Redis outage costs at most an extra token fetch instead of failing every WeChat call.
+    Both stores hold the same kind of token (from ``stable_token``), so the switch is safe."""
+
+    def __init__(self, primary: RedisTokenStore, fallback: TokenStore) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.redis = primary.redis  # the OA nonce check uses it (and falls back the same way)
+
+    def _failed(self, exc: Exception) -> None:
+        log.warning("WeChat token store: Redis unavailable (%s); using the database", type(exc).__name__)
+
+    def get(self, appid: str) -> CachedToken | None:
+        try:
+            return self.primary.get(appid)
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
+            return self.fallback.get(appid)
+
+    def put(self, appid: str, value: str, expires_in: int) -> CachedToken:
+        try:
+            return self.primary.put(appid, value, expires_in)
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
+            return self.fallback.put(appid, value, expires_in)
+
+    @contextlib.contextmanager
+    def lock(self, appid: str) -> Iterator[None]:
+        try:
+            held = self.primary.lock(appid)
+            held.__enter__()
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
+            with self.fallback.lock(appid):
+                yield
+            return
+        try:
+            yield
+        finally:
+            held.__exit__(None, None, None)
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    try:
+        import redis
+    except ImportError:  # pragma: no cover - redis is a dependency; without it no Redis store exists
+        return (OSError,)
+    return (redis.RedisError, OSError)
+
+
+REDIS_ERRORS = _redis_errors()
+
+
 def _epoch(moment: dt.datetime) -> float:
     return moment.replace(tzinfo=dt.UTC).timestamp()
 
@@ -510,7 +564,12 @@ def token_store() -> TokenStore:
         if settings.REDIS_URL:
             import redis
 
-            store = RedisTokenStore(redis.Redis.from_url(settings.REDIS_URL), app.extensions["pii"])
+            from backend.extensions import db
+
+            client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=2)
+            store = FailoverTokenStore(
+                RedisTokenStore(client, app.extensions["pii"]), DatabaseTokenStore(db.engine, app.extensions["pii"])
+            )
         else:
             from backend.extensions import db
 

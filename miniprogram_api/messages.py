@@ -89,6 +89,9 @@ NOTE_DEFAULT = "请进入小程序查看"
 REPORT_READY_NOTE = "报告已出具，请在有效期内使用"
 REPORT_EXPIRY_ITEM = "信用报告有效期届满"
 REPORT_EXPIRY_NOTE = "如仍需使用，请重新出具报告"
+REPORT_REVOKED_ITEM = "信用报告已撤销"
+REPORT_REVOKED_NOTE = "报告已失效，如需使用请重新出具"
+SKIP_REPORT_NOT_MP = "报告不是在小程序中出具的，无需通知"
 
 # Official account (公众号) replies.
 OA_WELCOME = (

@@ -4,7 +4,8 @@ Three purposes, each with its own template: "case_progress" (objection and repai
 changes, to the citizen who filed), "report_ready" (a report issued in the mini-program, to the
 user who issued it: ``report.issued``) and "deadline" (the validity of such a report is about
 to end, to the citizen who issued it: ``report.expiring``; why this is the applicant-side
-deadline is told in ``operations.queue_report_expiry_reminders``).
+deadline is told in ``operations.queue_report_expiry_reminders``; or it ended early because the
+report was revoked: ``report.revoked``, the date being the day of the revocation).
 
 A handler runs after the commit that queued the event, outside any request (the outbox worker
 is its boundary). Rules:
@@ -83,11 +84,13 @@ PAGES = {
     "report_ready": "pages/report/detail?number={number}",
     "deadline": "pages/report/detail?number={number}",
 }
+REPORT_REVOKED_TOPIC = "report.revoked"  # queued by backend/issued_reports/operations.py
 # Which purpose (template) each topic uses: the console filters message attempts by it.
 TOPIC_PURPOSES = {
     **dict.fromkeys(CASE_TOPICS, "case_progress"),
     REPORT_READY_TOPIC: "report_ready",
     REPORT_EXPIRING_TOPIC: "deadline",
+    REPORT_REVOKED_TOPIC: "deadline",
 }
 JOB_UNITS_KEY = "job_units"
 
@@ -99,6 +102,7 @@ def register(app) -> None:
         handlers[topic] = handle_case_event
     handlers[REPORT_READY_TOPIC] = handle_report_ready
     handlers[REPORT_EXPIRING_TOPIC] = handle_report_expiring
+    handlers[REPORT_REVOKED_TOPIC] = handle_report_revoked
     # The jobs pass (backend/jobs.py) runs this each time, before it delivers the outbox.
     app.extensions.setdefault(JOB_UNITS_KEY, {})["wechat-report-expiry"] = queue_report_expiry_reminders
 
@@ -326,3 +330,25 @@ def handle_report_expiring(delivery: OutboxDelivery) -> None:
     user = recipient_for(f"citizen:{report.issued_by_id}") if report.issued_by_type == "citizen" else None
     page = PAGES["deadline"].format(number=report.number)
     _send(delivery, user, "deadline", _settings().WECHAT_TEMPLATE_DEADLINE, report_values(report), page)
+
+
+@_handler
+def handle_report_revoked(delivery: OutboxDelivery) -> None:
+    """A revoked report: its holder must not hand it in any more. Only a report issued in the
+    mini-program has a holder the platform can reach (the citizen who issued it); one issued at
+    the counter, a kiosk or by the CLI was handed over on paper and is recorded as skipped."""
+    report = _report(delivery)
+    if report is None:
+        return
+    if report.channel != "mp" or report.issued_by_type != "citizen":
+        _record(delivery, MessageAttemptStatus.SKIPPED, error=msg.SKIP_REPORT_NOT_MP)
+        return
+    values = report_values(report)
+    values.update(
+        item=msg.REPORT_REVOKED_ITEM,
+        deadline=_day(local_date(report.revoked_at or delivery.created_at).isoformat()),
+        note=msg.REPORT_REVOKED_NOTE,
+    )
+    user = recipient_for(f"citizen:{report.issued_by_id}")
+    page = PAGES["deadline"].format(number=report.number)
+    _send(delivery, user, "deadline", _settings().WECHAT_TEMPLATE_DEADLINE, values, page)

@@ -74,12 +74,16 @@ def _remember_nonce(timestamp: str, nonce: str) -> bool:
     key = f"oa:{timestamp}:{nonce}"[:128]
     redis_url = _settings().REDIS_URL
     if redis_url:
-        from .client import token_store
+        from .client import REDIS_ERRORS, token_store
 
         store = token_store()
         client = getattr(store, "redis", None)
         if client is not None:
-            return bool(client.set(f"credit:wechat:nonce:{key}", "1", nx=True, ex=2 * window + 60))
+            try:
+                return bool(client.set(f"credit:wechat:nonce:{key}", "1", nx=True, ex=2 * window + 60))
+            except REDIS_ERRORS as exc:
+                # Redis down: the database remembers the nonce instead, as when no Redis is set.
+                log.warning("OA nonce check: Redis unavailable (%s); using the database", type(exc).__name__)
     now = utcnow()
     # Its own short transaction: the nonce is spent even if handling the message fails.
     try:

@@ -66,13 +66,13 @@ def test_request_latency_is_counted_by_endpoint_and_status(client):
 
 
 def test_outbox_depth_and_lag(client):
-    old = enqueue_event("notify.test", {"n": 1})
-    enqueue_event("notify.test", {"n": 2})
-    failed = enqueue_event("notify.test", {"n": 3})
+    old = enqueue_event("case.deadline_reminder", {"n": 1})
+    enqueue_event("case.deadline_reminder", {"n": 2})
+    failed = enqueue_event("case.deadline_reminder", {"n": 3})
     db.session.flush()
     old.created_at = utcnow() - dt.timedelta(minutes=10)
     failed.status = OutboxStatus.FAILED
-    later = enqueue_event("notify.test", {"n": 4})
+    later = enqueue_event("case.deadline_reminder", {"n": 4})
     later.available_at = utcnow() + dt.timedelta(hours=1)  # backing off: pending, not due
     db.session.commit()
     samples = _scrape(client)

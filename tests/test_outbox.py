@@ -19,12 +19,20 @@ import sqlalchemy as sa
 from backend.extensions import db
 from backend.outbox.models import OutboxEvent, OutboxStatus
 from backend.outbox.operations import enqueue_event
+from backend.outbox.topics import TOPICS, Topic
 from backend.outbox.worker import deliver_pending
 from backend.types import utcnow
 from tests.conftest import TEST_PII_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = "notify.test"
+
+
+@pytest.fixture(autouse=True)
+def _test_topics(monkeypatch):
+    """The test's own topics join the registry (enqueue_event refuses any other) for the test."""
+    for name in (TOPIC, "wechat.template"):
+        monkeypatch.setitem(TOPICS, name, Topic(name, "a test event", "the test's own handler"))
 
 
 def idempotent_send(sink: str, delivery) -> None:

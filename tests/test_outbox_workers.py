@@ -11,17 +11,25 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.outbox.models import OutboxEvent, OutboxStatus
 from backend.outbox.operations import enqueue_event
+from backend.outbox.topics import TOPICS, Topic
 from tests.conftest import TEST_PII_KEY
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPIC = "notify.scale"
 WORKERS = 4
 EVENTS = 120
+
+
+@pytest.fixture(autouse=True)
+def _test_topic(monkeypatch):
+    monkeypatch.setitem(TOPICS, TOPIC, Topic(TOPIC, "a test event", "the worker processes of the test"))
+
 
 CHILD = """
 import json, os, sys, time

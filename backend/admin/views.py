@@ -32,10 +32,10 @@ from ..staff.operations import (
     totp_uri,
 )
 from ..subjects.models import Subject, SubjectKind
-from ..types import utcnow
+from ..types import local_date, utcnow
 from ..workdays.models import CalendarOverride, CalendarYear
 from ..workdays.operations import add_calendar_override, confirm_calendar_year, delete_calendar_override
-from ..workdays.service import load_calendar
+from ..workdays.service import load_calendar, year_schedule
 from . import messages as msg
 from .auth import (
     ADMIN,
@@ -578,10 +578,14 @@ def _render_calendar(override_form=None, year_form=None, status: int = 200):
     overrides = db.session.scalars(sa.select(CalendarOverride).order_by(CalendarOverride.day.desc())).all()
     years = db.session.scalars(sa.select(CalendarYear).order_by(CalendarYear.year.desc())).all()
     names = dict(db.session.execute(sa.select(StaffUser.id, StaffUser.display_name)).all())
+    # This year and the next, as deadlines will count them: the estimate beside the entries.
+    calendar, this_year, notes = load_calendar(), local_date().year, {o.day: o.note for o in overrides}
+    schedules = [year_schedule(calendar, year, notes) for year in (this_year, this_year + 1)]
     return render_template(
         "admin/calendar.html",
         overrides=overrides,
         years=years,
+        schedules=schedules,
         staff_names=names,
         override_form=override_form or CalendarOverrideForm(formdata=None),
         year_form=year_form or CalendarYearForm(formdata=None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 import sqlalchemy as sa
@@ -13,12 +14,21 @@ from ..extensions import db
 from ..identifiers import IdentifierError, validate_uscc
 from ..pii import cipher
 from ..types import utcnow
+from . import messages as msg
 from .models import Department, DepartmentApiKey
 
 SECRET_CONTEXT = "department_api_key.secret"  # noqa: S105 - AEAD context label, not a secret
+CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 def create_department(actor: Actor, *, code: str, name: str, uscc: str, abbreviation: str | None = None) -> Department:
+    """The console's form checks the same; the CLI reaches this with what the operator typed."""
+    if not CODE_PATTERN.fullmatch(code):
+        raise ApiError(msg.CODE_INVALID, code="invalid_department_code")
+    if not name or len(name) > 100:
+        raise ApiError(msg.NAME_INVALID, code="invalid_department_name")
+    if abbreviation is not None and len(abbreviation) > 20:
+        raise ApiError(msg.ABBREVIATION_INVALID, code="invalid_abbreviation")
     try:
         checked = validate_uscc(uscc)
     except IdentifierError as exc:
@@ -29,7 +39,7 @@ def create_department(actor: Actor, *, code: str, name: str, uscc: str, abbrevia
         )
     )
     if clash is not None:
-        raise Conflict(f"部门代码、名称或统一社会信用代码与已有部门“{clash.name}”重复")
+        raise Conflict(msg.DUPLICATE.format(name=clash.name))
     department = Department(code=code, name=name, uscc=checked.code, abbreviation=abbreviation)
     db.session.add(department)
     db.session.flush()
@@ -39,6 +49,8 @@ def create_department(actor: Actor, *, code: str, name: str, uscc: str, abbrevia
 
 def issue_api_key(actor: Actor, department: Department, label: str = "") -> tuple[DepartmentApiKey, str]:
     """Create a key; the secret is returned once (show it once) and stored encrypted."""
+    if len(label) > 100:
+        raise ApiError(msg.LABEL_INVALID, code="invalid_label")
     secret = secrets.token_urlsafe(32)
     key = DepartmentApiKey(
         department_id=department.id,

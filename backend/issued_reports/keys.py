@@ -9,10 +9,13 @@ still verify today. Everything is loaded once per process and cached on the app.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app
 from pyhanko.sign import signers
@@ -125,6 +128,115 @@ def _load_unlocked(settings, instance_path: str) -> ReportKeys:
         pdf_chain_paths=tuple(settings.REPORT_PDF_CHAIN_PATHS),
         pdf_passphrase=settings.REPORT_PDF_KEY_PASSPHRASE or None,
     )
+
+
+# --- Checking the configured signing material before the first report --------------------------
+# A PDF key the service user cannot read used to surface only at the first report (422 "报告签章
+# 失败") while start-up and /readyz were green. Production start-up (config._check_report_keys)
+# and /readyz run this check, which reads and parses every file as the signing does.
+
+
+class SigningMaterialError(Exception):
+    """What is wrong with which file, in words an operator can act on."""
+
+
+def _read(setting: str, path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SigningMaterialError(f"{setting}: {path} does not exist") from None
+    except IsADirectoryError:
+        raise SigningMaterialError(f"{setting}: {path} is a directory, not a file") from None
+    except PermissionError:
+        raise SigningMaterialError(
+            f"{setting}: {path} cannot be read by this process (user id {os.geteuid()}): "
+            "give the service user read access (chgrp credit, chmod 640)"
+        ) from None
+    except OSError as exc:
+        raise SigningMaterialError(f"{setting}: {path} cannot be read ({exc.strerror})") from None
+
+
+def _public_der(key) -> bytes:
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _load_certificate(setting: str, path: str) -> x509.Certificate:
+    data = _read(setting, path)
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError:
+        raise SigningMaterialError(f"{setting}: {path} is not an X.509 certificate (PEM or DER)") from None
+
+
+def check_signing_material(settings) -> None:
+    """Read and parse every configured signing file, and check that the PDF key is the key of its
+    certificate; raises ``SigningMaterialError`` naming the setting, the file and the problem.
+
+    Only configured files are checked: development keys generated into the instance folder are
+    created by this process and readable by it.
+    """
+    for kid, path in parse_signing_keys(settings.REPORT_SIGNING_KEYS):
+        data = _read(f"REPORT_SIGNING_KEYS ({kid})", path)
+        try:
+            tokens.load_private_key(data)
+        except (ValueError, TypeError):
+            raise SigningMaterialError(
+                f"REPORT_SIGNING_KEYS ({kid}): {path} is not an unencrypted Ed25519 private key in PEM"
+            ) from None
+    key_path, cert_path = settings.REPORT_PDF_KEY_PATH, settings.REPORT_PDF_CERT_PATH
+    if key_path or cert_path:
+        if not (key_path and cert_path):
+            raise SigningMaterialError("REPORT_PDF_KEY_PATH and REPORT_PDF_CERT_PATH must be set together")
+        data = _read("REPORT_PDF_KEY_PATH", key_path)
+        passphrase = (settings.REPORT_PDF_KEY_PASSPHRASE or "").encode() or None
+        try:
+            if b"-----BEGIN" in data:
+                key = serialization.load_pem_private_key(data, password=passphrase)
+            else:
+                key = serialization.load_der_private_key(data, password=passphrase)
+        except (ValueError, TypeError):
+            raise SigningMaterialError(
+                f"REPORT_PDF_KEY_PATH: {key_path} is not a private key, or REPORT_PDF_KEY_PASSPHRASE does not open it"
+            ) from None
+        cert = _load_certificate("REPORT_PDF_CERT_PATH", cert_path)
+        if _public_der(key.public_key()) != _public_der(cert.public_key()):
+            raise SigningMaterialError(
+                f"REPORT_PDF_KEY_PATH: {key_path} is not the key of the certificate {cert_path} "
+                f"({cert.subject.rfc4514_string()}): install the key the certificate was requested with"
+            )
+    for path in settings.REPORT_PDF_CHAIN_PATHS:
+        _load_certificate("REPORT_PDF_CHAIN_PATHS", path)
+
+
+_material_checked: dict[tuple, str | None] = {}
+
+
+def signing_material_problem(settings) -> str | None:
+    """``check_signing_material``'s message, or None when all is well: for /readyz, which a load
+    balancer calls every few seconds. The answer is remembered per version of the files (size,
+    times, owner and mode, so a ``chmod`` or a renewed certificate is seen at the next probe)."""
+    paths = [path for _, path in parse_signing_keys(settings.REPORT_SIGNING_KEYS)]
+    paths += [settings.REPORT_PDF_KEY_PATH, settings.REPORT_PDF_CERT_PATH, *settings.REPORT_PDF_CHAIN_PATHS]
+    stamp: list[tuple] = []
+    for path in filter(None, paths):
+        try:
+            st = os.stat(path)
+            stamp.append((path, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode, st.st_uid, st.st_gid))
+        except OSError:
+            stamp.append((path, None))
+    key = (tuple(stamp), settings.REPORT_PDF_KEY_PASSPHRASE, os.geteuid())
+    if key not in _material_checked:
+        try:
+            check_signing_material(settings)
+            problem = None
+        except SigningMaterialError as exc:
+            problem = str(exc)
+        if len(_material_checked) > 16:
+            _material_checked.clear()
+        _material_checked[key] = problem
+    return _material_checked[key]
 
 
 def report_keys() -> ReportKeys:

@@ -28,6 +28,8 @@ class OutboxEvent(db.Model):
             name="delivered_has_time",
         ),
         sa.Index("ix_outbox_event_status_available", "status", "available_at"),
+        # The retention purge (worker.purge_delivered) finds old delivered rows without a scan.
+        sa.Index("ix_outbox_event_delivered_at", "delivered_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -49,3 +51,15 @@ class OutboxEvent(db.Model):
     @property
     def idempotency_key(self) -> str:
         return f"outbox-{self.id}"
+
+
+class WorkerHeartbeat(db.Model):
+    """The last pass of each jobs worker (``flask credit jobs --name``), on any host: /metrics
+    reads it as ``credit_worker_last_loop_timestamp_seconds`` so an alert sees a worker that
+    stopped looping. A worker that stops cleanly removes its row; a crashed one leaves it to age."""
+
+    __tablename__ = "worker_heartbeat"
+
+    name: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    started_at: Mapped[dt.datetime]
+    last_loop_at: Mapped[dt.datetime]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from .models import OutboxEvent
+from .topics import check_topic
 
 
 def enqueue_event(topic: str, payload: dict[str, Any], dedupe_key: str | None = None) -> OutboxEvent:
@@ -16,8 +17,10 @@ def enqueue_event(topic: str, payload: dict[str, Any], dedupe_key: str | None = 
 
     With a ``dedupe_key`` the same fact queued twice (e.g. by a job that is run again) yields
     the existing row instead of a second event. Payloads must not carry personal data in clear:
-    a channel looks the person up by id when it sends.
+    a channel looks the person up by id when it sends. A topic that ``topics.TOPICS`` does not
+    list is refused (``UnknownTopic``): nothing would ever deliver it.
     """
+    check_topic(topic)
     if dedupe_key is not None:
         existing = db.session.scalar(sa.select(OutboxEvent).where(OutboxEvent.dedupe_key == dedupe_key))
         if existing is not None:

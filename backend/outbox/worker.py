@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..types import utcnow
-from .models import OutboxEvent, OutboxStatus
+from .models import OutboxEvent, OutboxStatus, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +198,54 @@ def _mark_failed(event_id: int, worker_id: str, error: str, final: bool, retry_a
         )
 
 
+def purge_delivered(before: dt.datetime, batch_size: int = 1000) -> int:
+    """Delete delivered events delivered before ``before``, in batches of ``batch_size`` (each its
+    own short transaction, so a large first purge never holds a long lock); returns how many.
+
+    Delivered rows are history, not a queue: without a retention the table grows with every
+    notification ever sent. Failed events stay until an operator has looked at them. The WeChat
+    message attempts keep their own rows (they name the event id, without a foreign key).
+    """
+    total = 0
+    while True:
+        with db.engine.begin() as conn:
+            ids = conn.scalars(
+                sa.select(OutboxEvent.id)
+                .where(OutboxEvent.status == OutboxStatus.DELIVERED, OutboxEvent.delivered_at < before)
+                .order_by(OutboxEvent.id)
+                .limit(batch_size)
+            ).all()
+            if not ids:
+                return total
+            conn.execute(sa.delete(OutboxEvent).where(OutboxEvent.id.in_(ids)))
+        total += len(ids)
+        if len(ids) < batch_size:
+            return total
+
+
+def record_worker_loop(name: str, now: dt.datetime, started_at: dt.datetime) -> None:
+    """Upsert the worker's heartbeat (its own short transaction): the liveness metric's source."""
+    try:
+        with db.engine.begin() as conn:
+            updated = conn.execute(
+                sa.update(WorkerHeartbeat).where(WorkerHeartbeat.name == name).values(last_loop_at=now)
+            ).rowcount
+            if not updated:
+                conn.execute(sa.insert(WorkerHeartbeat).values(name=name, started_at=started_at, last_loop_at=now))
+    except sa.exc.IntegrityError:
+        pass  # two workers started under one name at once: the other wrote the row, which is as good
+
+
+def forget_worker(name: str) -> None:
+    """A worker that stops on purpose removes its heartbeat, so the liveness alert does not fire
+    for a worker that was meant to stop."""
+    with db.engine.begin() as conn:
+        conn.execute(sa.delete(WorkerHeartbeat).where(WorkerHeartbeat.name == name))
+
+
 def registered_handlers() -> dict[str, Handler]:
     """The app's delivery channels by topic. Channel packages (WeChat, printers) add theirs here;
-    events of a topic without a handler stay pending and visible in the console."""
+    every topic of ``topics.TOPICS`` must end up with one (tests/test_outbox_topics.py)."""
     from flask import current_app
 
     return current_app.extensions.setdefault("outbox_handlers", {})

@@ -7,6 +7,7 @@ Deadlines count working days *after* the start day: a step that starts on Friday
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import cached_property
 
 import holidays
@@ -91,6 +92,71 @@ class WorkdayCalendar:
             f"{years}的法定节假日安排尚未确认：工作日按估算计算（不含调休）。"
             "请在“节假日维护”中录入国务院办公厅公布的安排并确认。"
         )
+
+
+@dataclass(frozen=True)
+class ScheduleDay:
+    """A day of a year's holiday schedule as the console shows it: what the bundled ``holidays``
+    data says (an official schedule through OFFICIAL_DATA_THROUGH, an estimate after), what staff
+    entered, and what deadlines use (the entry wins)."""
+
+    day: dt.date
+    name: str  # the holiday's name in the bundled data, or the entry's note
+    bundled: bool | None  # the bundled data: True working day, False day off, None ordinary day
+    entered: bool | None  # the override table: same meaning, None nothing entered
+
+    @property
+    def is_working_day(self) -> bool:
+        if self.entered is not None:
+            return self.entered
+        return bool(self.bundled) if self.bundled is not None else self.day.weekday() < 5
+
+    @property
+    def differs(self) -> bool:
+        """An entry that changes what the bundled data says (the estimate corrected)."""
+        return self.entered is not None and self.entered != (
+            self.bundled if self.bundled is not None else self.day.weekday() < 5
+        )
+
+
+@dataclass(frozen=True)
+class YearSchedule:
+    year: int
+    source: str  # "official" (bundled official data) | "confirmed" (staff confirmed) | "estimated"
+    days: list[ScheduleDay]
+
+
+def year_schedule(calendar: WorkdayCalendar, year: int, overrides: dict[dt.date, str] | None = None) -> YearSchedule:
+    """Every day of ``year`` that is not an ordinary weekday or weekend: the bundled data's
+    holidays and adjusted working days, and the entered days (``overrides`` maps a day to its note).
+
+    For a year after OFFICIAL_DATA_THROUGH the bundled holidays are an estimate (the fixed-date
+    and lunar festivals with substitute days, no 调休): shown beside the entered days so staff see
+    which days still rest on the estimate until the State Council's schedule is entered.
+    """
+    data = holidays.China(years=year, language="zh_CN")
+    bundled: dict[dt.date, tuple[bool, str]] = {day: (False, str(name)) for day, name in data.items()}
+    for day in data.weekend_workdays:
+        if day.year == year:
+            bundled[day] = (True, "调休上班")
+    entered = {day: works for day, works in calendar.overrides.items() if day.year == year}
+    notes = overrides or {}
+    days = [
+        ScheduleDay(
+            day,
+            bundled[day][1] if day in bundled else notes.get(day, ""),
+            bundled[day][0] if day in bundled else None,
+            entered.get(day),
+        )
+        for day in sorted(set(bundled) | set(entered))
+    ]
+    if year <= OFFICIAL_DATA_THROUGH:
+        source = "official"
+    elif year in calendar.confirmed_years:
+        source = "confirmed"
+    else:
+        source = "estimated"
+    return YearSchedule(year, source, days)
 
 
 def load_calendar() -> WorkdayCalendar:

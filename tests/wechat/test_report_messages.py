@@ -201,7 +201,9 @@ def test_a_report_revoked_before_the_reminder_goes_out_is_skipped(client, fake):
     _deliver()
     (attempt,) = _attempts("report.expiring")
     assert attempt.status is MessageAttemptStatus.SKIPPED and attempt.error == "报告已撤销，无需提醒"
-    assert [m for m in fake.subscribe_messages if m["template_id"] == TEMPLATE_DEADLINE] == []
+    # The one "deadline" message is the revocation's (report.revoked), not the expiry reminder.
+    deadline = [_values(m)["thing1"] for m in fake.subscribe_messages if m["template_id"] == TEMPLATE_DEADLINE]
+    assert deadline == ["信用报告已撤销"]
 
 
 def test_no_deadline_template_configured_sends_nothing(client, fake, wechat_settings, monkeypatch):
@@ -213,3 +215,42 @@ def test_no_deadline_template_configured_sends_nothing(client, fake, wechat_sett
     (attempt,) = _attempts("report.expiring")
     assert attempt.status is MessageAttemptStatus.SKIPPED
     assert [m for m in fake.subscribe_messages if m["template_id"] == TEMPLATE_DEADLINE] == []
+
+
+def test_a_revoked_mini_program_report_is_announced_to_its_holder(client, fake):
+    person = verified_person(client, fake, "钱六", 610)
+    fake.grant_subscription(person.openid, TEMPLATE_DEADLINE)
+    number = _issue(client, person)["number"]
+    report = db.session.scalar(sa.select(IssuedReport).where(IssuedReport.number == number))
+    revoke_report(Actor.cli("counter-test"), report, "报告内容有误")
+    db.session.commit()
+    revoked_on = local_date(report.revoked_at)
+
+    _deliver()
+    (event,) = _events("report.revoked")
+    assert event.status is OutboxStatus.DELIVERED  # before: no handler, pending for ever
+    (message,) = [m for m in fake.subscribe_messages if m["template_id"] == TEMPLATE_DEADLINE]
+    assert message["touser"] == person.openid
+    assert _values(message) == {
+        "thing1": "信用报告已撤销",
+        "character_string2": number,
+        "date3": _chinese_day(revoked_on),
+        "thing4": "报告已失效，如需使用请重新出具",
+    }
+    assert [a.status for a in _attempts("report.revoked")] == [MessageAttemptStatus.SENT]
+
+
+def test_a_revoked_counter_report_is_delivered_without_a_message(client, fake):
+    person = verified_person(client, fake, "孙七", 611)
+    fake.grant_subscription(person.openid, TEMPLATE_DEADLINE)
+    issued = issue_report(Actor.cli("counter-test"), person.subject, "personal", channel="cli")
+    db.session.commit()
+    report = db.session.get(IssuedReport, issued.report.id)
+    revoke_report(Actor.cli("counter-test"), report, "报告内容有误")
+    db.session.commit()
+    _deliver()
+    (event,) = _events("report.revoked")
+    assert event.status is OutboxStatus.DELIVERED
+    (attempt,) = _attempts("report.revoked")
+    assert attempt.status is MessageAttemptStatus.SKIPPED and attempt.error == "报告不是在小程序中出具的，无需通知"
+    assert fake.subscribe_messages == []
