@@ -1,14 +1,14 @@
 """The jobs workers' heartbeat (last pass per worker), read by /metrics for the liveness alert,
 and an index on outbox_event.delivered_at for the retention purge the worker runs every pass.
 
-Revision ID: 0009_worker_heartbeat
+Revision ID: 0012
 Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_worker_heartbeat"
+revision = "0012"
 down_revision = "0008"
 branch_labels = None
 depends_on = None
