@@ -68,12 +68,17 @@ def totp_code(user: StaffUser, offset_steps: int = 0) -> str:
 
 
 def unused_totp_code(user: StaffUser) -> str:
-    """A valid code whose time step has not been used yet (a second login in the same 30 s)."""
+    """A valid code whose time step has not been used yet. A third login of one account within
+    30 s has none left (a code is never accepted twice): the used step is then moved back, as if
+    the next 30 s had passed."""
     db.session.expire_all()
-    last = db.session.get(StaffUser, user.id).last_totp_step
+    stored = db.session.get(StaffUser, user.id)
+    now_step = int(time.time() // 30)
+    if stored.last_totp_step is not None and stored.last_totp_step >= now_step + 1:
+        stored.last_totp_step = now_step - 2
+        db.session.commit()
     for offset in (0, 1):
-        step = int(time.time() // 30) + offset
-        if last is None or step > last:
+        if stored.last_totp_step is None or now_step + offset > stored.last_totp_step:
             return totp_code(user, offset)
     raise AssertionError("no unused one-time code within the allowed drift")
 
