@@ -54,6 +54,7 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     "admin.sign_out_everywhere_self": [("/admin/account/sessions/revoke", row(302, 400, 400, 400, 400))],
     "admin.staff_list": [("/admin/staff", ADMIN_AUDITOR)],
     "admin.revoke_staff_sessions": [("/admin/staff/{staff}/sessions/revoke", ADMIN_POST)],
+    "admin.reset_totp": [("/admin/staff/{staff}/totp/reset", ADMIN_POST)],
     "admin.departments": [("/admin/departments", ADMIN_AUDITOR)],
     "admin.department": [("/admin/departments/{market}", ADMIN_AUDITOR)],
     "admin.issue_key": [("/admin/departments/{market}/keys", ADMIN_POST)],

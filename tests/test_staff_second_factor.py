@@ -4,15 +4,15 @@ networks (issue 14, item 8; 等保 2.0 level 3, GB/T 22239-2019 8.1.4.1 and 8.1.
 from __future__ import annotations
 
 import pytest
-from conftest import sibling_config
-from staff_login import PASSWORD, TOTP_PATH, make_staff, post_form, unused_totp_code
-from test_config import GOOD, report_key_env
+from staff_login import PASSWORD, TOTP_PATH, login_as, make_staff, post_form, unused_totp_code
 
 from backend.app import create_app
 from backend.config import ConfigError, load_settings
 from backend.extensions import db
 from backend.staff.models import StaffUser
 from backend.staff.operations import totp_secret
+from tests.conftest import sibling_config
+from tests.test_config import GOOD, report_key_env
 
 OUTSIDE = "203.0.113.9"
 INSIDE = "10.1.2.3"
@@ -110,3 +110,21 @@ def test_production_default_closes_the_console_and_development_allows_private_ne
         )
     with pytest.raises(ConfigError, match="ADMIN_ALLOWED_NETWORKS"):
         load_settings(tmp_path, environ={"ENV": "development", **base, "ADMIN_ALLOWED_NETWORKS": "10.0.0.0/33"})
+
+
+def test_admin_resets_a_lost_authenticator(app, client):
+    member_client = app.test_client()
+    member = login_as(member_client, "auditor")
+    login_as(client, "platform_admin")
+    response = post_form(client, f"/admin/staff/{member.id}/totp/reset", token_from="/admin/staff")
+    assert response.status_code == 302
+    assert member_client.get("/admin/").status_code == 302  # the old device's session is over
+    db.session.expire_all()
+    stored = db.session.get(StaffUser, member.id)
+    assert stored.totp_secret_encrypted is None and not stored.totp_confirmed
+
+    fresh = app.test_client()
+    post_form(fresh, "/admin/login", {"username": member.username, "password": PASSWORD})
+    assert 'src="data:image/svg+xml;base64,' in fresh.get(TOTP_PATH).get_data(as_text=True)  # enrols anew
+    response = post_form(fresh, TOTP_PATH, {"code": unused_totp_code(member)})
+    assert response.headers["Location"] == "/admin/"

@@ -24,6 +24,7 @@ SESSION_REVOKE_REASONS = {
     "revoked_by_admin": "管理员强制退出",
     "renewed": "登录步骤更新",
     "locked": "账户锁定",
+    "totp_reset": "动态口令重置",
 }
 CSRF_FAILED = "页面已过期或请求来源无效，请刷新页面后重试"
 FORBIDDEN = "您的角色没有权限访问该页面"
@@ -70,6 +71,10 @@ def locked_message(until: dt.datetime) -> str:
     """Lockout text; ``until`` is naive UTC, shown in China time (UTC+8, no daylight saving)."""
     local = until + dt.timedelta(hours=8)
     return f"登录失败次数过多，账户已暂时锁定，请于 {local:%Y-%m-%d %H:%M} 之后再试"
+
+
+def totp_reset(name: str) -> str:
+    return f"已重置“{name}”的动态口令，其全部会话已退出，下次登录时须重新绑定"
 
 
 def staff_signed_out(name: str, count: int) -> str:

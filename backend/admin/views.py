@@ -32,6 +32,7 @@ from ..staff.operations import (
     change_staff_password,
     check_totp,
     record_login_success,
+    reset_staff_totp,
     totp_uri,
 )
 from ..staff.sessions import live_session_counts, live_sessions, revoke_all_staff_sessions, sign_out_everywhere
@@ -376,6 +377,23 @@ def revoke_staff_sessions(staff_id: int):
     count = sign_out_everywhere(staff_actor(current_staff()), member, "revoked_by_admin")
     db.session.commit()
     flash(msg.staff_signed_out(member.display_name, count), "success")
+    if member.id == current_staff().id:
+        session.clear()
+        return redirect(url_for("admin.login"))
+    return redirect(url_for("admin.staff_list"))
+
+
+@bp.post("/staff/<int:staff_id>/totp/reset")
+@require_role(ADMIN)
+def reset_totp(staff_id: int):
+    member = db.session.get(StaffUser, staff_id)
+    if member is None:
+        abort(404)
+    if not submitted(ActionForm()):
+        abort(400)
+    reset_staff_totp(staff_actor(current_staff()), member)
+    db.session.commit()
+    flash(msg.totp_reset(member.display_name), "success")
     if member.id == current_staff().id:
         session.clear()
         return redirect(url_for("admin.login"))

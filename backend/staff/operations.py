@@ -185,6 +185,16 @@ def begin_totp_enrolment(user: StaffUser) -> str:
     return secret
 
 
+def reset_staff_totp(actor: Actor, user: StaffUser) -> None:
+    """An admin's reset for a lost authenticator: the member enrols a new secret at the next
+    login, and every session of theirs ends (whoever holds the old device is out)."""
+    user.totp_secret_encrypted = None
+    user.totp_confirmed = False
+    user.last_totp_step = None
+    count = revoke_all_staff_sessions(user, "totp_reset")
+    record_event(actor, "staff.totp_reset", target=user, details={"sessions_revoked": count})
+
+
 def totp_uri(user: StaffUser, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name=TOTP_ISSUER)
 
