@@ -59,7 +59,7 @@ def expire_records_command(today: dt.datetime | None) -> None:
 def create_staff_command(
     username: str, display_name: str, role: str, department_code: str | None, password: str
 ) -> None:
-    """Create a staff account (admins enrol their TOTP at first login)."""
+    """Create a staff account (every role enrols its TOTP second factor at first login)."""
     department = None
     if department_code:
         department = db.session.scalar(sa.select(Department).where(Department.code == department_code))

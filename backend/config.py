@@ -79,7 +79,12 @@ class Settings:
     # Staff console.
     STAFF_MAX_FAILED_LOGINS: int = 5
     STAFF_LOCKOUT_MINUTES: int = 15
-    STAFF_SESSION_MINUTES: int = 30
+    STAFF_SESSION_MINUTES: int = 30  # idle timeout of a console session
+    STAFF_SESSION_ABSOLUTE_HOURS: int = 12  # a console session ends this long after sign-in, active or not
+    # The console (every /admin path) answers only clients from these networks (CIDR), as the
+    # app sees them after TRUSTED_PROXY_HOPS; everyone else gets 404. Empty: development and
+    # testing allow loopback and the private ranges, production allows nobody until it is set.
+    ADMIN_ALLOWED_NETWORKS: tuple[str, ...] = ()
 
     # Reports: issuing, the registry, signing and public verification (backend/issued_reports).
     REPORT_VALIDITY_DAYS: int = 30
@@ -368,6 +373,24 @@ def _check_report_keys(settings: Settings) -> None:
         raise ConfigError(f"production start refused: {exc}") from None
 
 
+def _check_admin_networks(settings: Settings) -> None:
+    if settings.STAFF_SESSION_MINUTES < 1 or settings.STAFF_SESSION_ABSOLUTE_HOURS < 1:
+        raise ConfigError("STAFF_SESSION_MINUTES and STAFF_SESSION_ABSOLUTE_HOURS must be at least 1")
+    networks = []
+    for network in settings.ADMIN_ALLOWED_NETWORKS:
+        try:
+            networks.append(ipaddress.ip_network(network, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"ADMIN_ALLOWED_NETWORKS: {network!r} is not an address or network") from exc
+    # nginx on the same box (docs/deployment.md) connects from loopback: without a trusted hop
+    # every client would look like 127.0.0.1 and a loopback entry would open the console to all.
+    if settings.is_production and settings.TRUSTED_PROXY_HOPS == 0 and any(n.is_loopback for n in networks):
+        raise ConfigError(
+            "production start refused: ADMIN_ALLOWED_NETWORKS lists a loopback network while "
+            "TRUSTED_PROXY_HOPS is 0 (behind nginx every client would be allowed)"
+        )
+
+
 def _check_operations(settings: Settings) -> None:
     """Storage backend, metrics access and proxy trust: a mistake here either loses files or
     opens /metrics to the internet, so it stops the start instead of surfacing later."""
@@ -397,5 +420,6 @@ def _check_operations(settings: Settings) -> None:
             ipaddress.ip_network(network, strict=False)
         except ValueError as exc:
             raise ConfigError(f"TRUSTED_PROXIES: {network!r} is not an address or network") from exc
+    _check_admin_networks(settings)
     if settings.DATABASE_PING_AFTER_IDLE_SECONDS < 0:
         raise ConfigError("DATABASE_PING_AFTER_IDLE_SECONDS must be 0 or more")

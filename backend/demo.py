@@ -1037,4 +1037,4 @@ def register(group) -> None:
             click.echo(
                 f"    {account.username:<9} password {account.password:<17} {account.role.value}{scope}{missing}"
             )
-        click.echo("  the platform admin enrols a TOTP second factor at first login")
+        click.echo("  every account enrols a TOTP second factor at first login")

@@ -19,7 +19,7 @@ from .departments.models import ApiNonce, Department, DepartmentApiKey
 from .imports.models import ImportBatch, ImportRowError, ImportStatus
 from .issued_reports.models import IssuedReport, IssuedReportRecord, ReportStatus
 from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
-from .staff.models import StaffRole, StaffUser
+from .staff.models import StaffRole, StaffSession, StaffUser
 from .subjects.models import Subject, SubjectKind
 from .workdays.models import CalendarOverride, CalendarYear
 from .workflows.models import *  # noqa: F403  (workflows, materials, commitments, outbox)
@@ -43,6 +43,7 @@ __all__ = [
     "RecordStatus",
     "ReportStatus",
     "StaffRole",
+    "StaffSession",
     "StaffUser",
     "Subject",
     "SubjectKind",

@@ -135,21 +135,37 @@ def verified_required(view: Callable) -> Callable:
 
 
 # Short-lived signed download URLs (wx.downloadFile cannot always send our header).
+#
+# A link is bound to the mini-program session that asked for it: it names that session and the
+# signature covers the session's id, so signing out (DELETE /session), a revocation or the
+# session's expiry ends every link it was given, besides the link's own MP_REPORT_URL_SECONDS.
+# Not single-use: wx.downloadFile is retried on a dropped mobile connection and the PDF is the
+# holder's own report, so a nonce burnt by the first, broken, attempt would only send the citizen
+# back for a new link; what a leaked link must not do is outlive the session, and it cannot.
 
 
-def _url_signature(number: str, user_id: int, expires: int) -> str:
+def _url_signature(number: str, session_id: int, expires: int) -> str:
     key = hashlib.sha256(b"mp-report-url\x00" + current_app.config["SECRET_KEY"].encode()).digest()
-    return hmac.new(key, f"{number}|{user_id}|{expires}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"{number}|s{session_id}|{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def sign_download(number: str, user_id: int, now: dt.datetime | None = None) -> tuple[int, str]:
+def sign_download(number: str, session: MpSession, now: dt.datetime | None = None) -> tuple[int, str]:
     seconds = int(current_app.extensions["settings"].MP_REPORT_URL_SECONDS)
     expires = int((now or utcnow()).replace(tzinfo=dt.UTC).timestamp()) + seconds
-    return expires, _url_signature(number, user_id, expires)
+    # Never beyond the session itself.
+    expires = min(expires, int(session.expires_at.replace(tzinfo=dt.UTC).timestamp()))
+    return expires, _url_signature(number, session.id, expires)
 
 
-def check_download(number: str, user_id: int, expires: int, signature: str) -> bool:
-    now = int(utcnow().replace(tzinfo=dt.UTC).timestamp())
-    if expires < now:
-        return False
-    return hmac.compare_digest(_url_signature(number, user_id, expires), signature or "")
+def check_download(number: str, session_id: int, expires: int, signature: str) -> MpSession | None:
+    """The live session a download link was signed for, or None (bad signature, expired link,
+    session signed out, revoked or expired)."""
+    now = utcnow()
+    if expires < int(now.replace(tzinfo=dt.UTC).timestamp()):
+        return None
+    if not hmac.compare_digest(_url_signature(number, session_id, expires), signature or ""):
+        return None
+    session = db.session.get(MpSession, session_id)
+    if session is None or session.revoked_at is not None or session.expires_at <= now:
+        return None
+    return session

@@ -294,7 +294,7 @@ class DownloadUrlOut(Schema):
 
 
 class PdfQuery(Schema):
-    user = database_id(required=True)
+    session = database_id(required=True, metadata={"description": "签发该地址的小程序会话（退出登录后地址失效）"})
     expires = fields.Integer(required=True)
     signature = fields.String(required=True, validate=Length(equal=64))
 

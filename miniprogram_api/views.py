@@ -627,8 +627,10 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
 
 
 def _download_url(number: str, user: WeChatUser) -> tuple[str, dt.datetime]:
-    expires, signature = sign_download(number, user.id)
-    query = urlencode({"user": user.id, "expires": expires, "signature": signature})
+    session = current_session()
+    assert session is not None and session.user_id == user.id
+    expires, signature = sign_download(number, session)
+    query = urlencode({"session": session.id, "expires": expires, "signature": signature})
     url = f"{_settings().PUBLIC_BASE_URL.rstrip('/')}/api/mp/v1/reports/{number}/pdf?{query}"
     return url, dt.datetime.fromtimestamp(expires, dt.UTC)
 
@@ -707,13 +709,14 @@ def report_download_url(number: str):
 @bp.output(FileSchema, content_type="application/pdf", description="报告 PDF")
 @bp.doc(summary="下载报告 PDF（凭短时签名地址）", responses=_responses(401, 403, 404, 422))
 def report_pdf(number: str, query: dict):
-    if not check_download(number, query["user"], query["expires"], query["signature"]):
+    link_session = check_download(number, query["session"], query["expires"], query["signature"])
+    if link_session is None:
         raise Unauthorized(msg.DOWNLOAD_LINK_INVALID, code="download_link_invalid")
     bearer_user = current_user(required=False)
-    if bearer_user is not None and bearer_user.id != query["user"]:
+    if bearer_user is not None and bearer_user.id != link_session.user_id:
         raise Forbidden(msg.DOWNLOAD_LINK_OTHER, code="download_link_other")
-    user = db.session.get(WeChatUser, query["user"])
-    if user is None or user.subject_id is None:
+    user = link_session.user
+    if user.subject_id is None:
         raise Unauthorized(msg.DOWNLOAD_LINK_INVALID, code="download_link_invalid")
     actor = actor_for(user)
     report = ops.get_own_report(actor, number)

@@ -15,7 +15,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 from test_admin_cases import CaseWorld
-from test_staff_auth import SETUP, login_as
+from test_staff_auth import SETUP, login_as, make_staff
 
 from backend.departments.operations import issue_api_key
 from backend.extensions import db
@@ -48,6 +48,13 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     "admin.totp": [("/admin/login/totp", row(302, 302, 302, 302, 302))],
     "admin.logout": [("/admin/logout", row(400, 400, 400, 400, 400))],
     "admin.dashboard": [("/admin/", EVERYONE)],
+    # One's own account (sessions, password) and the staff list with "sign out everywhere".
+    "admin.account": [("/admin/account", EVERYONE)],
+    "admin.change_password": [("/admin/account/password", row(302, 400, 400, 400, 400))],
+    "admin.sign_out_everywhere_self": [("/admin/account/sessions/revoke", row(302, 400, 400, 400, 400))],
+    "admin.staff_list": [("/admin/staff", ADMIN_AUDITOR)],
+    "admin.revoke_staff_sessions": [("/admin/staff/{staff}/sessions/revoke", ADMIN_POST)],
+    "admin.reset_totp": [("/admin/staff/{staff}/totp/reset", ADMIN_POST)],
     "admin.departments": [("/admin/departments", ADMIN_AUDITOR)],
     "admin.department": [("/admin/departments/{market}", ADMIN_AUDITOR)],
     "admin.issue_key": [("/admin/departments/{market}/keys", ADMIN_POST)],
@@ -142,6 +149,7 @@ def ids(app):
         "batch": batch.id,
         "override": override.id,
         "kiosk": kiosk.id,
+        "staff": make_staff("auditor").id,
         "subject": subject.id,
         "objection": world.objection.id,
         "repair": world.repair.id,

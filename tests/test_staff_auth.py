@@ -1,87 +1,34 @@
-"""Staff console sign-in: passwords, lockout, CSRF, session handling, TOTP for admins.
+"""Staff console sign-in: passwords, lockout, CSRF, session handling, TOTP for every role.
 
-The helpers at the top (``make_staff``, ``login_as``, ``csrf_token``, ``post_form``) are shared
-with test_admin.py.
+The sign-in helpers live in staff_login.py and are re-exported here for the modules that
+import them from this one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import time
 
-import pyotp
 import pytest
 import sqlalchemy as sa
+from staff_login import (  # noqa: F401  (re-exported: other test modules import them from here)
+    PASSWORD,
+    SETUP,
+    csrf_token,
+    login_as,
+    login_user,
+    make_department,
+    make_staff,
+    post_form,
+    totp_code,
+)
 
-from backend.actors import Actor
 from backend.audit.models import AuditEvent
 from backend.departments.models import Department
-from backend.departments.operations import create_department
 from backend.errors import ApiError
 from backend.extensions import db
-from backend.staff.models import StaffRole, StaffUser
+from backend.staff.models import StaffRole, StaffSession, StaffUser
 from backend.staff.operations import create_staff, totp_secret
 from backend.types import utcnow
-
-PASSWORD = "correct-horse-battery"
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-SETUP = Actor.cli("test-setup")
-
-
-def make_department(code: str = "SCJG", name: str = "金昌市市场监督管理局", uscc: str = "91620302MA71XY3Q54"):
-    department = create_department(SETUP, code=code, name=name, uscc=uscc, abbreviation=None)
-    db.session.commit()
-    return department
-
-
-def make_staff(role: StaffRole | str, username: str | None = None, department: Department | None = None) -> StaffUser:
-    role = StaffRole(role)
-    if role is StaffRole.DEPT_REVIEWER and department is None:
-        department = db.session.scalar(sa.select(Department).limit(1)) or make_department()
-    user = create_staff(
-        SETUP,
-        username=username or f"{role.value}-{time.perf_counter_ns()}",
-        display_name=f"测试{role.value}",
-        role=role,
-        password=PASSWORD,
-        department=department,
-    )
-    db.session.commit()
-    return user
-
-
-def csrf_token(client, path: str = "/admin/login") -> str:
-    page = client.get(path)
-    match = CSRF_RE.search(page.get_data(as_text=True))
-    assert match, f"no CSRF token on {path} ({page.status_code})"
-    return match.group(1)
-
-
-def post_form(client, path: str, data: dict | None = None, *, token_from: str | None = None, **kwargs):
-    """POST a console form with a valid CSRF token taken from ``token_from`` (default: the page)."""
-    data = dict(data or {})
-    data["csrf_token"] = csrf_token(client, token_from or path)
-    return client.post(path, data=data, **kwargs)
-
-
-def totp_code(user: StaffUser, offset_steps: int = 0) -> str:
-    secret = totp_secret(db.session.get(StaffUser, user.id))
-    return pyotp.TOTP(secret).at(time.time() + 30 * offset_steps)
-
-
-def login_as(client, role: StaffRole | str, department: Department | None = None) -> StaffUser:
-    """Sign a new staff member of ``role`` in through the real forms (admins enrol TOTP)."""
-    user = make_staff(role, department=department)
-    response = post_form(client, "/admin/login", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302, response.get_data(as_text=True)
-    if user.requires_totp:
-        assert response.headers["Location"].startswith("/admin/login/totp")
-        assert client.get("/admin/login/totp").status_code == 200  # enrolment creates the secret
-        response = post_form(client, "/admin/login/totp", {"code": totp_code(user)})
-        assert response.status_code == 302, response.get_data(as_text=True)
-    assert response.headers["Location"] == "/admin/"
-    return user
 
 
 def actions(action: str) -> list[AuditEvent]:
@@ -150,11 +97,10 @@ def test_lockout_after_max_failures(app, client):
     assert client.get("/admin/").status_code == 302
     assert len(actions("staff.login_locked")) == 1
 
-    # Once the lock has passed, the right password works again.
+    # Once the lock has passed, the right password (and the one-time code) works again.
     db.session.get(StaffUser, user.id).locked_until = utcnow() - dt.timedelta(seconds=1)
     db.session.commit()
-    response = post_form(client, "/admin/login", {"username": user.username, "password": PASSWORD})
-    assert response.status_code == 302
+    assert login_user(client, user).headers["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
 
 
@@ -201,14 +147,18 @@ def test_login_starts_a_fresh_session(app, client):
     login_as(client, "auditor")
     with client.session_transaction() as sess:
         assert "planted" not in sess
-        assert sess["stage"] == "ok"
+        assert "staff_sid" in sess
 
 
 def test_idle_session_expires(app, client):
-    login_as(client, "auditor")
+    user = login_as(client, "auditor")
     minutes = app.extensions["settings"].STAFF_SESSION_MINUTES
-    with client.session_transaction() as sess:
-        sess["seen"] = int(time.time()) - minutes * 60 - 5
+    db.session.execute(
+        sa.update(StaffSession)
+        .where(StaffSession.staff_id == user.id)
+        .values(last_seen_at=utcnow() - dt.timedelta(minutes=minutes, seconds=5))
+    )
+    db.session.commit()
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "会话已过期" in client.get(response.headers["Location"]).get_data(as_text=True)
@@ -281,10 +231,12 @@ def test_wrong_totp_codes_lock_the_account(app, client):
     assert db.session.get(StaffUser, admin.id).is_locked()
 
 
-def test_reviewers_and_auditors_sign_in_with_password_only(app, client):
+def test_reviewers_and_auditors_owe_the_one_time_code_too(app, client):
+    # Was: "sign in with password only" (issue 14, item 8). See test_staff_second_factor.py.
     reviewer = make_staff("dept_reviewer")
     response = post_form(client, "/admin/login", {"username": reviewer.username, "password": PASSWORD})
-    assert response.headers["Location"] == "/admin/"
+    assert response.headers["Location"].startswith("/admin/login/totp")
+    assert client.get("/admin/").status_code == 302
 
 
 def test_create_staff_checks_its_input(app):

@@ -1,25 +1,44 @@
-"""Who is signed in to the console and what they may do: every permission predicate is here.
+"""Who is signed in to the console, from where, and what they may do: every permission
+predicate is here.
 
-The session lives in Flask's signed cookie: ``staff_id``, the login ``stage`` ("totp" while an
-admin still owes the one-time code, "ok" when fully signed in) and ``seen`` (epoch seconds of the
-last request, for the idle timeout).
+Sessions are kept server-side (``backend/staff/sessions.py``): Flask's signed cookie carries
+only ``staff_sid``, a random id whose SHA-256 is a ``staff_session`` row holding the staff
+member, the login stage ("totp" while the one-time code is still owed, "ok" when fully signed
+in), the idle clock and the absolute end. Logout, a password change and "sign out everywhere"
+revoke rows, which ends every copy of the cookie.
+
+The console answers only the management networks (``ADMIN_ALLOWED_NETWORKS``): one check on the
+``/admin`` URL prefix, so the console routes other modules add (kiosks, reports, WeChat
+bindings) and the console's static files are covered without each remembering to.
 """
 
 from __future__ import annotations
 
 import functools
-import time
+import ipaddress
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import abort, current_app, flash, g, redirect, request, session, url_for
+from flask import Flask, abort, current_app, flash, g, redirect, request, session, url_for
 
 from ..actors import Actor
+from ..config import Settings
 from ..extensions import db
 from ..records.models import CreditRecord
 from ..staff.models import StaffRole, StaffUser
+from ..staff.sessions import (
+    STAGE_OK,
+    STAGE_TOTP,
+    find_staff_session,
+    idle_limit,
+    open_staff_session,
+    revoke_staff_session,
+    touch_staff_session,
+)
 from ..subjects.models import Subject
+from ..types import utcnow
 from .messages import SESSION_EXPIRED
 
 ALL_ROLES = tuple(StaffRole)
@@ -27,37 +46,107 @@ ADMIN = StaffRole.PLATFORM_ADMIN
 REVIEWER = StaffRole.DEPT_REVIEWER
 AUDITOR = StaffRole.AUDITOR
 
-STAGE_OK = "ok"
-STAGE_TOTP = "totp"
+COOKIE_KEY = "staff_sid"
+CONSOLE_PREFIX = "/admin"
+# Development and testing, when ADMIN_ALLOWED_NETWORKS is empty: loopback and the private ranges
+# (RFC 1918, RFC 4193), so a demo on a LAN works and nothing on the internet reaches it.
+DEVELOPMENT_NETWORKS = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+
+
+# --- Management networks ------------------------------------------------------------------
+
+
+def management_networks(settings: Settings) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks the console answers; production allows nobody until they are configured."""
+    spec = settings.ADMIN_ALLOWED_NETWORKS
+    if not spec and not settings.is_production:
+        spec = DEVELOPMENT_NETWORKS
+    return tuple(ipaddress.ip_network(n, strict=False) for n in spec)
+
+
+def _is_console_path(path: str) -> bool:
+    # Werkzeug merges repeated slashes when routing (//admin/ is redirected to /admin/): so does this.
+    path = re.sub("/{2,}", "/", path)
+    return path == CONSOLE_PREFIX or path.startswith(CONSOLE_PREFIX + "/")
+
+
+def _from_management_network() -> bool:
+    # request.remote_addr is the client as resolved by ProxyFix (TRUSTED_PROXY_HOPS): the
+    # address the trusted proxy saw, never one a client put in its own X-Forwarded-For.
+    try:
+        address = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in current_app.extensions["admin_networks"])
+
+
+def guard_console(app: Flask) -> None:
+    """Refuse every /admin path (404, as if there were no console) outside the management networks."""
+    app.extensions["admin_networks"] = management_networks(app.extensions["settings"])
+
+    @app.before_request
+    def management_network_only():
+        if _is_console_path(request.path) and not _from_management_network():
+            abort(404)
+
+    # Run before every other hook (rate limits, metrics, the blueprints' own): nothing of the
+    # console should answer, or cost anything, outside the management networks.
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks.insert(0, hooks.pop())
+
+
+# --- Sessions -----------------------------------------------------------------------------
 
 
 def start_session(user: StaffUser, stage: str) -> None:
-    # A new session on every login, so nothing set before it (fixation) survives.
+    """A new session row and a new cookie on every login step, so nothing set before it
+    (fixation, or the half-signed-in session of the password step) survives."""
+    previous = find_staff_session(session.get(COOKIE_KEY))
+    if previous is not None:
+        revoke_staff_session(previous, "renewed")
     session.clear()
-    session["staff_id"] = user.id
-    session["stage"] = stage
-    session["seen"] = int(time.time())
-    session.permanent = False
+    token, _row = open_staff_session(user, stage, ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+    session[COOKIE_KEY] = token
 
 
-def end_session() -> None:
+def end_session(reason: str = "logout") -> None:
+    """Revoke this request's session row (the caller commits) and empty the cookie."""
+    row = find_staff_session(session.get(COOKIE_KEY))
+    if row is not None:
+        revoke_staff_session(row, reason)
     session.clear()
+
+
+def current_session_id() -> int | None:
+    row = g.get("staff_session")
+    return row.id if row is not None else None
 
 
 def _session_user(expected_stage: str) -> StaffUser | None:
-    staff_id = session.get("staff_id")
-    if staff_id is None or session.get("stage") != expected_stage:
+    token = session.get(COOKIE_KEY)
+    if token is None:
         return None
-    idle = current_app.extensions["settings"].STAFF_SESSION_MINUTES * 60
-    if int(time.time()) - int(session.get("seen", 0)) > idle:
+    row = find_staff_session(token)
+    now = utcnow()
+    if row is None or row.revoked_at is not None:
+        session.clear()
+        return None
+    if now >= row.expires_at or now - row.last_seen_at > idle_limit():
         session.clear()
         g.session_expired = True
         return None
-    user = db.session.get(StaffUser, staff_id)
+    if row.stage != expected_stage:
+        return None
+    user = row.staff
     if user is None or not user.is_active or user.is_locked():
         session.clear()
         return None
-    session["seen"] = int(time.time())
+    if touch_staff_session(row, now):
+        # The first thing a console request does: nothing else is pending in the transaction.
+        db.session.commit()
+    g.staff_session = row
     return user
 
 
@@ -69,7 +158,7 @@ def current_staff() -> StaffUser | None:
 
 
 def pending_totp_user() -> StaffUser | None:
-    """An admin who passed the password step and still owes the one-time code."""
+    """A staff member who passed the password step and still owes the one-time code."""
     return _session_user(STAGE_TOTP)
 
 
@@ -177,4 +266,7 @@ def nav_items(user: StaffUser) -> list[NavItem]:
         items.append(NavItem("admin.wechat_messages", "微信消息"))
     if can_read_audit_log(user):
         items.append(NavItem("admin.audit_log", "审计日志"))
+    if user.role in (ADMIN, AUDITOR):
+        items.append(NavItem("admin.staff_list", "工作人员"))
+    items.append(NavItem("admin.account", "账户与会话"))
     return items

@@ -24,6 +24,12 @@ class TotpForm(FlaskForm):
     )
 
 
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField("当前密码", validators=[DataRequired(REQUIRED), Length(max=200)])
+    new_password = PasswordField("新密码（至少 10 个字符）", validators=[DataRequired(REQUIRED), Length(max=200)])
+    confirm_password = PasswordField("再次输入新密码", validators=[DataRequired(REQUIRED), Length(max=200)])
+
+
 class ActionForm(FlaskForm):
     """A button that changes state (logout, revoke, delete, verify): only the CSRF token."""
 

@@ -15,6 +15,17 @@ LOGGED_OUT = "您已安全退出"
 SESSION_EXPIRED = "长时间未操作，会话已过期，请重新登录"
 TOTP_FAILED = "动态口令错误或已使用过，请等待下一个口令后重试"
 TOTP_ENROLLED = "动态口令绑定成功"
+SIGN_IN_AGAIN_AFTER_CHANGE = "密码已修改，所有会话均已退出，请使用新密码重新登录"
+SIGNED_OUT_EVERYWHERE = "已退出全部会话，请重新登录"
+SESSION_REVOKE_REASONS = {
+    "logout": "退出登录",
+    "password_changed": "修改密码",
+    "signed_out_everywhere": "本人退出全部会话",
+    "revoked_by_admin": "管理员强制退出",
+    "renewed": "登录步骤更新",
+    "locked": "账户锁定",
+    "totp_reset": "动态口令重置",
+}
 CSRF_FAILED = "页面已过期或请求来源无效，请刷新页面后重试"
 FORBIDDEN = "您的角色没有权限访问该页面"
 NOT_FOUND = "请求的内容不存在"
@@ -60,6 +71,14 @@ def locked_message(until: dt.datetime) -> str:
     """Lockout text; ``until`` is naive UTC, shown in China time (UTC+8, no daylight saving)."""
     local = until + dt.timedelta(hours=8)
     return f"登录失败次数过多，账户已暂时锁定，请于 {local:%Y-%m-%d %H:%M} 之后再试"
+
+
+def totp_reset(name: str) -> str:
+    return f"已重置“{name}”的动态口令，其全部会话已退出，下次登录时须重新绑定"
+
+
+def staff_signed_out(name: str, count: int) -> str:
+    return f"已强制退出“{name}”的全部会话（{count} 个）"
 
 
 def api_key_issued(department: str) -> str:

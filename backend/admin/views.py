@@ -3,14 +3,16 @@ operation, commit once, render."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from apiflask import APIBlueprint
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from ..actors import Actor
@@ -27,10 +29,13 @@ from ..staff.models import StaffUser
 from ..staff.operations import (
     authenticate_staff,
     begin_totp_enrolment,
+    change_staff_password,
     check_totp,
     record_login_success,
+    reset_staff_totp,
     totp_uri,
 )
+from ..staff.sessions import live_session_counts, live_sessions, revoke_all_staff_sessions, sign_out_everywhere
 from ..subjects.models import Subject, SubjectKind
 from ..types import local_date, utcnow
 from ..workdays.models import CalendarOverride, CalendarYear
@@ -47,9 +52,11 @@ from .auth import (
     can_see_personal_data_clear,
     can_view_department_data,
     can_view_subject,
+    current_session_id,
     current_staff,
     department_scope,
     end_session,
+    guard_console,
     nav_items,
     pending_totp_user,
     require_role,
@@ -65,6 +72,7 @@ from .forms import (
     CalendarYearForm,
     DepartmentForm,
     LoginForm,
+    PasswordChangeForm,
     ReasonForm,
     TotpForm,
 )
@@ -79,7 +87,11 @@ bp = APIBlueprint(
     static_url_path="/static",
 )
 
+# The management-network check covers every /admin path, whichever blueprint serves it.
+bp.record_once(lambda state: guard_console(state.app))
+
 PAGE_SIZE = 50
+CHINA_OFFSET = dt.timedelta(hours=8)  # stored times are naive UTC; pages show China time (no DST)
 TIMELINESS_CATEGORIES = (RecordCategory.LICENCE, RecordCategory.PENALTY)
 
 
@@ -108,6 +120,7 @@ def forget_previous_request() -> None:
     # ``g`` outlives a request when an app context was already pushed (the test suite keeps one
     # for the whole session): drop what earlier requests cached, including Flask-WTF's token.
     g.pop("staff", None)
+    g.pop("staff_session", None)
     g.pop("session_expired", None)
     g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
 
@@ -122,6 +135,7 @@ def inject_console() -> dict[str, Any]:
         "logout_form": ActionForm(),
         "msg": msg,
         "can_manage": can_manage(user) if user else False,
+        "delta8": CHINA_OFFSET,
     }
 
 
@@ -195,25 +209,35 @@ def login():
     if submitted(form):
         result = authenticate_staff(_anonymous(), form.username.data or "", form.password.data or "")
         if result.ok:
-            user = result.user
-            assert user is not None
-            if user.requires_totp:
-                start_session(user, STAGE_TOTP)
-                db.session.commit()
-                return redirect(url_for("admin.totp", next=next_url))
-            record_login_success(staff_actor(user), user)
-            start_session(user, STAGE_OK)
+            assert result.user is not None
+            # Every role gives a one-time code after the password: reviewers and auditors see
+            # personal data and the audit log too (等保 2.0 level 3, GB/T 22239-2019 8.1.4.1 d:
+            # two or more authentication factors for every administrator).
+            start_session(result.user, STAGE_TOTP)
             db.session.commit()
-            return redirect(next_url or url_for("admin.dashboard"))
+            return redirect(url_for("admin.totp", next=next_url))
         db.session.commit()
         error = msg.locked_message(result.locked_until) if result.locked_until else msg.LOGIN_FAILED
     return render_template("admin/login.html", form=form, error=error, next_url=next_url), form_status(form)
+
+
+def _qr_data_uri(content: str) -> str:
+    """An SVG QR code as a data: URI (the console's CSP allows data: images, not inline scripts)."""
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(content, image_factory=qrcode.image.svg.SvgPathImage, box_size=8, border=2)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 @bp.route("/login/totp", methods=["GET", "POST"])
 def totp():
     user = pending_totp_user()
     if user is None:
+        if g.get("session_expired"):
+            flash(msg.SESSION_EXPIRED, "warning")
         return redirect(url_for("admin.login"))
     next_url = _safe_next(request.args.get("next"))
     secret = None if user.totp_confirmed else begin_totp_enrolment(user)
@@ -232,19 +256,21 @@ def totp():
             return redirect(next_url or url_for("admin.dashboard"))
         elif user.is_locked():
             until = user.locked_until
+            end_session("locked")
             db.session.commit()
-            end_session()
             flash(msg.locked_message(until), "error")
             return redirect(url_for("admin.login"))
         else:
             error = msg.TOTP_FAILED
     db.session.commit()
+    uri = totp_uri(user, secret) if secret else None
     return render_template(
         "admin/totp.html",
         form=form,
         error=error,
         secret=secret,
-        uri=totp_uri(user, secret) if secret else None,
+        uri=uri,
+        qr=_qr_data_uri(uri) if uri else None,
         next_url=next_url,
     ), form_status(form)
 
@@ -256,10 +282,122 @@ def logout():
     user = current_staff()
     if user is not None:
         record_event(staff_actor(user), "staff.logout", target=user)
-        db.session.commit()
-    end_session()
+    end_session("logout")
+    db.session.commit()
     flash(msg.LOGGED_OUT, "success")
     return redirect(url_for("admin.login"))
+
+
+# --- One's own account: sessions, password ------------------------------------------------
+
+
+def _render_account(password_form=None, status: int = 200):
+    user = current_staff()
+    return render_template(
+        "admin/account.html",
+        sessions=live_sessions(user),
+        current_id=current_session_id(),
+        password_form=password_form or PasswordChangeForm(),
+        action_form=ActionForm(),
+    ), status
+
+
+@bp.get("/account")
+@require_role()
+def account():
+    return _render_account()
+
+
+@bp.post("/account/password")
+@require_role()
+def change_password():
+    user = current_staff()
+    form = PasswordChangeForm()
+    if not submitted(form):
+        return _render_account(form, form_status(form))
+    try:
+        change_staff_password(
+            staff_actor(user),
+            user,
+            form.current_password.data or "",
+            form.new_password.data or "",
+            form.confirm_password.data or "",
+        )
+    except ApiError as exc:
+        if user.is_locked():
+            # Guessing the password from a borrowed session locked the account: that session
+            # and every other one end, rather than coming back when the lock runs out.
+            until = user.locked_until
+            revoke_all_staff_sessions(user, "locked")
+            session.clear()
+            db.session.commit()
+            flash(msg.locked_message(until), "error")
+            return redirect(url_for("admin.login"))
+        db.session.commit()  # the failure count and its audit row
+        form.current_password.errors = [exc.message] if exc.code == "wrong_password" else []
+        form.new_password.errors = [] if exc.code == "wrong_password" else [exc.message]
+        return _render_account(form, 422)
+    session.clear()  # its row is revoked with the others
+    db.session.commit()
+    flash(msg.SIGN_IN_AGAIN_AFTER_CHANGE, "success")
+    return redirect(url_for("admin.login"))
+
+
+@bp.post("/account/sessions/revoke")
+@require_role()
+def sign_out_everywhere_self():
+    user = current_staff()
+    if not submitted(ActionForm()):
+        abort(400)
+    sign_out_everywhere(staff_actor(user), user, "signed_out_everywhere")
+    session.clear()  # its row is revoked with the others
+    db.session.commit()
+    flash(msg.SIGNED_OUT_EVERYWHERE, "success")
+    return redirect(url_for("admin.login"))
+
+
+# --- Staff accounts: who is signed in, and signing them out (admins) -------------------------
+
+
+@bp.get("/staff")
+@require_role(ADMIN, AUDITOR)
+def staff_list():
+    members = db.session.scalars(sa.select(StaffUser).order_by(StaffUser.username)).all()
+    return render_template("admin/staff.html", members=members, counts=live_session_counts(), action_form=ActionForm())
+
+
+@bp.post("/staff/<int:staff_id>/sessions/revoke")
+@require_role(ADMIN)
+def revoke_staff_sessions(staff_id: int):
+    member = db.session.get(StaffUser, staff_id)
+    if member is None:
+        abort(404)
+    if not submitted(ActionForm()):
+        abort(400)
+    count = sign_out_everywhere(staff_actor(current_staff()), member, "revoked_by_admin")
+    db.session.commit()
+    flash(msg.staff_signed_out(member.display_name, count), "success")
+    if member.id == current_staff().id:
+        session.clear()
+        return redirect(url_for("admin.login"))
+    return redirect(url_for("admin.staff_list"))
+
+
+@bp.post("/staff/<int:staff_id>/totp/reset")
+@require_role(ADMIN)
+def reset_totp(staff_id: int):
+    member = db.session.get(StaffUser, staff_id)
+    if member is None:
+        abort(404)
+    if not submitted(ActionForm()):
+        abort(400)
+    reset_staff_totp(staff_actor(current_staff()), member)
+    db.session.commit()
+    flash(msg.totp_reset(member.display_name), "success")
+    if member.id == current_staff().id:
+        session.clear()
+        return redirect(url_for("admin.login"))
+    return redirect(url_for("admin.staff_list"))
 
 
 # --- Dashboard --------------------------------------------------------------------------

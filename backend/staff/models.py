@@ -52,10 +52,6 @@ class StaffUser(db.Model):
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
 
-    @property
-    def requires_totp(self) -> bool:
-        return self.role is StaffRole.PLATFORM_ADMIN
-
     def is_locked(self, now: dt.datetime | None = None) -> bool:
         return self.locked_until is not None and self.locked_until > (now or utcnow())
 
@@ -66,3 +62,29 @@ class StaffUser(db.Model):
         if self.role is StaffRole.DEPT_REVIEWER:
             return department_id == self.department_id
         return True
+
+
+class StaffSession(db.Model):
+    """A console session, kept server-side so that logout, a password change or an admin can
+    end it for every copy of the cookie. The cookie carries a random id; this table its SHA-256
+    only, so a copy of the database signs nobody in."""
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_user.id"), index=True)
+    # "totp" while the one-time code is still owed, "ok" when fully signed in.
+    stage: Mapped[str] = mapped_column(sa.String(8))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]  # absolute end, however active the session is
+    revoked_at: Mapped[dt.datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    ip: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(120))  # a summary: the first 120 characters
+
+    staff: Mapped[StaffUser] = relationship()
+
+    def is_live(self, now: dt.datetime, idle: dt.timedelta) -> bool:
+        return self.revoked_at is None and now < self.expires_at and now - self.last_seen_at <= idle

@@ -26,6 +26,7 @@ from ..extensions import db
 from ..pii import cipher
 from ..types import utcnow
 from .models import StaffRole, StaffUser
+from .sessions import revoke_all_staff_sessions
 
 MIN_PASSWORD_LENGTH = 10
 TOTP_CONTEXT = "staff_user.totp_secret"  # AEAD context label
@@ -82,6 +83,23 @@ def create_staff(
     db.session.flush()
     record_event(actor, "staff.create", target=user, details={"role": role.value})
     return user
+
+
+def change_staff_password(actor: Actor, user: StaffUser, current: str, new: str, confirm: str) -> None:
+    """Change one's own password; every session of the account ends (a stolen cookie with it).
+    A wrong current password counts as a login failure, so a borrowed session cannot guess it."""
+    if not user.check_password(current):
+        record_login_failure(actor, user, stage="password_change")
+        raise ApiError("当前密码不正确", code="wrong_password", status=422)
+    if len(new) < MIN_PASSWORD_LENGTH:
+        raise ApiError(f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符", code="weak_password", status=422)
+    if new != confirm:
+        raise ApiError("两次输入的新密码不一致", code="password_mismatch", status=422)
+    if new == current:
+        raise ApiError("新密码不能与当前密码相同", code="password_unchanged", status=422)
+    user.set_password(new)
+    count = revoke_all_staff_sessions(user, "password_changed")
+    record_event(actor, "staff.password_change", target=user, details={"sessions_revoked": count})
 
 
 def authenticate_staff(actor: Actor, username: str, password: str, now: dt.datetime | None = None) -> LoginResult:
@@ -165,6 +183,16 @@ def begin_totp_enrolment(user: StaffUser) -> str:
         user.totp_secret_encrypted = cipher().encrypt(secret, TOTP_CONTEXT)
         db.session.flush()
     return secret
+
+
+def reset_staff_totp(actor: Actor, user: StaffUser) -> None:
+    """An admin's reset for a lost authenticator: the member enrols a new secret at the next
+    login, and every session of theirs ends (whoever holds the old device is out)."""
+    user.totp_secret_encrypted = None
+    user.totp_confirmed = False
+    user.last_totp_step = None
+    count = revoke_all_staff_sessions(user, "totp_reset")
+    record_event(actor, "staff.totp_reset", target=user, details={"sessions_revoked": count})
 
 
 def totp_uri(user: StaffUser, secret: str) -> str:

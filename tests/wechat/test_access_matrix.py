@@ -22,8 +22,8 @@ from backend.workflows.objections.models import Objection
 from backend.workflows.objections.operations import return_objection
 from backend.workflows.repairs.models import RepairApplication
 from backend.workflows.repairs.operations import return_repair
-from miniprogram_api.auth import sign_download
-from miniprogram_api.models import WeChatUser
+from miniprogram_api.auth import hash_token, sign_download
+from miniprogram_api.models import MpSession, WeChatUser
 from miniprogram_api.operations import create_kiosk_login_ticket
 from tests.wechat.helpers import (
     API,
@@ -109,6 +109,9 @@ class World:
     def user_id(self, person: Person) -> int:
         return db.session.scalar(sa.select(WeChatUser.id).where(WeChatUser.openid == person.openid))
 
+    def session_of(self, person: Person) -> MpSession:
+        return db.session.scalar(sa.select(MpSession).where(MpSession.token_hash == hash_token(person.token)))
+
     def secrets_of(self, person: Person) -> list[str]:
         values = [person.name, person.id_number, *(r.decision_number for r in person.records)]
         if person is self.a:
@@ -191,12 +194,12 @@ def _new_case(kind: str):
 def _pdf(w: World, who: str) -> tuple[str, dict]:
     number = w.report
     if who == "anonymous":
-        query = {"user": w.user_id(w.a), "expires": 9_999_999_999, "signature": "0" * 64}
+        query = {"session": w.session_of(w.a).id, "expires": 9_999_999_999, "signature": "0" * 64}
     else:
-        # B holds a validly signed link for B's own user and A's report number.
-        user = w.user_id(w.person(who))
-        expires, signature = sign_download(number, user)
-        query = {"user": user, "expires": expires, "signature": signature}
+        # B holds a validly signed link for B's own session and A's report number.
+        session = w.session_of(w.person(who))
+        expires, signature = sign_download(number, session)
+        query = {"session": session.id, "expires": expires, "signature": signature}
     return f"{API}/reports/{number}/pdf", {"query_string": query}
 
 
