@@ -52,7 +52,7 @@ PAGE_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
     (frozenset(methods), re.compile(pattern))
     for methods, pattern in (
         (("GET", "HEAD"), r"/kiosk/(signin|signout|mine|print|enterprise|objection|repair|verify)?"),
-        (("GET", "HEAD"), r"/kiosk/enterprise/[A-Za-z0-9]{1,40}"),
+        (("GET", "HEAD"), r"/kiosk/enterprise/[A-Za-z0-9-]{1,40}"),
         (("GET", "HEAD", "POST"), r"/kiosk/(objection|repair)/[0-9]{1,12}"),
         (("GET", "HEAD"), rf"/kiosk/cases/{_CASE}"),
         (("GET", "HEAD"), r"/kiosk/static/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"),

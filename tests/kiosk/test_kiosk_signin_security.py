@@ -205,6 +205,7 @@ def test_device_key_enrolment_is_once_per_credential_and_shown_in_the_console(cl
         ("GET", "/kiosk/mine", True),
         ("GET", "/kiosk/verify", True),
         ("GET", "/kiosk/enterprise/91620302MA71XY3Q54", True),
+        ("GET", "/kiosk/enterprise/NOT-A-CODE", True),  # the platform answers with its error page
         ("POST", "/kiosk/objection/12", True),
         ("GET", "/kiosk/cases/YY-20261203-0001", True),
         ("GET", "/kiosk/static/kiosk.js", True),
