@@ -179,11 +179,14 @@ class Settings:
     KIOSK_OFFLINE_AFTER_SECONDS: int = 120  # fleet page: no heartbeat for this long = offline
     # A print job whose document the agent has not fetched by then is cancelled (not counted).
     KIOSK_PRINT_JOB_MINUTES: int = 10
-    KIOSK_SIGNIN_CHALLENGE_SECONDS: int = 60  # one-time challenge the agent signs with a card reading
-    # Per kiosk (the device, not the address: a hall's kiosks may share one), in the limiter's
-    # storage (Redis in production); off with RATELIMIT_ENABLED=false like every other limit.
-    KIOSK_RATELIMIT_VERIFY: str = "20/minute;200/hour"  # report verifications (number and code, QR)
-    KIOSK_RATELIMIT_SIGNIN: str = "20/minute;300/hour"  # card challenges, signed readings, QR tickets
+    # Lifetime of the one-time challenge the agent signs with an ID-card reading.
+    KIOSK_SIGNIN_CHALLENGE_SECONDS: int = 60
+    # Report verifications (number and code, or a QR) per kiosk: keyed by the device, not the
+    # address (a hall's kiosks may share one), counted in the limiter's storage (Redis in
+    # production); off with RATELIMIT_ENABLED=false like every other limit.
+    KIOSK_RATELIMIT_VERIFY: str = "20/minute;200/hour"
+    # Sign-in attempts per kiosk, the same way: card challenges, signed readings and QR tickets.
+    KIOSK_RATELIMIT_SIGNIN: str = "20/minute;300/hour"
 
     extra: dict[str, Any] = field(default_factory=dict)
 
