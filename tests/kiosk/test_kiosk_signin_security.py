@@ -325,3 +325,36 @@ def test_sign_in_attempts_are_limited_per_kiosk(limited, world):
     assert claim.status_code == 429
     qr = limited.post("/kiosk/api/signin/qr", headers=kiosk(world.credential), json={}, environ_base=HALL)
     assert qr.status_code == 429
+
+
+def test_the_enrol_command_creates_the_key_and_enrols_it_once(live_server, world, tmp_path, monkeypatch, capsys):
+    from kiosk.agent.__main__ import main
+
+    device = db.session.get(KioskDevice, world.device.id)
+    credential = ops.reissue_credential(Actor.cli("test"), device)  # a new PC
+    db.session.commit()
+    monkeypatch.setenv("KIOSK_DEVICE_CREDENTIAL", credential)
+    state = tmp_path / "state"
+    assert main(["enrol", "--platform", live_server, "--state-dir", str(state)]) == 0
+    key_file = state / "device-key.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = DeviceKey.load(state)
+    fresh()
+    device = db.session.get(KioskDevice, world.device.id)
+    assert device.public_key == key.public_key_b64()
+    assert fingerprint(key.public_key_b64()) in capsys.readouterr().out
+    assert main(["enrol", "--platform", live_server, "--state-dir", str(state)]) == 0  # retried: same key
+    # A new key needs a new credential: whoever copied this one cannot swap the kiosk's key.
+    assert main(["enrol", "--platform", live_server, "--state-dir", str(state), "--new-key"]) == 1
+    assert "重新签发凭据" in capsys.readouterr().err
+    fresh()
+    assert db.session.get(KioskDevice, world.device.id).public_key == key.public_key_b64()
+
+
+def test_the_agent_refuses_the_virtual_reader_outside_development(tmp_path, monkeypatch, capsys):
+    from kiosk.agent.__main__ import main
+
+    monkeypatch.setenv("KIOSK_DEVICE_CREDENTIAL", "JC-X-01:secret")
+    args = ["--platform", "http://127.0.0.1:9", "--printer", "q", "--state-dir", str(tmp_path), "--reader", "virtual"]
+    assert main(args) == 2
+    assert "development" in capsys.readouterr().err
