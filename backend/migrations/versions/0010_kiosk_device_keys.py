@@ -20,6 +20,10 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
+NAME_SOURCE_CHECK = "ck_subject_subject_name_source"
+NAME_SOURCE_RULE = "name_source IN ('department', 'wechat_face', 'kiosk_card')"
+SUBJECT_COLUMNS = ("name_discrepancy_at", "name_verified_at", "name_source")
+
 
 def upgrade():
     with op.batch_alter_table("kiosk_device", schema=None) as batch_op:
@@ -43,31 +47,27 @@ def upgrade():
     with op.batch_alter_table("kiosk_signin_challenge", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_kiosk_signin_challenge_device_id"), ["device_id"], unique=False)
 
-    with op.batch_alter_table("subject", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "name_source",
-                sa.Enum(
-                    "department",
-                    "wechat_face",
-                    "kiosk_card",
-                    name="subject_name_source",
-                    native_enum=False,
-                    create_constraint=True,
-                    length=32,
-                ),
-                nullable=True,
-            )
+    # subject: plain ADD COLUMN, never a batch copy. On SQLite a batch would rebuild the table
+    # and drop its triggers (the name search index of 0001 and 0008). The CHECK is the one the
+    # model's enum column declares.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "ALTER TABLE subject ADD COLUMN name_source VARCHAR(32)"
+            f" CONSTRAINT {NAME_SOURCE_CHECK} CHECK ({NAME_SOURCE_RULE})"
         )
-        batch_op.add_column(sa.Column("name_verified_at", sa.DateTime(), nullable=True))
-        batch_op.add_column(sa.Column("name_discrepancy_at", sa.DateTime(), nullable=True))
+    else:
+        op.add_column("subject", sa.Column("name_source", sa.String(length=32), nullable=True))
+        op.create_check_constraint(op.f(NAME_SOURCE_CHECK), "subject", NAME_SOURCE_RULE)
+    op.add_column("subject", sa.Column("name_verified_at", sa.DateTime(), nullable=True))
+    op.add_column("subject", sa.Column("name_discrepancy_at", sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("subject", schema=None) as batch_op:
-        batch_op.drop_column("name_discrepancy_at")
-        batch_op.drop_column("name_verified_at")
-        batch_op.drop_column("name_source")
+    for column in SUBJECT_COLUMNS:
+        if op.get_bind().dialect.name == "sqlite":
+            op.execute(f"ALTER TABLE subject DROP COLUMN {column}")  # SQLite >= 3.35; keeps the triggers
+        else:
+            op.drop_column("subject", column)  # its CHECK goes with it
     with op.batch_alter_table("kiosk_signin_challenge", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_kiosk_signin_challenge_device_id"))
     op.drop_table("kiosk_signin_challenge")
