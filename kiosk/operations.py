@@ -337,6 +337,9 @@ KEPT_REFUSALS = frozenset(
         "face_not_passed",
         "card_name_mismatch",
         "card_expired",
+        "card_number_invalid",
+        "card_name_invalid",
+        "reading_invalid",
     }
 )
 

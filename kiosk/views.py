@@ -82,7 +82,7 @@ def _device_limit(scope: str, limits: str) -> None:
         return
     device = _device()
     for item in parse_many(limits):
-        if not limiter.limiter.hit(item, "credit-rl", scope, device.code):
+        if not limiter.limiter.hit(item, current_app.config["RATELIMIT_KEY_PREFIX"], scope, device.code):
             raise ApiError(msg.RATE_LIMITED, code="rate_limited", status=429)
 
 
