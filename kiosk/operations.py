@@ -350,18 +350,22 @@ def enrol_device_key(
     """The agent's public key, accepted once per credential: after registration or 重新签发凭据.
     The same key again is a no-op (an enrolment retried); another key is refused, so whoever
     took the credential cannot replace the kiosk's key unnoticed."""
-    public_key = (public_key or "").strip()
     try:
-        signing.public_key_from_b64(public_key)
+        public_key = signing.normalised_public_key((public_key or "").strip())
     except ValueError as exc:
         raise ApiError(msg.DEVICE_KEY_INVALID, code="device_key_invalid", status=422) from exc
-    if device.public_key is not None:
-        if hmac.compare_digest(device.public_key, public_key):
+    # Compare-and-set: of two enrolments at once, one key wins and the other is told.
+    claimed = db.session.execute(
+        sa.update(KioskDevice)
+        .where(KioskDevice.id == device.id, KioskDevice.public_key.is_(None))
+        .values(public_key=public_key, public_key_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(device)
+    if claimed != 1:
+        if device.public_key is not None and hmac.compare_digest(device.public_key, public_key):
             return device
         raise Conflict(msg.DEVICE_KEY_ENROLLED, code="device_key_enrolled")
-    device.public_key = public_key
-    device.public_key_at = now or utcnow()
-    db.session.flush()
     record_event(
         Actor("kiosk", device.code, f"kiosk@{device.code}", "kiosk", ip),
         "kiosk.device.key",

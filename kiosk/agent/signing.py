@@ -69,6 +69,13 @@ def public_key_from_b64(value: str) -> Ed25519PublicKey:
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
+def normalised_public_key(value: str) -> str:
+    """The canonical base64 of a valid public key (ValueError otherwise)."""
+    key = public_key_from_b64(value)
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
 def verify(public_key_b64: str, message: bytes, signature_b64: str) -> bool:
     try:
         key = public_key_from_b64(public_key_b64)
