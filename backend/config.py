@@ -184,11 +184,24 @@ class Settings:
     KIOSK_IDLE_TIMEOUT_SECONDS: int = 60  # a citizen session ends after this long without a touch
     KIOSK_IDLE_WARNING_SECONDS: int = 15  # the countdown is shown this long before the end
     KIOSK_SESSION_MAX_MINUTES: int = 15  # hard cap on one citizen session, touches or not
-    KIOSK_FREE_PRINTS_PER_DAY: int = 3  # reports one person may print free per day, all kiosks
+    # Reports one person may print free per local day, all kiosks together. A report counts from
+    # the moment its print job is created; only a job the platform cancelled before handing out
+    # its document does not (the printer was not ready, or the agent never fetched it within
+    # KIOSK_PRINT_JOB_MINUTES). The agent's word that a printed job failed does not un-count it.
+    KIOSK_FREE_PRINTS_PER_DAY: int = 3
     KIOSK_FACE_MATCH_REQUIRED: bool = True  # ID-card sign-in needs the reader's face comparison pass
     KIOSK_HEARTBEAT_SECONDS: int = 30  # how often the agent reports (told to it in each answer)
     KIOSK_OFFLINE_AFTER_SECONDS: int = 120  # fleet page: no heartbeat for this long = offline
-    KIOSK_PRINT_JOB_MINUTES: int = 10  # a print job not reported back by then counts as failed
+    # A print job whose document the agent has not fetched by then is cancelled (not counted).
+    KIOSK_PRINT_JOB_MINUTES: int = 10
+    # Lifetime of the one-time challenge the agent signs with an ID-card reading.
+    KIOSK_SIGNIN_CHALLENGE_SECONDS: int = 60
+    # Report verifications (number and code, or a QR) per kiosk: keyed by the device, not the
+    # address (a hall's kiosks may share one), counted in the limiter's storage (Redis in
+    # production); off with RATELIMIT_ENABLED=false like every other limit.
+    KIOSK_RATELIMIT_VERIFY: str = "20/minute;200/hour"
+    # Sign-in attempts per kiosk, the same way: card challenges, signed readings and QR tickets.
+    KIOSK_RATELIMIT_SIGNIN: str = "20/minute;300/hour"
 
     extra: dict[str, Any] = field(default_factory=dict)
 

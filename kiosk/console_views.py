@@ -23,6 +23,7 @@ from backend.types import LOCAL_TZ
 
 from . import messages as msg
 from . import operations as ops
+from .agent.signing import fingerprint
 from .models import KioskDevice
 
 
@@ -85,6 +86,7 @@ def kiosks():
         may_act=user.role is ADMIN,
         local=_local,
         printer_states=msg.PRINTER_STATES,
+        fingerprint=fingerprint,
     ), (422 if form.errors else 200)
 
 

@@ -18,6 +18,16 @@ CARD_NAME_INVALID = "未能读取身份证上的姓名，请重新放置身份�
 CARD_NUMBER_INVALID = "身份证号码读取有误（{reason}），请重新放置身份证"
 CARD_EXPIRED = "身份证已过有效期，请使用有效证件或到窗口办理"
 FACE_NOT_PASSED = "人脸比对未通过，请正对摄像头重新刷证；多次失败请到窗口办理"
+CARD_NAME_MISMATCH = "身份证姓名与已核验的姓名不一致，请到信用服务窗口办理"
+READING_INVALID = "读卡数据格式不正确，请重新放置身份证"
+READING_SIGNATURE_INVALID = "读卡数据未通过终端签名校验，请联系大厅工作人员"
+CHALLENGE_INVALID = "读卡校验码无效或已使用，请重新放置身份证"
+CHALLENGE_EXPIRED = "读卡校验码已过期，请重新放置身份证"
+DEVICE_KEY_MISSING = "本终端尚未登记设备密钥，暂不能刷证登录，请使用微信扫码或联系大厅工作人员"
+DEVICE_KEY_INVALID = "设备公钥格式不正确：须为 Base64 编码的 32 字节 Ed25519 公钥"
+DEVICE_KEY_NOT_ENROLLED = "未登记密钥（刷证登录不可用）"
+DEVICE_KEY_ENROLLED = "本终端已登记设备密钥；更换终端电脑或密钥须先在管理后台重新签发凭据"
+RATE_LIMITED = "本终端操作过于频繁，请稍后再试"
 TICKET_WRONG = "二维码无效，请刷新二维码后重新扫描"
 SIGNED_OUT = "已退出，个人信息已清除"
 
@@ -26,6 +36,7 @@ FREE_PRINTS_USED = "今日免费打印次数（{limit} 次）已用完，请明�
 PRINT_JOB_NOT_FOUND = "未找到该打印任务"
 PRINT_JOB_TAKEN = "该打印任务已经发送到打印机"
 PRINT_JOB_FINISHED = "该打印任务已结束"
+PRINT_JOB_NOT_SENT = "该打印任务的文件尚未取走，不能报告打印完成"
 PRINT_RESULT_INVALID = "打印结果无效"
 REPORT_NOT_ALLOWED = "只能打印本人或本人代表的企业的信用报告"
 CASE_NOT_FOUND = "未找到该申请"
@@ -39,12 +50,22 @@ PRINTER_STATES = {
     "offline": "打印机离线",
     "unknown": "未知",
 }
+# The printer failed before the document left the platform: the job was cancelled, not counted.
 PRINT_FAILED_FOR_CITIZEN = {
     "paper_out": "打印机缺纸，报告未能打印。本次不计入打印次数，请联系大厅工作人员加纸后重试。",
     "jammed": "打印机卡纸，报告未能打印。本次不计入打印次数，请联系大厅工作人员处理后重试。",
     "offline": "打印机暂时无法使用，报告未能打印。本次不计入打印次数，请联系大厅工作人员。",
     "ready": "打印失败，本次不计入打印次数，请稍后重试或联系大厅工作人员。",
     "unknown": "打印失败，本次不计入打印次数，请稍后重试或联系大厅工作人员。",
+}
+# The document was handed to the printer and the printer says it failed: the platform cannot
+# tell a jam from a report taken away, so the print counts; the counter prints it again free.
+PRINT_FAILED_AFTER_SENT = {
+    "paper_out": "打印机缺纸，报告可能未能完整打印。本次已计入今日免费打印次数，请联系大厅工作人员加纸或到窗口补打。",
+    "jammed": "打印机卡纸，报告可能未能完整打印。本次已计入今日免费打印次数，请联系大厅工作人员或到窗口补打。",
+    "offline": "打印机暂时无法使用，报告可能未能打印。本次已计入今日免费打印次数，请到信用服务窗口补打。",
+    "ready": "打印未完成。本次已计入今日免费打印次数，请联系大厅工作人员或到信用服务窗口补打。",
+    "unknown": "打印未完成。本次已计入今日免费打印次数，请联系大厅工作人员或到信用服务窗口补打。",
 }
 
 # Console (fleet page).

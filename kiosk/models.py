@@ -45,6 +45,24 @@ class KioskDevice(db.Model):
     )
     printer_message: Mapped[str | None] = mapped_column(sa.String(200))
     paper_counter: Mapped[int] = mapped_column(default=0)  # sheets printed since the last refill
+    # The agent's Ed25519 public key (raw 32 bytes, base64), enrolled once per credential with
+    # ``python -m kiosk.agent enrol``: every ID-card reading is signed with its private key.
+    public_key: Mapped[str | None] = mapped_column(sa.String(64))
+    public_key_at: Mapped[dt.datetime | None]
+
+
+class SigninChallenge(db.Model):
+    """A one-time challenge the agent signs with an ID-card reading: issued to one device, lives
+    KIOSK_SIGNIN_CHALLENGE_SECONDS, consumed by the first signed reading that names it."""
+
+    __tablename__ = "kiosk_signin_challenge"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(sa.ForeignKey("kiosk_device.id"), index=True)
+    challenge_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
 
 
 class SignInMethod(enum.Enum):

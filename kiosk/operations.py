@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Iterable
@@ -32,7 +33,8 @@ from backend.issued_reports.operations import Issued, issue_report, read_report_
 from backend.pii import mask_id_number
 from backend.records.models import CreditRecord
 from backend.records.operations import find_natural_subject, new_natural_subject_row
-from backend.subjects.models import Subject
+from backend.subjects.models import NameSource, Subject
+from backend.subjects.names import record_verified_name
 from backend.types import LOCAL_TZ, local_date, utcnow
 from backend.workflows.common import Applicant, ApplicantKind, actor_key, local_time_text, normalise_case_number
 from backend.workflows.materials.models import Material
@@ -41,6 +43,7 @@ from backend.workflows.repairs.models import RepairApplication
 from reports.letters import Letter, render_letter
 
 from . import messages as msg
+from .agent import signing
 from .models import (
     KioskDevice,
     KioskSession,
@@ -48,6 +51,7 @@ from .models import (
     PrinterState,
     PrintJob,
     PrintJobState,
+    SigninChallenge,
     SignInMethod,
 )
 
@@ -94,6 +98,9 @@ def reissue_credential(actor: Actor, device: KioskDevice) -> str:
     """A new credential; the old one stops working at once (a stolen or lost kiosk PC)."""
     secret = _new_secret()
     device.credential_hash = _hash(secret)
+    # The PC's key goes with its credential: the agent enrols a key again with the new one.
+    device.public_key = None
+    device.public_key_at = None
     db.session.flush()
     record_event(actor, "kiosk.device.credential", target=device, details={"device": device.code})
     return f"{device.code}:{secret}"
@@ -190,6 +197,8 @@ def fleet(now: dt.datetime | None = None) -> list[FleetRow]:
             faults.append("已停用")
         if device.last_heartbeat_at is not None and not online:
             faults.append("离线")
+        if device.public_key is None:
+            faults.append(msg.DEVICE_KEY_NOT_ENROLLED)
         if device.printer_state not in (PrinterState.READY, PrinterState.UNKNOWN):
             faults.append(msg.PRINTER_STATES[device.printer_state.value])
         rows.append(
@@ -225,7 +234,7 @@ def kiosk_actor(device: KioskDevice, session: KioskSession | None, ip: str | Non
 
 @dataclass(frozen=True)
 class CardReading:
-    """What the agent read from the ID card reader (the vendor SDK contract, kiosk/agent/reader.py)."""
+    """A reading the agent signed (fields of ``kiosk.agent.signing.FIELDS``), checked."""
 
     id_number: str
     name: str
@@ -250,14 +259,22 @@ def check_card(card: CardReading, today: dt.date) -> tuple[str, str]:
     return name, number
 
 
-def _person(number: str, name: str) -> Subject:
+def _person(actor: Actor, number: str, name: str, now: dt.datetime) -> Subject | None:
     """The natural person of this ID number, created when they have no records yet (they may
-    still print their, empty, personal report)."""
+    still print their, empty, personal report). The chip's name, read by an enrolled kiosk and
+    signed, is a verified source: it replaces an unverified name; None when it disagrees with
+    a name already verified (flagged for staff)."""
     subject = find_natural_subject(number)
     if subject is None:
         db.session.execute(sa.insert(Subject), [new_natural_subject_row(number, name)])
         subject = find_natural_subject(number)
-    assert subject is not None
+        assert subject is not None
+        subject.name_source = NameSource.KIOSK_CARD
+        subject.name_verified_at = now
+        db.session.flush()
+        return subject
+    if not record_verified_name(actor, subject, name, NameSource.KIOSK_CARD, now=now):
+        return None
     return subject
 
 
@@ -307,22 +324,200 @@ def _open_session(
     return token, session
 
 
-def sign_in_with_card(
-    device: KioskDevice, card: CardReading, *, ip: str | None = None, now: dt.datetime | None = None
-) -> tuple[str, KioskSession]:
+# --- device keys and signed readings -------------------------------------------------------
+
+# Refusals of a signed reading that are kept (audit row, consumed challenge, discrepancy mark)
+# although the request fails: the view commits them.
+KEPT_REFUSALS = frozenset(
+    {
+        "reading_signature_invalid",
+        "challenge_invalid",
+        "challenge_expired",
+        "challenge_used",
+        "face_not_passed",
+        "card_name_mismatch",
+        "card_expired",
+        "card_number_invalid",
+        "card_name_invalid",
+        "reading_invalid",
+    }
+)
+
+
+def enrol_device_key(
+    device: KioskDevice, public_key: str, *, ip: str | None = None, now: dt.datetime | None = None
+) -> KioskDevice:
+    """The agent's public key, accepted once per credential: after registration or 重新签发凭据.
+    The same key again is a no-op (an enrolment retried); another key is refused, so whoever
+    took the credential cannot replace the kiosk's key unnoticed."""
+    try:
+        public_key = signing.normalised_public_key((public_key or "").strip())
+    except ValueError as exc:
+        raise ApiError(msg.DEVICE_KEY_INVALID, code="device_key_invalid", status=422) from exc
+    # Compare-and-set: of two enrolments at once, one key wins and the other is told.
+    claimed = db.session.execute(
+        sa.update(KioskDevice)
+        .where(KioskDevice.id == device.id, KioskDevice.public_key.is_(None))
+        .values(public_key=public_key, public_key_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.refresh(device)
+    if claimed != 1:
+        if device.public_key is not None and hmac.compare_digest(device.public_key, public_key):
+            return device
+        raise Conflict(msg.DEVICE_KEY_ENROLLED, code="device_key_enrolled")
+    record_event(
+        Actor("kiosk", device.code, f"kiosk@{device.code}", "kiosk", ip),
+        "kiosk.device.key",
+        target=device,
+        details={"device": device.code, "fingerprint": signing.fingerprint(public_key)},
+    )
+    return device
+
+
+def new_signin_challenge(device: KioskDevice, *, now: dt.datetime | None = None) -> tuple[str, int]:
+    """A one-time challenge for the agent to sign with the next reading (and the seconds it
+    lives). Expired challenges of this kiosk are dropped here: the table stays small."""
     now = now or utcnow()
-    name, number = check_card(card, local_date(now))
-    face = card.face_result if card.face_result in FACE_RESULTS else "not_done"
+    if device.public_key is None:
+        raise Forbidden(msg.DEVICE_KEY_MISSING, code="device_key_missing")
+    seconds = int(settings().KIOSK_SIGNIN_CHALLENGE_SECONDS)
+    db.session.execute(
+        sa.delete(SigninChallenge)
+        .where(SigninChallenge.device_id == device.id, SigninChallenge.expires_at < now - dt.timedelta(hours=1))
+        .execution_options(synchronize_session=False)
+    )
+    challenge = secrets.token_urlsafe(32)
+    db.session.add(
+        SigninChallenge(
+            device_id=device.id,
+            challenge_hash=_hash(challenge),
+            created_at=now,
+            expires_at=now + dt.timedelta(seconds=seconds),
+        )
+    )
+    db.session.flush()
+    return challenge, seconds
+
+
+def _refuse(device: KioskDevice, ip: str | None, reason: str, error: ApiError, **details: Any) -> ApiError:
+    """The refusal's audit row (no personal data but a masked number), and the error to raise."""
+    record_event(
+        kiosk_actor(device, None, ip),
+        "kiosk.signin.refused",
+        reason=reason,
+        details={"device": device.code, "code": error.code, **details},
+    )
+    return error
+
+
+def _consume_challenge(device: KioskDevice, challenge: str, now: dt.datetime, ip: str | None) -> None:
+    digest = _hash(challenge)
+    taken = db.session.execute(
+        sa.update(SigninChallenge)
+        .where(
+            SigninChallenge.challenge_hash == digest,
+            SigninChallenge.device_id == device.id,
+            SigninChallenge.used_at.is_(None),
+            SigninChallenge.expires_at > now,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken == 1:
+        return
+    row = db.session.scalar(sa.select(SigninChallenge).where(SigninChallenge.challenge_hash == digest))
+    if row is None or row.device_id != device.id:
+        raise _refuse(device, ip, "挑战码无效", Unauthorized(msg.CHALLENGE_INVALID, code="challenge_invalid"))
+    if row.used_at is not None:
+        raise _refuse(device, ip, "挑战码已使用", Unauthorized(msg.CHALLENGE_INVALID, code="challenge_used"))
+    raise _refuse(device, ip, "挑战码已过期", Unauthorized(msg.CHALLENGE_EXPIRED, code="challenge_expired"))
+
+
+def parse_signed_reading(device: KioskDevice, payload: str, signature: str, ip: str | None) -> dict[str, Any]:
+    """The reading behind a valid signature of this kiosk's key, in canonical form, naming this
+    kiosk; refused otherwise (401 for the signature, 400 for the form)."""
+    if device.public_key is None:
+        raise Forbidden(msg.DEVICE_KEY_MISSING, code="device_key_missing")
+    if not isinstance(payload, str) or not isinstance(signature, str):
+        raise ApiError(msg.READING_INVALID, code="reading_invalid")
+    message = payload.encode("utf-8", errors="replace")
+    if len(message) > signing.MAX_PAYLOAD_BYTES or len(signature) > signing.MAX_SIGNATURE_CHARS:
+        raise ApiError(msg.READING_INVALID, code="reading_invalid")
+    if not signing.verify(device.public_key, message, signature):
+        raise _refuse(
+            device, ip, "读卡签名无效", Unauthorized(msg.READING_SIGNATURE_INVALID, code="reading_signature_invalid")
+        )
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        data = None
+    if (
+        not isinstance(data, dict)
+        or set(data) != signing.FIELDS
+        or data["type"] != signing.PAYLOAD_TYPE
+        or signing.canonical(data) != message
+        or not isinstance(data["challenge"], str)
+        or data["device"] != device.code
+    ):
+        raise ApiError(msg.READING_INVALID, code="reading_invalid")
+    return data
+
+
+def _card_of(data: dict[str, Any]) -> CardReading:
+    valid_until = data["valid_until"]
+    try:
+        until = None if valid_until in (None, "", "长期") else dt.date.fromisoformat(str(valid_until))
+    except ValueError as exc:
+        raise ApiError(msg.READING_INVALID, code="reading_invalid") from exc
+    score = data["face_score"]
+    return CardReading(
+        id_number=str(data["id_number"] or ""),
+        name=str(data["name"] or ""),
+        face_result=data["face_result"] if data["face_result"] in FACE_RESULTS else "not_done",
+        face_score=float(score) if isinstance(score, int | float) and not isinstance(score, bool) else None,
+        valid_until=until,
+        reader=str(data["reader"] or "")[:100],
+    )
+
+
+def sign_in_with_signed_reading(
+    device: KioskDevice, payload: str, signature: str, *, ip: str | None = None, now: dt.datetime | None = None
+) -> tuple[str, KioskSession]:
+    """Sign in whoever an ID-card reading names, when the agent of this kiosk signed it over a
+    challenge the platform gave this kiosk, the face comparison passed (KIOSK_FACE_MATCH_REQUIRED)
+    and the chip's name agrees with the person's verified name, if any."""
+    now = now or utcnow()
+    data = parse_signed_reading(device, payload, signature, ip)
+    _consume_challenge(device, data["challenge"], now, ip)
+    card = _card_of(data)
+    try:
+        name, number = check_card(card, local_date(now))
+    except ApiError as exc:
+        if exc.code == "card_expired":
+            raise _refuse(device, ip, "证件过期", exc) from None
+        raise
+    face = card.face_result
     if settings().KIOSK_FACE_MATCH_REQUIRED and face != "pass":
         # The refusal is logged (masked number only: the card may not be the holder's).
-        record_event(
-            kiosk_actor(device, None, ip),
-            "kiosk.signin.refused",
-            reason="人脸比对未通过",
-            details={"device": device.code, "face": face, "id_number": mask_id_number(number)},
+        raise _refuse(
+            device,
+            ip,
+            "人脸比对未通过",
+            Forbidden(msg.FACE_NOT_PASSED, code="face_not_passed"),
+            face=face,
+            id_number=mask_id_number(number),
         )
-        raise Forbidden(msg.FACE_NOT_PASSED, code="face_not_passed")
-    return _open_session(device, _person(number, name), SignInMethod.ID_CARD, face, now, ip)
+    subject = _person(kiosk_actor(device, None, ip), number, name, now)
+    if subject is None:
+        raise _refuse(
+            device,
+            ip,
+            "姓名与已核验姓名不一致",
+            Forbidden(msg.CARD_NAME_MISMATCH, code="card_name_mismatch"),
+            id_number=mask_id_number(number),
+        )
+    return _open_session(device, subject, SignInMethod.ID_CARD, face, now, ip)
 
 
 def new_login_ticket(device: KioskDevice, *, now: dt.datetime | None = None) -> tuple[str, int]:
@@ -504,7 +699,9 @@ def unattached_materials(actor: Actor) -> list[Material]:
 
 
 def prints_today(subject_id: int, now: dt.datetime | None = None) -> int:
-    """Reports printed (or still on their way to the printer) for this person today, at any kiosk."""
+    """Reports counted against this person's free prints today, at any kiosk: every job created
+    today whose document was handed out, or may still be (pending, not stale). What the agent
+    says after the hand-out does not matter: a report that left the platform may have printed."""
     now = now or utcnow()
     start, end = _local_day_bounds(local_date(now))
     stale = now - dt.timedelta(minutes=int(settings().KIOSK_PRINT_JOB_MINUTES))
@@ -518,15 +715,18 @@ def prints_today(subject_id: int, now: dt.datetime | None = None) -> int:
                 PrintJob.created_at >= start,
                 PrintJob.created_at < end,
                 sa.or_(
-                    PrintJob.state == PrintJobState.DONE,
-                    sa.and_(
-                        PrintJob.state.in_((PrintJobState.PENDING, PrintJobState.SENT)), PrintJob.created_at > stale
-                    ),
+                    PrintJob.sent_at.is_not(None),
+                    sa.and_(PrintJob.state == PrintJobState.PENDING, PrintJob.created_at > stale),
                 ),
             )
         )
         or 0
     )
+
+
+def job_counted(job: PrintJob) -> bool:
+    """Whether this job counts against the free prints: its document left the platform."""
+    return job.document is PrintDocument.REPORT and job.sent_at is not None
 
 
 def start_report_print(
@@ -608,10 +808,14 @@ def take_print_document(
     with the citizen's cookie and prints it)."""
     if job.session_id != session.id:
         raise NotFound(msg.PRINT_JOB_NOT_FOUND, code="print_job_not_found")
+    now = now or utcnow()
+    # A job left pending past KIOSK_PRINT_JOB_MINUTES stopped counting: its document is not
+    # handed out any more (it would print a report the free-print limit no longer sees).
+    stale = now - dt.timedelta(minutes=int(settings().KIOSK_PRINT_JOB_MINUTES))
     claimed = db.session.execute(
         sa.update(PrintJob)
-        .where(PrintJob.id == job.id, PrintJob.state == PrintJobState.PENDING)
-        .values(state=PrintJobState.SENT, sent_at=now or utcnow())
+        .where(PrintJob.id == job.id, PrintJob.state == PrintJobState.PENDING, PrintJob.created_at > stale)
+        .values(state=PrintJobState.SENT, sent_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
     if claimed != 1:
@@ -656,11 +860,15 @@ def finish_print_job(
     printer_state: str | None,
     now: dt.datetime | None = None,
 ) -> PrintJob:
-    """The agent's report on a job. Only DONE counts as printed; a failure names the printer
-    state, which the fleet page shows at once (not only after the next heartbeat). The paper
-    counter comes with the heartbeat: the agent is the one that counts sheets."""
+    """The agent's report on a job. A failure names the printer state, which the fleet page shows
+    at once (not only after the next heartbeat). A failure reported before the document was
+    fetched cancels the job (it is not counted: nothing left the platform); after the hand-out
+    it is recorded as the agent says, and the job stays counted. The paper counter comes with the
+    heartbeat: the agent is the one that counts sheets."""
     if job.state not in (PrintJobState.SENT, PrintJobState.PENDING):
         raise Conflict(msg.PRINT_JOB_FINISHED, code="print_job_finished")
+    if ok and job.state is PrintJobState.PENDING:
+        raise Conflict(msg.PRINT_JOB_NOT_SENT, code="print_job_not_sent")
     now = now or utcnow()
     job.state = PrintJobState.DONE if ok else PrintJobState.FAILED
     job.printer_queue = (printer_queue or "")[:100] or None
@@ -693,8 +901,9 @@ def finish_print_job(
     return job
 
 
-def citizen_failure_message(printer_state: str | None) -> str:
-    return msg.PRINT_FAILED_FOR_CITIZEN.get(printer_state or "unknown", msg.PRINT_FAILED_FOR_CITIZEN["unknown"])
+def citizen_failure_message(printer_state: str | None, counted: bool = False) -> str:
+    texts = msg.PRINT_FAILED_AFTER_SENT if counted else msg.PRINT_FAILED_FOR_CITIZEN
+    return texts.get(printer_state or "unknown", texts["unknown"])
 
 
 def subjects_by_id(ids: Iterable[int]) -> dict[int, Subject]:

@@ -23,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from limits import parse_many
 
 from backend.errors import ApiError, NotFound, Unauthorized, error_body
 from backend.extensions import db, limiter
@@ -43,6 +44,7 @@ from backend.workflows.repairs.operations import file_repair
 
 from . import messages as msg
 from . import operations as ops
+from .agent import signing
 from .models import PrintJobState
 
 bp = Blueprint(
@@ -59,11 +61,29 @@ COOKIE = "kiosk_session"
 # The agent's own endpoints, served on the same origin as the pages (kiosk/agent/server.py).
 AGENT_PREFIX = "/agent"
 # Requests the agent makes on its own (not a citizen's touch): they never extend a session.
-_MACHINE_ENDPOINTS = {"kiosk.heartbeat", "kiosk.print_result", "kiosk.qr_poll"}
+_MACHINE_ENDPOINTS = {
+    "kiosk.heartbeat",
+    "kiosk.print_result",
+    "kiosk.qr_poll",
+    "kiosk.device_key",
+    "kiosk.signin_challenge",
+}
 
 
 def _settings() -> Any:
     return current_app.extensions["settings"]
+
+
+def _device_limit(scope: str, limits: str) -> None:
+    """Per-kiosk rate limit: the device is the key, not the address (a hall's kiosks may share
+    one behind NAT, and the blueprint is exempt from the address-keyed limits). Counted in the
+    limiter's storage, so every worker sees one budget (Redis in production)."""
+    if not (limiter.enabled and limiter.initialized):
+        return
+    device = _device()
+    for item in parse_many(limits):
+        if not limiter.limiter.hit(item, current_app.config["RATELIMIT_KEY_PREFIX"], scope, device.code):
+            raise ApiError(msg.RATE_LIMITED, code="rate_limited", status=429)
 
 
 def _is_api() -> bool:
@@ -428,6 +448,8 @@ def verify():
     number = (request.args.get("number") or "").strip()[:40]
     code = (request.args.get("code") or "").strip()[:20]
     verdict = None
+    if qr or number:
+        _device_limit("kiosk-verify", _settings().KIOSK_RATELIMIT_VERIFY)
     if qr:
         verdict = verify_token_text(qr)
     elif number:
@@ -488,49 +510,45 @@ def touch():
     return {"signed_in": _session() is not None}
 
 
+@bp.post("/api/device-key")
+def device_key():
+    """``python -m kiosk.agent enrol``: the agent's public key, once per credential."""
+    data = _json()
+    device = ops.enrol_device_key(_device(), str(data.get("public_key") or ""), ip=request.remote_addr)
+    db.session.commit()
+    return {"device": device.code, "fingerprint": signing.fingerprint(device.public_key or "")}
+
+
+@bp.post("/api/signin/challenge")
+def signin_challenge():
+    """A one-time challenge for the agent to sign with the card it is reading."""
+    _device_limit("kiosk-signin", _settings().KIOSK_RATELIMIT_SIGNIN)
+    challenge, seconds = ops.new_signin_challenge(_device())
+    db.session.commit()
+    return {"challenge": challenge, "expires_in": seconds}
+
+
 @bp.post("/api/signin/card")
 def signin_card():
+    """A reading signed by this kiosk's agent: ``{"payload": "<canonical JSON>", "signature":
+    "<base64>"}`` (kiosk/README.md, "ID-card reader contract"). Nothing else signs anyone in."""
+    _device_limit("kiosk-signin", _settings().KIOSK_RATELIMIT_SIGNIN)
     data = _json()
-    face = data.get("face") if isinstance(data.get("face"), dict) else {}
     try:
-        valid_until = _date_or_none(data.get("valid_until"))
-    except ValueError as exc:
-        raise ApiError(msg.CARD_NAME_INVALID, code="card_invalid", status=422) from exc
-    card = ops.CardReading(
-        id_number=str(data.get("id_number") or ""),
-        name=str(data.get("name") or ""),
-        face_result=str(face.get("result") or "not_done"),
-        face_score=_float_or_none(face.get("score")),
-        valid_until=valid_until,
-        reader=str(data.get("reader") or "")[:100],
-    )
-    try:
-        token, _ = ops.sign_in_with_card(_device(), card, ip=request.remote_addr)
+        token, _ = ops.sign_in_with_signed_reading(
+            _device(), data.get("payload"), data.get("signature"), ip=request.remote_addr
+        )
     except ApiError as exc:
-        if exc.code == "face_not_passed":
-            db.session.commit()  # the refused attempt stays in the audit log
+        if exc.code in ops.KEPT_REFUSALS:
+            db.session.commit()  # the consumed challenge and the refusal's audit row stay
         raise
     db.session.commit()
     return _set_session_cookie(jsonify({"signed_in": True}), token)
 
 
-def _date_or_none(value: Any):
-    import datetime as dt
-
-    if value in (None, "", "长期"):
-        return None
-    return dt.date.fromisoformat(str(value))
-
-
-def _float_or_none(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 @bp.post("/api/signin/qr")
 def qr_ticket():
+    _device_limit("kiosk-signin", _settings().KIOSK_RATELIMIT_SIGNIN)
     ticket, seconds = ops.new_login_ticket(_device())
     db.session.commit()
     content = f"{_settings().PUBLIC_BASE_URL.rstrip('/')}/mp/kiosk-login?ticket={ticket}"
@@ -606,9 +624,11 @@ def print_result(job_id: int):
         printer_state=printer_state,
     )
     db.session.commit()
-    counted = job.state is PrintJobState.DONE
+    done = job.state is PrintJobState.DONE
+    counted = ops.job_counted(job)
     return {
         "state": job.state.value,
+        "done": done,
         "counted": counted,
-        "message": "打印完成，请取走您的材料" if counted else ops.citizen_failure_message(printer_state),
+        "message": "打印完成，请取走您的材料" if done else ops.citizen_failure_message(printer_state, counted),
     }

@@ -29,7 +29,8 @@ from backend.outbox.operations import enqueue_event
 from backend.pii import cipher, mask_id_number
 from backend.records.models import CreditRecord
 from backend.records.operations import find_natural_subject, new_natural_subject_row
-from backend.subjects.models import Subject, SubjectKind
+from backend.subjects.models import NameSource, Subject, SubjectKind
+from backend.subjects.names import record_verified_name
 from backend.types import utcnow
 from backend.workflows.common import Applicant, ApplicantKind, actor_key
 from backend.workflows.materials.models import Material, MaterialPurpose
@@ -151,9 +152,11 @@ def verify_identity(
         outcome = FaceVerificationOutcome.PASSED
     subject: Subject | None = None
     if outcome is FaceVerificationOutcome.PASSED:
-        subject = ensure_natural_subject(number, name)
-        if user.subject_id is not None and user.subject_id != subject.id:
+        subject = find_natural_subject(number)
+        if user.subject_id is not None and (subject is None or user.subject_id != subject.id):
             raise Conflict(msg.ALREADY_BOUND_OTHER, code="already_bound_other")
+        # WeChat confirmed this name for this number (name_utf8_md5 above): a verified source.
+        subject = ensure_natural_subject(number, name, actor=actor, now=now)
     attempt = FaceVerification(
         user_id=user.id,
         verify_result_hash=verify_result_hash(verify_result),
@@ -188,15 +191,28 @@ def verify_identity(
     return attempt
 
 
-def ensure_natural_subject(id_number: str, name: str) -> Subject:
+def ensure_natural_subject(
+    id_number: str, name: str, *, actor: Actor | None = None, now: dt.datetime | None = None
+) -> Subject:
     """The natural-person subject of this ID number, created when the person has no records yet
-    (a verified person may still ask for their, empty, personal report)."""
+    (a verified person may still ask for their, empty, personal report).
+
+    With ``actor`` the name is the one WeChat face verification confirmed: a verified source,
+    which replaces an unverified name (a department's, or one written before sources were kept)
+    and never a verified one (a disagreement is flagged for staff: backend/subjects/names.py)."""
+    now = now or utcnow()
     subject = find_natural_subject(id_number)
-    if subject is not None:
+    if subject is None:
+        db.session.execute(sa.insert(Subject), [new_natural_subject_row(id_number, name)])
+        subject = find_natural_subject(id_number)
+        assert subject is not None
+        if actor is not None:
+            subject.name_source = NameSource.WECHAT_FACE
+            subject.name_verified_at = now
+            db.session.flush()
         return subject
-    db.session.execute(sa.insert(Subject), [new_natural_subject_row(id_number, name)])
-    subject = find_natural_subject(id_number)
-    assert subject is not None
+    if actor is not None:
+        record_verified_name(actor, subject, name, NameSource.WECHAT_FACE, now=now)
     return subject
 
 

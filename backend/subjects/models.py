@@ -16,6 +16,18 @@ class SubjectKind(enum.Enum):
     NATURAL = "natural"  # 自然人, by 居民身份证号码
 
 
+class NameSource(enum.Enum):
+    """Where a natural person's name came from (``Subject.name_source``). Only the verified
+    sources set it once a person has one; a department's record only names a new person."""
+
+    DEPARTMENT = "department"  # a department's record (unverified); NULL rows predate 0010
+    WECHAT_FACE = "wechat_face"  # WeChat face verification (公安 data behind 微信人脸核身)
+    KIOSK_CARD = "kiosk_card"  # the ID card's chip, in a reading signed by an enrolled kiosk
+
+
+VERIFIED_NAME_SOURCES = frozenset({NameSource.WECHAT_FACE, NameSource.KIOSK_CARD})
+
+
 class Subject(db.Model):
     """A credit subject (信用主体).
 
@@ -48,6 +60,12 @@ class Subject(db.Model):
     id_number_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     name_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     pii_key_id: Mapped[str | None] = mapped_column(sa.String(32))
+    # Natural persons: the source of ``name_encrypted`` (backend/subjects/names.py), when it was
+    # last confirmed by a verified source, and a disagreement staff should look at (set when a
+    # verified source or a department names the person differently; cleared by staff).
+    name_source: Mapped[NameSource | None] = mapped_column(enum_column(NameSource, "subject_name_source"))
+    name_verified_at: Mapped[dt.datetime | None]
+    name_discrepancy_at: Mapped[dt.datetime | None]
 
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -64,6 +82,10 @@ class Subject(db.Model):
     def reveal_name(self) -> str:
         assert self.name_encrypted
         return cipher().decrypt(self.name_encrypted, "subject.name")
+
+    @property
+    def name_is_verified(self) -> bool:
+        return self.name_source in VERIFIED_NAME_SOURCES
 
     @property
     def display_name(self) -> str:

@@ -1,21 +1,26 @@
 """The ID-card reader (二代居民身份证阅读器) contract, and the virtual reader.
 
-Contract for a vendor SDK adapter (``termb.dll`` / ``sdtapi.dll`` / ``libtermb.so`` ...):
+The full contract a vendor's SDK adapter must meet is in kiosk/README.md ("ID-card reader
+contract"); in short:
 
-* a class with ``poll(self) -> CardReading | None`` and ``close(self) -> None``;
-* ``poll`` is called about once a second by the agent (never concurrently). It returns a
-  reading **once per placement of a card** (edge-triggered: the SDKs' find-card/select-card
-  succeed only for a newly placed card) and ``None`` otherwise; it must return within a second;
-* the reading holds the chip's name and 居民身份证号码 as read by the certified reader (SAM
-  module), the card's 有效期限 end (``None`` for 长期), and the result of the vendor's face
-  comparison (人证比对) between the chip photo and the live camera: ``"pass"``, ``"fail"`` or
-  ``"not_done"`` with the vendor's score when it gives one. The photo itself never leaves the
-  kiosk PC;
-* errors of the device (no reader, USB unplugged) raise ``ReaderError`` with a short message.
+* a class constructed without arguments (its own settings from the environment) with
+  ``poll(self) -> CardReading | None``, ``compare_face(self, reading) -> FaceComparison`` and
+  ``close(self) -> None``; selected with ``KIOSK_READER=package.module:ClassName``;
+* ``poll`` is called about once a second (never concurrently with itself or ``compare_face``)
+  and returns a reading **once per placement of a card** (edge-triggered) and ``None``
+  otherwise, within a second: the chip's name and 公民身份号码 as read through the certified
+  reader's SAM module, the card's 有效期限 end (``None`` for 长期), the reader's identity;
+* ``compare_face`` runs the vendor's face comparison (人证比对) between the chip photo of that
+  reading and the live camera, on the kiosk PC, within 10 seconds: ``pass``, ``fail`` or
+  ``not_done`` (no camera, nobody in front of it) and the vendor's score normalised to 0..1.
+  The photo never leaves the PC;
+* device errors (no reader, USB unplugged, SDK failure) raise ``ReaderError`` with a short
+  message without personal data.
 
-Select an adapter with ``KIOSK_READER=package.module:ClassName`` (constructed without
-arguments; read its own settings from the environment). ``KIOSK_READER=virtual`` is the
-development and test reader below: never use it on a kiosk in a service hall.
+The agent (server.py) asks the platform for a one-time challenge between ``poll`` and
+``compare_face`` and signs the reading with the device key (signing.py). Nothing from the page
+reaches a reading. ``KIOSK_READER=virtual`` is the development and test reader below: the agent
+refuses it unless started with ``--development``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from __future__ import annotations
 import importlib
 import json
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,63 +37,90 @@ class ReaderError(RuntimeError):
     """The reader cannot be used (not connected, SDK failure)."""
 
 
+FACE_RESULTS = ("pass", "fail", "not_done")
+
+
 @dataclass(frozen=True)
 class CardReading:
+    """What the chip says (through the SDK); nothing here comes from the page."""
+
     id_number: str
     name: str
     valid_until: str | None = None  # ISO date of the card's 有效期限 end; None = 长期
-    face: dict[str, Any] = field(default_factory=lambda: {"result": "not_done"})
-    reader: str = ""  # vendor / model / serial, for the audit log
+    reader: str = ""  # vendor / model / SAM serial, for the audit log
 
-    def as_payload(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CardReading:
-        face = data.get("face") if isinstance(data.get("face"), dict) else {"result": "not_done"}
-        return cls(
-            id_number=str(data.get("id_number") or ""),
-            name=str(data.get("name") or ""),
-            valid_until=data.get("valid_until") or None,
-            face=dict(face),
-            reader=str(data.get("reader") or ""),
-        )
+@dataclass(frozen=True)
+class FaceComparison:
+    result: str = "not_done"  # pass | fail | not_done
+    score: float | None = None  # the vendor's similarity normalised to 0..1
+
+    def __post_init__(self) -> None:
+        if self.result not in FACE_RESULTS:
+            raise ReaderError(f"face result must be one of {FACE_RESULTS}")
 
 
 class CardReader(Protocol):
     def poll(self) -> CardReading | None: ...
 
+    def compare_face(self, reading: CardReading) -> FaceComparison: ...
+
     def close(self) -> None: ...
+
+
+def _card_from_dict(data: dict[str, Any]) -> tuple[CardReading, FaceComparison]:
+    face = data.get("face") if isinstance(data.get("face"), dict) else {}
+    score = face.get("score")
+    reading = CardReading(
+        id_number=str(data.get("id_number") or ""),
+        name=str(data.get("name") or ""),
+        valid_until=data.get("valid_until") or None,
+        reader=str(data.get("reader") or "virtual"),
+    )
+    return reading, FaceComparison(
+        str(face.get("result") or "not_done"), float(score) if isinstance(score, int | float) else None
+    )
 
 
 class VirtualReader:
     """A reader for development and tests: a card is "placed" by ``insert`` (the agent's
-    ``POST /agent/reader/insert``) or by writing its JSON to ``drop_file``, which the reader
-    consumes (deletes) when it reads it. Same contract as a vendor adapter."""
+    ``POST /agent/reader/insert``, only with this reader) or by writing its JSON to ``drop_file``,
+    which the reader consumes (deletes) when it reads it. The card's JSON also says what the
+    face comparison will answer (``"face": {"result": "pass", "score": 0.93}``). Same contract as
+    a vendor adapter."""
 
     def __init__(self, drop_file: str | None = None) -> None:
         self._lock = threading.Lock()
-        self._pending: CardReading | None = None
+        self._pending: dict[str, Any] | None = None
+        self._faces: dict[CardReading, FaceComparison] = {}
         self._drop = Path(drop_file) if drop_file else None
 
-    def insert(self, reading: CardReading) -> None:
+    def insert(self, card: dict[str, Any]) -> None:
         with self._lock:
-            self._pending = reading
+            self._pending = dict(card)
 
     def poll(self) -> CardReading | None:
+        data = None
         with self._lock:
             if self._pending is not None:
-                reading, self._pending = self._pending, None
-                return reading
-        if self._drop is not None and self._drop.exists():
+                data, self._pending = self._pending, None
+        if data is None and self._drop is not None and self._drop.exists():
             try:
                 data = json.loads(self._drop.read_text(encoding="utf-8"))
             except (OSError, ValueError) as exc:
                 raise ReaderError(f"virtual card file unreadable: {exc}") from exc
             finally:
                 self._drop.unlink(missing_ok=True)
-            return CardReading.from_dict(data)
-        return None
+        if not isinstance(data, dict):
+            return None
+        reading, face = _card_from_dict(data)
+        with self._lock:
+            self._faces = {reading: face}
+        return reading
+
+    def compare_face(self, reading: CardReading) -> FaceComparison:
+        with self._lock:
+            return self._faces.pop(reading, FaceComparison())
 
     def close(self) -> None:
         return None

@@ -1,25 +1,34 @@
 """The kiosk's local agent: serves the kiosk pages on localhost by proxying to the platform
 (adding the device credential, which the browser never sees), and owns the hardware.
 
-Routes on the agent's own origin:
-* ``/kiosk/...``                proxied to the platform with ``Authorization: Kiosk code:secret``;
-* ``POST /agent/card/signin``   the page asks whether a card was placed; if so the reading is
-                                sent to the platform's sign-in and its answer (cookie included)
-                                relayed to the page;
-* ``POST /agent/print``         ``{"job": id}``: fetch the document of that print job (with the
-                                citizen's cookie), print it through CUPS, report the outcome to
-                                the platform and relay the platform's answer;
-* ``POST /agent/reader/insert`` virtual reader only: place a card (JSON of ``CardReading``);
-* ``GET /agent/status``         the agent's own view (version, printer, reader), for staff.
+Any program on the kiosk PC can talk to 127.0.0.1, so the agent trusts nothing it is sent: it
+forwards only the routes the pages need (``PAGE_ROUTES``, method and path), and an ID-card
+sign-in is never a request it relays. The page asks ``/agent/read-card``; the agent reads the
+card itself, gets a one-time challenge from the platform, has the vendor SDK compare the face,
+signs the reading with the device key (signing.py) and posts it.
 
-Only the standard library: the kiosk PC needs Python and CUPS, nothing else.
+Routes on the agent's own origin:
+* ``/kiosk/...`` in ``PAGE_ROUTES``  proxied with ``Authorization: Kiosk code:secret``; any other
+                                ``/kiosk/`` path (the sign-in by card, the device endpoints,
+                                print documents) is refused with 404;
+* ``POST /agent/read-card``     whether a card was placed; if so it is read, signed and sent to
+                                the platform's sign-in, whose answer (cookie included) is relayed;
+* ``POST /agent/print``         ``{"job": id}``: fetch the document of that print job (with the
+                                citizen's cookie) when the printer is ready, print it through
+                                CUPS, report the outcome and relay the platform's answer;
+* ``POST /agent/reader/insert`` virtual reader only: place a card (tests and development);
+* ``GET /agent/status``         the agent's own view (version, printer, key), for staff.
+
+Dependencies: the standard library and ``cryptography`` (the device key, Ed25519).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,10 +38,33 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import printer as cups
-from .reader import CardReader, CardReading, ReaderError, VirtualReader
+from .reader import CardReader, FaceComparison, ReaderError, VirtualReader
+from .signing import PAYLOAD_TYPE, DeviceKey
 
-VERSION = "1.0.0"
+VERSION = "1.1.0"
 log = logging.getLogger("kiosk.agent")
+
+# What the kiosk pages request (kiosk/views.py, kiosk.js): method and full path. Everything else
+# under /kiosk/ stays on the agent, above all /kiosk/api/signin/card (only the agent's own signed
+# reading signs anyone in), /kiosk/api/signin/challenge and /kiosk/api/device-key.
+_CASE = r"[A-Za-z0-9-]{1,40}"
+PAGE_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
+    (frozenset(methods), re.compile(pattern))
+    for methods, pattern in (
+        (("GET", "HEAD"), r"/kiosk/(signin|signout|mine|print|enterprise|objection|repair|verify)?"),
+        (("GET", "HEAD"), r"/kiosk/enterprise/[A-Za-z0-9-]{1,40}"),
+        (("GET", "HEAD", "POST"), r"/kiosk/(objection|repair)/[0-9]{1,12}"),
+        (("GET", "HEAD"), rf"/kiosk/cases/{_CASE}"),
+        (("GET", "HEAD"), r"/kiosk/static/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"),
+        (("POST",), r"/kiosk/api/(touch|print|signin/qr|signin/qr/poll)"),
+        (("POST",), rf"/kiosk/api/cases/{_CASE}/receipt"),
+    )
+)
+
+
+def page_route_allowed(method: str, path: str) -> bool:
+    return any(method in methods and pattern.fullmatch(path) for methods, pattern in PAGE_ROUTES)
+
 
 _HOP_BY_HOP = {
     "connection",
@@ -60,7 +92,12 @@ class AgentConfig:
     heartbeat_seconds: float = 30.0
     state_dir: str = ""  # paper counter; empty: no persistence
     request_timeout: float = 60.0
+    device_code: str = ""  # empty: the part of the credential before ":"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def code(self) -> str:
+        return self.device_code or self.credential.partition(":")[0].strip().upper()
 
 
 class Platform:
@@ -123,9 +160,10 @@ class PaperCounter:
 
 
 class Agent:
-    def __init__(self, config: AgentConfig, reader: CardReader) -> None:
+    def __init__(self, config: AgentConfig, reader: CardReader, key: DeviceKey | None = None) -> None:
         self.config = config
         self.reader = reader
+        self.key = key  # None: not enrolled, card sign-in is off (the QR sign-in still works)
         self.platform = Platform(config)
         self.paper = PaperCounter(config.state_dir)
         self.print_lock = threading.Lock()  # one printer, one job at a time
@@ -167,29 +205,72 @@ class Agent:
 
     # --- card sign-in ------------------------------------------------------------------
 
-    def card_signin(self, cookie: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+    def read_card(self, cookie: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
+        """Poll the reader; a placed card is read, its face compared, the reading signed over a
+        fresh challenge and posted to the platform's sign-in. The page sends nothing of it."""
+        if self.key is None:
+            return _json_response(503, _error("device_key_missing", _NO_KEY))
         with self.reader_lock:
             try:
                 reading = self.reader.poll()
             except ReaderError as exc:
-                return _json_response(503, _error("reader_error", "读卡器故障，请使用微信扫码或联系工作人员", str(exc)))
-        if reading is None:
-            return _json_response(200, {"card": False})
-        return self.platform.post_json("/kiosk/api/signin/card", reading.as_payload(), cookie)
+                log.warning("reader error: %s", exc)
+                return _json_response(503, _error("reader_error", _READER_FAILED))
+            if reading is None:
+                return _json_response(200, {"card": False})
+            code, headers, body = self.platform.post_json("/kiosk/api/signin/challenge", {})
+            if code != 200:
+                return code, _content_type(headers), body
+            challenge = json.loads(body)["challenge"]
+            try:
+                face = self.reader.compare_face(reading)
+            except ReaderError as exc:
+                log.warning("face comparison failed: %s", exc)
+                face = FaceComparison()
+            payload = {
+                "type": PAYLOAD_TYPE,
+                "challenge": challenge,
+                "device": self.config.code,
+                "id_number": reading.id_number,
+                "name": reading.name,
+                "valid_until": reading.valid_until,
+                "face_result": face.result,
+                "face_score": None if face.score is None else round(float(face.score), 4),
+                "read_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "reader": reading.reader[:100],
+            }
+            text, signature = self.key.sign_reading(payload)
+            del reading, payload
+        return self.platform.post_json("/kiosk/api/signin/card", {"payload": text, "signature": signature}, cookie)
+
+    def enrol(self) -> tuple[int, dict[str, Any]]:
+        """Send the device key's public half to the platform (``python -m kiosk.agent enrol``)."""
+        assert self.key is not None
+        code, _, body = self.platform.post_json("/kiosk/api/device-key", {"public_key": self.key.public_key_b64()})
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = {}
+        return code, answer if isinstance(answer, dict) else {}
 
     # --- printing ----------------------------------------------------------------------
 
     def print_job(self, job_id: int, cookie: str | None) -> tuple[int, list[tuple[str, str]], bytes]:
         with self.print_lock:
-            code, headers, body = self.platform.request(
-                "GET", f"/kiosk/api/print-jobs/{job_id}/document", headers={"Cookie": cookie or ""}
-            )
-            if code != 200:
-                return code, _content_type(headers), body
-            outcome = cups.print_pdf(
-                body, self.config.printer_queue, title=f"kiosk-job-{job_id}", timeout=self.config.print_timeout
-            )
-            del body  # the report leaves the agent's memory with the job
+            before = cups.printer_status(self.config.printer_queue)
+            if before.state != cups.READY:
+                # Not fetched: the platform cancels the job, and it does not count.
+                outcome = cups.PrintOutcome(False, self.config.printer_queue, None, 0, before, before.state)
+            else:
+                code, headers, body = self.platform.request(
+                    "GET", f"/kiosk/api/print-jobs/{job_id}/document", headers={"Cookie": cookie or ""}
+                )
+                if code != 200:
+                    return code, _content_type(headers), body
+                outcome = cups.print_pdf(
+                    body, self.config.printer_queue, title=f"kiosk-job-{job_id}", timeout=self.config.print_timeout
+                )
+                del body  # the report leaves the agent's memory with the job
             if outcome.ok:
                 self.paper.add(outcome.pages)
             result = {
@@ -208,6 +289,10 @@ class Agent:
                 threading.Thread(target=self.heartbeat_once, daemon=True).start()
                 return _json_response(200 if outcome.ok else 503, data)
             return code, _content_type(headers), answer
+
+
+_NO_KEY = "本终端尚未登记设备密钥，暂不能刷证登录，请使用微信扫码或联系大厅工作人员"
+_READER_FAILED = "读卡器故障，请使用微信扫码或联系工作人员"
 
 
 def _error(code: str, message: str, detail: str = "") -> dict[str, Any]:
@@ -270,9 +355,9 @@ def make_handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             try:
                 if path == "/" and self.command in ("GET", "HEAD"):
                     self._send(302, [("Location", "/kiosk/")], b"")
-                elif path == "/agent/card/signin" and self.command == "POST":
+                elif path == "/agent/read-card" and self.command == "POST":
                     self._body()
-                    self._send(*agent.card_signin(cookie))
+                    self._send(*agent.read_card(cookie))
                 elif path == "/agent/print" and self.command == "POST":
                     job = self._json_in().get("job")
                     if not isinstance(job, int):
@@ -293,12 +378,14 @@ def make_handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
                                 "printer_message": status.message,
                                 "paper_counter": agent.paper.value,
                                 "enabled": agent.enabled,
+                                "device_key": agent.key is not None,
                             },
                         )
                     )
-                elif path.startswith("/kiosk/"):
+                elif page_route_allowed(self.command, path):
                     self._proxy()
                 else:
+                    self._body()
                     self._send(*_json_response(404, _error("not_found", "请求的资源不存在")))
             except OSError as exc:
                 log.warning("platform unreachable: %s", exc)
@@ -311,7 +398,7 @@ def make_handler(agent: Agent) -> type[BaseHTTPRequestHandler]:
             if not isinstance(agent.reader, VirtualReader):
                 self._send(*_json_response(404, _error("not_found", "请求的资源不存在")))
                 return
-            agent.reader.insert(CardReading.from_dict(self._json_in()))
+            agent.reader.insert(self._json_in())
             self._send(*_json_response(200, {"inserted": True}))
 
         def _proxy(self) -> None:

@@ -164,7 +164,7 @@
 
     var pollCard = function () {
       if (done) { return; }
-      json(agent + "/card/signin", {}).then(function (result) {
+      json(agent + "/read-card", {}).then(function (result) {
         if (result.ok && result.data.signed_in) {
           done = true;
           cardStatus.textContent = "身份核验通过，正在进入…";
@@ -244,7 +244,7 @@
     }).then(function (result) {
       window.kioskBusy = false;
       var text = (result.data && result.data.message) || errorText(result, "打印失败，请联系工作人员");
-      showProgress(result.ok && result.data.counted ? "打印完成" : "未能打印", text, true);
+      showProgress(result.ok && result.data.done ? "打印完成" : "未能打印", text, true);
     }).catch(function (error) {
       window.kioskBusy = false;
       showProgress("未能打印", error.message || "打印服务未启动，请联系工作人员", true);

@@ -107,7 +107,7 @@ def start_agent(live_server, world) -> Iterator[Callable[..., RunningAgent]]:
             print_timeout=30,
             request_timeout=30,
         )
-        agent = Agent(config, VirtualReader())
+        agent = Agent(config, VirtualReader(), world.key)
         server = serve(agent)
         started.append((agent, server))
         return RunningAgent(agent, f"http://127.0.0.1:{server.server_address[1]}")

@@ -23,6 +23,7 @@ from backend.records.models import CreditRecord, PenaltyTier
 from backend.records.operations import find_natural_subject
 from backend.subjects.models import Subject
 from kiosk import operations as ops
+from kiosk.agent.signing import PAYLOAD_TYPE, DeviceKey
 from kiosk.models import KioskDevice
 from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
 
@@ -171,6 +172,9 @@ class KioskWorld:
             )
         )
         self.device, self.credential = ops.register_device(Actor.cli("test"), code, "金昌市政务服务中心", "一楼东侧")
+        # The agent's key, enrolled as ``python -m kiosk.agent enrol`` does.
+        self.key = DeviceKey.generate()
+        ops.enrol_device_key(self.device, self.key.public_key_b64())
         db.session.commit()
 
     def refreshed_device(self) -> KioskDevice:
@@ -178,6 +182,30 @@ class KioskWorld:
         device = db.session.get(KioskDevice, self.device.id)
         assert device is not None
         return device
+
+
+def reading_payload(world: KioskWorld, citizen: Citizen, challenge: str, face: str = "pass", **changes) -> dict:
+    """What the agent signs for ``citizen``'s card on ``world``'s kiosk (kiosk/agent/server.py)."""
+    card = citizen.card(face)
+    payload = {
+        "type": PAYLOAD_TYPE,
+        "challenge": challenge,
+        "device": world.device.code,
+        "id_number": card["id_number"],
+        "name": card["name"],
+        "valid_until": card["valid_until"],
+        "face_result": card["face"]["result"],
+        "face_score": card["face"]["score"],
+        "read_at": "2026-12-03T08:00:00Z",
+        "reader": "virtual",
+    }
+    payload.update(changes)
+    return payload
+
+
+def signed_reading(key: DeviceKey, payload: dict) -> dict:
+    text, signature = key.sign_reading(payload)
+    return {"payload": text, "signature": signature}
 
 
 def fresh() -> None:

@@ -18,15 +18,24 @@ from backend.types import utcnow
 from kiosk import operations as ops
 from kiosk.agent.printer import JAMMED, OFFLINE, PAPER_OUT, READY, state_from_reasons
 from kiosk.models import KioskDevice, KioskSession, PrinterState, PrintJob
-from tests.kiosk.helpers import audit_rows
+from tests.kiosk.helpers import audit_rows, reading_payload, signed_reading
 
 
 def kiosk(credential: str) -> dict[str, str]:
     return {"Authorization": f"Kiosk {credential}", "Accept": "application/json"}
 
 
-def sign_in(client, world, citizen, credential: str | None = None):
-    response = client.post("/kiosk/api/signin/card", headers=kiosk(credential or world.credential), json=citizen.card())
+def card_attempt(client, world, citizen, face: str = "pass", **changes):
+    """What the agent does for a placed card: a challenge, the reading signed with its key."""
+    headers = kiosk(world.credential)
+    challenge = client.post("/kiosk/api/signin/challenge", headers=headers, json={})
+    assert challenge.status_code == 200, challenge.json
+    payload = reading_payload(world, citizen, challenge.json["challenge"], face, **changes)
+    return client.post("/kiosk/api/signin/card", headers=headers, json=signed_reading(world.key, payload))
+
+
+def sign_in(client, world, citizen):
+    response = card_attempt(client, world, citizen)
     assert response.status_code == 200, response.json
     return response
 
@@ -63,20 +72,18 @@ def test_a_disabled_kiosk_shows_paused_and_signs_everyone_out(client, world):
 
 
 def test_card_refusals(client, world, kiosk_settings):
-    refused = client.post("/kiosk/api/signin/card", headers=kiosk(world.credential), json=world.first.card("fail"))
+    refused = card_attempt(client, world, world.first, "fail")
     assert refused.status_code == 403 and refused.json["error"]["code"] == "face_not_passed"
     row = audit_rows("kiosk.signin.refused")[0]
     assert world.first.id_number not in str(row.details) and row.details["device"] == world.device.code
-    card = world.first.card() | {"valid_until": "2020-01-01"}
-    assert client.post("/kiosk/api/signin/card", headers=kiosk(world.credential), json=card).status_code == 403
-    bad = world.first.card() | {"id_number": "620302199002302519"}  # checksum fine, no such day
-    assert client.post("/kiosk/api/signin/card", headers=kiosk(world.credential), json=bad).status_code == 422
+    assert card_attempt(client, world, world.first, valid_until="2020-01-01").status_code == 403
+    bad = card_attempt(client, world, world.first, id_number="620302199002302519")  # no such day
+    assert bad.status_code == 422 and bad.json["error"]["code"] == "card_number_invalid"
     assert client.post("/kiosk/api/signin/card", headers=kiosk(world.credential), data="x").status_code == 400
     assert db.session.scalar(sa.select(sa.func.count()).select_from(KioskSession)) == 0
     # Where the hall has no camera, the face comparison can be switched off.
     kiosk_settings(KIOSK_FACE_MATCH_REQUIRED=False)
-    card = world.first.card("not_done")
-    assert client.post("/kiosk/api/signin/card", headers=kiosk(world.credential), json=card).status_code == 200
+    assert card_attempt(client, world, world.first, "not_done").status_code == 200
 
 
 def test_a_session_lives_on_one_kiosk_and_ends_on_idle_or_the_next_card(client, world):
@@ -105,34 +112,65 @@ def test_a_session_lives_on_one_kiosk_and_ends_on_idle_or_the_next_card(client, 
     assert signout.headers["Cache-Control"] == "no-store"
 
 
-def test_free_prints_count_only_what_printed(client, world, kiosk_settings):
-    kiosk_settings(KIOSK_FREE_PRINTS_PER_DAY=1)
+def test_free_prints_count_the_job_not_the_agents_word(client, world, kiosk_settings):
+    """Issue 14, item 13: an agent answering ``ok: false`` after taking the document printed five
+    extra reports. A report counts once its document left the platform, whatever the agent says
+    next; only a job cancelled before its document was handed out does not count."""
+    kiosk_settings(KIOSK_FREE_PRINTS_PER_DAY=2)
     sign_in(client, world, world.first)
     headers = kiosk(world.credential)
 
-    def print_and_report(ok: bool) -> int:
+    def new_job() -> int:
         job = client.post("/kiosk/api/print", headers=headers, json={"kind": "personal"})
         assert job.status_code == 200, job.json
-        document = client.get(f"/kiosk/api/print-jobs/{job.json['job']}/document", headers=headers)
-        assert document.status_code == 200 and document.data.startswith(b"%PDF")
-        again = client.get(f"/kiosk/api/print-jobs/{job.json['job']}/document", headers=headers)
-        assert again.status_code == 409  # the agent fetches once; no second copy leaves
-        result = client.post(
-            f"/kiosk/api/print-jobs/{job.json['job']}/result",
-            headers=headers,
-            json={"ok": ok, "printer_queue": "q", "cups_job_id": "q-1", "pages": 2, "printer_state": "ready"},
-        )
-        assert result.status_code == 200 and result.json["counted"] is ok
         return job.json["job"]
 
-    print_and_report(False)
-    print_and_report(True)
+    def report(job: int, ok: bool, state: str = "ready"):
+        return client.post(
+            f"/kiosk/api/print-jobs/{job}/result",
+            headers=headers,
+            json={"ok": ok, "printer_queue": "q", "cups_job_id": "q-1", "pages": 2, "printer_state": state},
+        )
+
+    # The printer was out of paper before the agent took the document: cancelled, not counted.
+    cancelled = new_job()
+    assert report(cancelled, True).status_code == 409  # nothing printed what was never fetched
+    answer = report(cancelled, False, "paper_out")
+    assert answer.status_code == 200 and answer.json["counted"] is False and "不计入" in answer.json["message"]
+    assert client.get(f"/kiosk/api/print-jobs/{cancelled}/document", headers=headers).status_code == 409
+    assert ops.prints_today(world.first.subject.id) == 0
+
+    # The agent took the document, then said it failed: it counts all the same.
+    for _ in range(2):
+        job = new_job()
+        document = client.get(f"/kiosk/api/print-jobs/{job}/document", headers=headers)
+        assert document.status_code == 200 and document.data.startswith(b"%PDF")
+        again = client.get(f"/kiosk/api/print-jobs/{job}/document", headers=headers)
+        assert again.status_code == 409  # the agent fetches once; no second copy leaves
+        answer = report(job, False)
+        assert answer.status_code == 200 and answer.json["counted"] is True and answer.json["done"] is False
+        assert "已计入" in answer.json["message"]
     refused = client.post("/kiosk/api/print", headers=headers, json={"kind": "personal"})
     assert refused.status_code == 429 and refused.json["error"]["code"] == "free_prints_used"
+    assert ops.prints_today(world.first.subject.id) == 2
     others = client.post(
         "/kiosk/api/print", headers=headers, json={"kind": "personal", "subject": world.second.subject.id}
     )
     assert others.status_code == 403
+
+
+def test_a_job_left_pending_stops_counting_and_is_never_handed_out(client, world, kiosk_settings):
+    kiosk_settings(KIOSK_FREE_PRINTS_PER_DAY=1)
+    sign_in(client, world, world.first)
+    headers = kiosk(world.credential)
+    job = client.post("/kiosk/api/print", headers=headers, json={"kind": "personal"}).json["job"]
+    assert ops.prints_today(world.first.subject.id) == 1  # counted from its creation
+    row = db.session.get(PrintJob, job)
+    row.created_at = utcnow() - dt.timedelta(minutes=11)  # KIOSK_PRINT_JOB_MINUTES is 10
+    db.session.commit()
+    assert ops.prints_today(world.first.subject.id) == 0
+    # Not counted any more, so its document must not come out later either.
+    assert client.get(f"/kiosk/api/print-jobs/{job}/document", headers=headers).status_code == 409
 
 
 def test_a_print_document_is_only_for_the_session_that_asked(client, world):

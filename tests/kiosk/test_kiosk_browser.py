@@ -180,24 +180,38 @@ def test_objection_filed_at_the_kiosk_reaches_the_console_and_its_receipt_prints
     )
 
 
-def test_paper_out_tells_the_citizen_marks_the_fleet_and_does_not_count(page, start_agent, world, client):
+def test_paper_out_tells_the_citizen_marks_the_fleet_and_counts_only_what_left(page, start_agent, world, client):
+    """The printer runs out of paper with the report already handed to it: the citizen is told,
+    the fleet page shows it, and the print counts (the platform cannot tell a failure from a
+    report taken away: issue 14, item 13). The next try meets the known fault before the document
+    is fetched: cancelled, not counted."""
     fresh_empty_queue()
     agent = start_agent(queue=EMPTY_QUEUE)
     sign_in_with_card(page, agent, world.first)
     page.get_by_role("link", name="打印信用报告").click()
-    left_before = page.locator("#prints-left").inner_text()
+    left_before = int(page.locator("#prints-left").inner_text())
     page.locator("[data-print=personal]").click()
     expect(page.locator("#progress-title")).to_have_text("未能打印", timeout=PRINT_WAIT)
     expect(page.locator("#progress-text")).to_contain_text("缺纸")
-    expect(page.locator("#progress-text")).to_contain_text("不计入")
+    expect(page.locator("#progress-text")).to_contain_text("已计入")
 
     job = only_job()
     assert job.state is PrintJobState.FAILED and job.printer_queue == EMPTY_QUEUE and job.cups_job_id
     assert queued_jobs(EMPTY_QUEUE) == []  # cancelled: it must not come out after the refill
-    assert ops.prints_today(world.first.subject.id) == 0
+    assert ops.prints_today(world.first.subject.id) == 1
     assert world.refreshed_device().printer_state is PrinterState.PAPER_OUT
     page.get_by_role("button", name="知道了").click()
-    expect(page.locator("#prints-left")).to_have_text(left_before)
+    expect(page.locator("#prints-left")).to_have_text(str(left_before - 1))
+
+    page.locator("[data-print=personal]").click()
+    expect(page.locator("#progress-title")).to_have_text("未能打印", timeout=PRINT_WAIT)
+    expect(page.locator("#progress-text")).to_contain_text("不计入")
+    fresh()
+    second = db.session.scalars(sa.select(PrintJob).order_by(PrintJob.id.desc())).first()
+    assert second.id != job.id and second.state is PrintJobState.FAILED and second.sent_at is None
+    assert ops.prints_today(world.first.subject.id) == 1
+    page.get_by_role("button", name="知道了").click()
+    expect(page.locator("#prints-left")).to_have_text(str(left_before - 1))
 
     login_as(client, StaffRole.PLATFORM_ADMIN)
     fleet = client.get("/admin/kiosks").get_data(as_text=True)

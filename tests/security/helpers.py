@@ -17,6 +17,7 @@ from backend.extensions import db
 from backend.records.models import CreditRecord
 from backend.staff.models import StaffRole
 from kiosk import operations as kiosk_ops
+from kiosk.agent.signing import PAYLOAD_TYPE, DeviceKey
 from tests.wechat.helpers import Person, department, person_record, verified_person
 
 MP_APPID = "wxmp0000000000test"
@@ -66,6 +67,8 @@ class Callers:
         self.device, credential = kiosk_ops.register_device(
             Actor.cli("test"), "JC-SEC-01", "金昌市政务服务中心", "一楼东侧"
         )
+        self.kiosk_key = DeviceKey.generate()  # the agent's device key (kiosk/README.md)
+        kiosk_ops.enrol_device_key(self.device, self.kiosk_key.public_key_b64())
         db.session.commit()
         self.kiosk_auth = {"Authorization": f"Kiosk {credential}"}
         self.clients: dict[str, Any] = {"kiosk_citizen": app.test_client()}
@@ -85,18 +88,33 @@ class Callers:
         touched = kiosk_client.post("/kiosk/api/touch", json={}, headers=self.kiosk_auth)
         if touched.status_code == 200 and touched.json["signed_in"]:
             return
-        signed_in = kiosk_client.post(
-            "/kiosk/api/signin/card",
-            json={
-                "id_number": self.a.id_number,
-                "name": self.a.name,
-                "valid_until": "2036-01-01",
-                "face": {"result": "pass", "score": 0.93},
-                "reader": "virtual",
-            },
-            headers=self.kiosk_auth,
-        )
+        signed_in = self.kiosk_card_signin(kiosk_client, self.a)
         assert signed_in.status_code == 200, signed_in.json
+
+    def kiosk_card_signin(self, client, person: Person, **kwargs):
+        """What the agent does for ``person``'s card: a challenge, the reading signed with its key."""
+        challenge = client.post("/kiosk/api/signin/challenge", json={}, headers=self.kiosk_auth, **kwargs)
+        assert challenge.status_code == 200, challenge.json
+        text, signature = self.kiosk_key.sign_reading(
+            {
+                "type": PAYLOAD_TYPE,
+                "challenge": challenge.json["challenge"],
+                "device": self.device.code,
+                "id_number": person.id_number,
+                "name": person.name,
+                "valid_until": "2036-01-01",
+                "face_result": "pass",
+                "face_score": 0.93,
+                "read_at": "2026-12-03T08:00:00Z",
+                "reader": "virtual",
+            }
+        )
+        return client.post(
+            "/kiosk/api/signin/card",
+            json={"payload": text, "signature": signature},
+            headers=self.kiosk_auth,
+            **kwargs,
+        )
 
     def record_of(self, person: Person) -> CreditRecord:
         return db.session.scalars(sa.select(CreditRecord).where(CreditRecord.id == person.records[0].id)).one()

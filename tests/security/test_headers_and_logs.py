@@ -106,17 +106,7 @@ def test_https_adds_hsts_and_secure_console_cookies(https_app, callers):
 
 
 def _kiosk_card_signin(client, callers, **kwargs):
-    return client.post(
-        "/kiosk/api/signin/card",
-        json={
-            "id_number": callers.b.id_number,
-            "name": callers.b.name,
-            "valid_until": "2036-01-01",
-            "face": {"result": "pass", "score": 0.95},
-        },
-        headers=callers.kiosk_auth,
-        **kwargs,
-    )
+    return callers.kiosk_card_signin(client, callers.b, **kwargs)
 
 
 def _kiosk_cookie_flags(response) -> set[str]:

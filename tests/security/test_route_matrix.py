@@ -110,7 +110,9 @@ ROWS = [
     Row("kiosk.verify", "GET", "/kiosk/verify", kiosk(200, 200)),
     Row("kiosk.heartbeat", "POST", "/kiosk/api/heartbeat", kiosk(200, 200), body={"printer_state": "ready"}),
     Row("kiosk.touch", "POST", "/kiosk/api/touch", kiosk(200, 200), body={}),
-    Row("kiosk.signin_card", "POST", "/kiosk/api/signin/card", kiosk(422, 422), body={}),
+    Row("kiosk.device_key", "POST", "/kiosk/api/device-key", kiosk(422, 422), body={"public_key": "x"}),
+    Row("kiosk.signin_challenge", "POST", "/kiosk/api/signin/challenge", kiosk(200, 200), body={}),
+    Row("kiosk.signin_card", "POST", "/kiosk/api/signin/card", kiosk(400, 400), body={}),  # no signed reading
     Row("kiosk.qr_ticket", "POST", "/kiosk/api/signin/qr", kiosk(200, 200), body={}),
     Row("kiosk.qr_poll", "POST", "/kiosk/api/signin/qr/poll", kiosk(404, 404), body={"ticket": "unknown"}),
     Row("kiosk.start_print", "POST", "/kiosk/api/print", kiosk(401, 404), body={"subject": 999999999}),

@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 import sqlalchemy as sa
+from test_staff_auth import login_as, post_form
 
 from backend.actors import Actor
 from backend.audit.models import AuditEvent
 from backend.extensions import db
+from backend.issued_reports.content import ReportOptions, build_content
+from backend.records.operations import find_natural_subject, new_natural_subject_row
 from backend.staff.models import StaffRole, StaffUser
+from backend.subjects.models import NameSource, Subject
+from backend.subjects.names import record_verified_name
 from miniprogram_api.auth import hash_token
 from miniprogram_api.models import (
     BindingStatus,
@@ -20,8 +25,19 @@ from miniprogram_api.models import (
     WeChatUser,
 )
 from miniprogram_api.operations import review_enterprise_binding
+from reports.content import CHINA_TZ, ReportKind
 from tests.factories import make_id_number
-from tests.wechat.helpers import API, Person, department, enterprise, face_verify, login, upload, verified_person
+from tests.wechat.helpers import (
+    API,
+    Person,
+    department,
+    enterprise,
+    face_verify,
+    login,
+    person_record,
+    upload,
+    verified_person,
+)
 
 
 def test_session_token_is_opaque_hashed_and_expires(client, fake):
@@ -178,3 +194,81 @@ def test_authorisation_letter_waits_for_staff_review(client, fake):
     assert [(e["uscc"], e["method"], e["status"]) for e in me["enterprises"]] == [
         (uscc, "authorisation_letter", "active")
     ]
+
+
+# --- issue 14, item 5: only a verified source names a person -------------------------------
+
+
+def _personal_report_name(subject) -> str:
+    issued = dt.datetime.now(CHINA_TZ)
+    built = build_content(
+        subject, ReportKind.PERSONAL, ReportOptions(), number="XYJC-TEST", issued_at=issued,
+        valid_until=issued.date() + dt.timedelta(days=30),
+    )  # fmt: skip
+    return built.content.subject.name
+
+
+def _name_events() -> list[AuditEvent]:
+    db.session.expire_all()
+    return list(
+        db.session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.action.like("subject.name.%")).order_by(AuditEvent.id)
+        )
+    )
+
+
+def test_face_verification_corrects_a_name_no_verified_source_wrote(client, fake):
+    """Before: a kiosk sign-in gave a new ID number a made-up name, the real person's face
+    verification kept it, and her personal report printed it. After: WeChat's verified name
+    replaces it, and the disagreement is logged and marked for staff."""
+    number = make_id_number(407)
+    # What the unsigned kiosk sign-in wrote (a row without a name source, as before 0010).
+    db.session.execute(sa.insert(Subject), [new_natural_subject_row(number, "王假名")])
+    db.session.commit()
+    person = Person("张明华", number, "o-real")
+    person.token = login(client, fake, person.openid)
+    verified = face_verify(client, fake, person)
+    assert verified.status_code == 200 and verified.json["name"] == "张明华"
+    subject = person.subject
+    db.session.refresh(subject)
+    assert subject.reveal_name() == "张明华" and subject.name_source is NameSource.WECHAT_FACE
+    assert subject.name_verified_at is not None and subject.name_discrepancy_at is not None
+    assert _personal_report_name(subject) == "张明华"
+    events = _name_events()
+    assert [e.action for e in events] == ["subject.name.verified", "subject.name.discrepancy"]
+    assert events[0].details == {"source": "wechat_face", "replaced_source": None}
+    assert all("王假名" not in str(e.details) and "张明华" not in str(e.details) for e in events)
+
+    # Staff see the mark on the subject page.
+    login_as(client, StaffRole.PLATFORM_ADMIN)
+    page = post_form(client, f"/admin/subjects/{subject.id}", {"reason": "核对姓名来源"}).get_data(as_text=True)
+    assert 'id="name-discrepancy"' in page and "微信人脸核身（已核验）" in page
+
+
+def test_a_verified_name_is_never_overwritten_by_another_source(client, fake):
+    number = make_id_number(408)
+    dept = department()
+    # The chip read at an enrolled kiosk verified the name first.
+    db.session.execute(sa.insert(Subject), [new_natural_subject_row(number, "张明华")])
+    subject = find_natural_subject(number)
+    record_verified_name(Actor.cli("test"), subject, "张明华", NameSource.KIOSK_CARD)
+    db.session.commit()
+    # A department's record naming the person differently changes nothing.
+    person_record(dept, Person("张明", number, "o-dept"))
+    db.session.commit()
+    db.session.refresh(subject)
+    assert subject.reveal_name() == "张明华"
+    # WeChat verifies the number with another name (a name change, a clerical error somewhere):
+    # the verification stands, the verified name is kept and staff are told.
+    person = Person("张铭华", number, "o-other-name")
+    person.token = login(client, fake, person.openid)
+    assert face_verify(client, fake, person).status_code == 200
+    db.session.refresh(subject)
+    assert subject.reveal_name() == "张明华" and subject.name_source is NameSource.KIOSK_CARD
+    assert subject.name_discrepancy_at is not None
+    [event] = _name_events()
+    assert event.action == "subject.name.discrepancy"
+    assert event.details == {"source": "wechat_face", "kept_source": "kiosk_card", "corrected": False}
+    # The same verified name again is no discrepancy: a name with a full-width space still agrees.
+    assert record_verified_name(Actor.cli("test"), subject, "张　明华", NameSource.WECHAT_FACE)
+    assert len(_name_events()) == 1
