@@ -5,14 +5,14 @@ Sessions signed in before this revision lived in the cookie alone: they are not 
 so every member of staff signs in again (with the one-time code every role now needs).
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0010
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
