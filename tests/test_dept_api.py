@@ -277,3 +277,23 @@ def test_openapi_documents_records_and_security(client):
     for name in ("decision_number", "publicity_end_date", "source_department_code", "fine_amount"):
         assert name in request_schema
     assert "/api/dept/v1/batches/{batch_id}" in spec["paths"]
+
+
+def test_representative_id_number_from_the_api_is_stored_encrypted(client, dept_key):
+    department, key_id, secret = dept_key
+    department.registers_subjects = True
+    db.session.commit()
+    number = make_id_number(38)
+    good = record(1, legal_representative_id_number=number, legal_representative_id_type="居民身份证")
+    bad = record(2, legal_representative_id_number="62030219900307001")  # 17 characters
+    response = post(client, key_id, secret, {"records": [good, bad]})
+    assert response.status_code == 200, response.json
+    assert response.json["created"] == 1 and response.json["unknown_fields"] == []
+    (error,) = response.json["errors"]
+    assert (error["index"], error["field"]) == (1, "legal_representative_id_number")
+    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == good["uscc"]))
+    assert subject.reveal_legal_representative_id_number() == number
+    with db.engine.connect() as conn:
+        for table in ("credit_record", "subject", "import_row_error", "audit_event"):
+            for values in conn.execute(sa.text(f"SELECT * FROM {table}")):
+                assert number not in " ".join(str(v) for v in values), table
