@@ -170,3 +170,36 @@ def test_staff_may_reinstate_or_reject_a_suspended_binding(client, fake):
                               "窗口核验法定代表人身份证明书")  # fmt: skip
     db.session.commit()
     assert db.session.get(EnterpriseBinding, binding.id).status is BindingStatus.ACTIVE
+
+
+def test_a_new_registered_representative_suspends_the_previous_ones_binding(client, fake):
+    dept = registering_department()
+    person = verified_person(client, fake, "王建国", 707)
+    uscc = company(dept, "王建国", person.id_number)
+    bound = bind(client, person, uscc)
+    assert bound.status_code == 201 and bound.json["status"] == "active"
+    # 市场监管 registers a new representative: the former one no longer acts for the enterprise.
+    dept = db.session.merge(dept)
+    write_records(record_input(dept, uscc=uscc, subject_name=COMPANY, legal_representative="李新",
+                               legal_representative_id_number=make_id_number(708)))  # fmt: skip
+    db.session.commit()
+    binding = db.session.get(EnterpriseBinding, bound.json["id"])
+    assert binding.status is BindingStatus.SUSPENDED and "法定代表人" in binding.suspension_reason
+    assert client.get(f"{API}/me/records?uscc={uscc}", headers=person.headers).status_code == 404
+    assert db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == SUSPENDED_TOPIC)).one().payload == {
+        "binding_id": binding.id
+    }
+    # A record from a department that does not register subjects changes no representative.
+    other = department_named("SW", "金昌市税务局", 2)
+    write_records(record_input(other, uscc=uscc, subject_name=COMPANY, legal_representative="王建国",
+                               legal_representative_id_number=person.id_number))  # fmt: skip
+    db.session.commit()
+    enterprise = db.session.scalar(sa.select(Subject).where(Subject.uscc == uscc))
+    assert enterprise.legal_representative == "李新"
+    assert enterprise.reveal_legal_representative_id_number() == make_id_number(708)
+
+
+def department_named(code: str, name: str, n: int):
+    from tests.factories import make_department
+
+    return make_department(code=code, name=name, n=n)
