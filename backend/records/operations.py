@@ -366,12 +366,21 @@ class RecordWriter:
             by_columns.setdefault(tuple(sorted(change)), []).append({**change, "updated_at": now})
         for rows in by_columns.values():
             db.session.execute(sa.update(Subject), rows)
-        suspend_unbacked_bindings(
+        suspended = suspend_unbacked_bindings(
             db.session.connection(),
             subject_ids=[change["id"] for change in changes],
             reason=BINDING_SUSPENDED_REPRESENTATIVE_CHANGED,
             now=now,
         )
+        for binding_id in suspended:
+            record_event(
+                self.actor,
+                "mp.enterprise.suspend",
+                target_type="wechat_enterprise_binding",
+                target_id=binding_id,
+                reason="登记机关报送的法定代表人已变更",
+                details={"batch": self.batch_id},
+            )
 
 
 def _sealed_representative_id(number: str) -> dict:

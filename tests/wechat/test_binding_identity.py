@@ -185,6 +185,8 @@ def test_a_new_registered_representative_suspends_the_previous_ones_binding(clie
     db.session.commit()
     binding = db.session.get(EnterpriseBinding, bound.json["id"])
     assert binding.status is BindingStatus.SUSPENDED and "法定代表人" in binding.suspension_reason
+    audit = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "mp.enterprise.suspend")).one()
+    assert audit.target_id == str(binding.id)
     assert client.get(f"{API}/me/records?uscc={uscc}", headers=person.headers).status_code == 404
     assert db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == SUSPENDED_TOPIC)).one().payload == {
         "binding_id": binding.id
