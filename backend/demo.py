@@ -52,6 +52,8 @@ class DeptSpec:
     abbreviation: str  # prefix of penalty decision numbers
     licence_prefix: str | None = None
     court_code: str | None = None  # courts: 甘03 in （2025）甘03执123号
+    # Registering authorities (市场监管, 民政, 机构编制): their records set subjects' names.
+    registers_subjects: bool = False
 
     @property
     def uscc(self) -> str:
@@ -61,7 +63,7 @@ class DeptSpec:
 
 DEPARTMENTS: tuple[DeptSpec, ...] = (
     DeptSpec("fgw", "市发展改革委", "620300", "01392061", "金发改罚"),
-    DeptSpec("scjg", "市市场监管局", "620300", "MB1N6725", "金市监罚", "金市监许"),
+    DeptSpec("scjg", "市市场监管局", "620300", "MB1N6725", "金市监罚", "金市监许", registers_subjects=True),
     DeptSpec("sw", "市税务局", "620300", "MB1L0731", "金税罚"),
     DeptSpec("sthj", "市生态环境局", "620300", "MB1P2083", "金环罚", "金环许"),
     DeptSpec("zj", "市住建局", "620300", "01392088", "金建罚", "金建许"),
@@ -72,6 +74,8 @@ DEPARTMENTS: tuple[DeptSpec, ...] = (
     DeptSpec("zjfy", "市中级人民法院", "620300", "01392117", "金中法", court_code="甘03"),
     DeptSpec("jcfy", "金川区人民法院", "620302", "01398452", "金川法", court_code="甘0302"),
     DeptSpec("ycfy", "永昌县人民法院", "620321", "22436075", "永法", court_code="甘0321"),
+    DeptSpec("mz", "市民政局", "620300", "01392141", "金民罚", registers_subjects=True),
+    DeptSpec("bb", "市委编办", "620300", "01392168", "金编", registers_subjects=True),
 )
 COURTS = ("zjfy", "jcfy", "ycfy")
 
@@ -874,7 +878,12 @@ def generate_demo_data(
     settings = settings or current_app.extensions["settings"]
     departments = {
         spec.code: create_department(
-            actor, code=spec.code, name=spec.name, uscc=spec.uscc, abbreviation=spec.abbreviation
+            actor,
+            code=spec.code,
+            name=spec.name,
+            uscc=spec.uscc,
+            abbreviation=spec.abbreviation,
+            registers_subjects=spec.registers_subjects,
         ).id
         for spec in DEPARTMENTS
     }

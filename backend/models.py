@@ -20,7 +20,7 @@ from .imports.models import ImportBatch, ImportRowError, ImportStatus
 from .issued_reports.models import IssuedReport, IssuedReportRecord, ReportStatus
 from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from .staff.models import StaffRole, StaffSession, StaffUser
-from .subjects.models import Subject, SubjectKind
+from .subjects.models import Subject, SubjectKind, SubjectNameDiscrepancy
 from .workdays.models import CalendarOverride, CalendarYear
 from .workflows.models import *  # noqa: F403  (workflows, materials, commitments, outbox)
 
@@ -47,4 +47,5 @@ __all__ = [
     "StaffUser",
     "Subject",
     "SubjectKind",
+    "SubjectNameDiscrepancy",
 ]

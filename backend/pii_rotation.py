@@ -64,7 +64,7 @@ def encrypted_tables() -> list[EncryptedTable]:
     from .departments.operations import SECRET_CONTEXT
     from .staff.models import StaffUser
     from .staff.operations import TOTP_CONTEXT
-    from .subjects.models import Subject
+    from .subjects.models import LEGAL_REPRESENTATIVE_ID_CONTEXT, Subject
     from .workflows.commitments.models import CreditCommitment
     from .workflows.objections.models import Objection
     from .workflows.repairs.models import RepairApplication
@@ -79,6 +79,7 @@ def encrypted_tables() -> list[EncryptedTable]:
             (
                 EncryptedColumn("id_number_encrypted", _fixed("subject.id_number")),
                 EncryptedColumn("name_encrypted", _fixed("subject.name")),
+                EncryptedColumn("legal_representative_id_number_encrypted", _fixed(LEGAL_REPRESENTATIVE_ID_CONTEXT)),
             ),
             key_id_column="pii_key_id",
         ),

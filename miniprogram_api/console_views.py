@@ -45,6 +45,7 @@ BINDING_STATUS_LABELS = {
     BindingStatus.ACTIVE: "已生效",
     BindingStatus.REJECTED: "已驳回",
     BindingStatus.REVOKED: "已解除",
+    BindingStatus.SUSPENDED: "已暂停（待审核）",
 }
 METHOD_LABELS = {BindingMethod.LEGAL_REPRESENTATIVE: "法定代表人", BindingMethod.AUTHORISATION_LETTER: "授权委托书"}
 ATTEMPT_STATUS_LABELS = {
@@ -83,9 +84,15 @@ def _person_masked(subject: Subject | None) -> str:
     return mask_name(subject.reveal_name()) if subject is not None else ""
 
 
+# Staff review letters, and legal-representative bindings that were suspended (issue 14, item 3).
+_REVIEWED_HERE = sa.or_(
+    EnterpriseBinding.method == BindingMethod.AUTHORISATION_LETTER, EnterpriseBinding.suspended_at.is_not(None)
+)
+
+
 def _binding_or_404(binding_id: int) -> EnterpriseBinding:
     binding = db.session.get(EnterpriseBinding, binding_id)
-    if binding is None or binding.method is not BindingMethod.AUTHORISATION_LETTER:
+    if binding is None or (binding.method is not BindingMethod.AUTHORISATION_LETTER and binding.suspended_at is None):
         abort(404)
     return binding
 
@@ -97,7 +104,7 @@ def _binding_or_404(binding_id: int) -> EnterpriseBinding:
 @require_role(ADMIN, AUDITOR)
 def wechat_bindings():
     status = request.args.get("status") or BindingStatus.PENDING_REVIEW.value
-    query = sa.select(EnterpriseBinding).where(EnterpriseBinding.method == BindingMethod.AUTHORISATION_LETTER)
+    query = sa.select(EnterpriseBinding).where(_REVIEWED_HERE)
     if status in {s.value for s in BindingStatus}:
         query = query.where(EnterpriseBinding.status == BindingStatus(status))
     else:
@@ -142,7 +149,7 @@ def _render_binding(binding: EnterpriseBinding, form: BindingReviewForm, status:
         openid=mask_openid(user.openid if user else None),
         material=material,
         form=form,
-        may_act=current_staff().role is ADMIN and binding.status is BindingStatus.PENDING_REVIEW,
+        may_act=current_staff().role is ADMIN and binding.status in ops.REVIEWABLE_STATUSES,
         status_labels=BINDING_STATUS_LABELS,
         method_labels=METHOD_LABELS,
         local_time=local_time_text,

@@ -26,7 +26,18 @@ NAME_INVALID = "请填写与身份证一致的姓名"
 
 # Enterprises.
 ENTERPRISE_NOT_FOUND = "未找到该企业，请核对统一社会信用代码"
-NOT_LEGAL_REPRESENTATIVE = "您的实名信息与该企业登记的法定代表人不一致，请上传授权委托书"
+NOT_LEGAL_REPRESENTATIVE = "您的身份证号码与该企业登记的法定代表人证件号码不一致，请上传授权委托书"
+REPRESENTATIVE_ID_UNKNOWN = "登记机关尚未报送该企业法定代表人的证件号码，暂不能按法定代表人绑定，请上传授权委托书"
+BINDING_SUSPENDED_NAME_ONLY = (
+    "平台已改为按身份证号码核验法定代表人，该绑定仅凭姓名一致建立，已暂停。"
+    "请上传授权委托书重新绑定，或待登记机关报送法定代表人证件号码后重新绑定。"
+)
+BINDING_SUSPENDED_REPRESENTATIVE_CHANGED = (
+    "登记机关报送的该企业法定代表人已不是您，绑定已暂停。如仍需代企业办理，请上传授权委托书。"
+)
+BINDING_SUSPENDED_NOTE = "请进入小程序重新绑定"
+BINDING_TYPE_LABEL = "企业绑定"
+BINDING_SUSPENDED_PHRASE = "已暂停"
 LETTER_REQUIRED = "请上传加盖企业公章的授权委托书"
 LETTER_NOT_AUTHORISATION = "所选材料不是授权委托书，请上传时选择“授权委托书”"
 BINDING_EXISTS = "您已绑定或正在申请绑定该企业"
@@ -66,6 +77,8 @@ SKIP_NO_TEMPLATE = "未配置“{title}”订阅消息模板"
 SKIP_CASE_NOT_FOUND = "案件不存在"
 SKIP_REPORT_NOT_FOUND = "报告不存在"
 SKIP_REPORT_NOT_VALID = "报告{status}，无需提醒"
+SKIP_BINDING_NOT_FOUND = "企业绑定不存在"
+SKIP_BINDING_NOT_SUSPENDED = "企业绑定已恢复或已解除，无需通知"
 # phrase values: at most 5 Chinese characters (WeChat's rule for "phrase" fields).
 ACTION_PHRASES = {
     "accept": "已受理",

@@ -79,7 +79,9 @@ class FaceVerification(db.Model):
 
 
 class BindingMethod(enum.Enum):
-    LEGAL_REPRESENTATIVE = "legal_representative"  # verified name = registered 法定代表人
+    # The verified person's ID number = the registered 法定代表人证件号码 (by keyed hash). Bindings
+    # made before that check compared names only: migration 0009 suspended them.
+    LEGAL_REPRESENTATIVE = "legal_representative"
     AUTHORISATION_LETTER = "authorisation_letter"  # 授权委托书, reviewed by platform staff
 
 
@@ -88,6 +90,9 @@ class BindingStatus(enum.Enum):
     PENDING_REVIEW = "pending_review"
     REJECTED = "rejected"
     REVOKED = "revoked"
+    # No longer backed by the registration data (a name-only binding, or the registered
+    # representative changed): no access until staff reinstate it or the holder binds again.
+    SUSPENDED = "suspended"
 
 
 class EnterpriseBinding(db.Model):
@@ -117,8 +122,17 @@ class EnterpriseBinding(db.Model):
     reviewed_at: Mapped[dt.datetime | None]
     reviewed_by_label: Mapped[str | None] = mapped_column(sa.String(100))
     review_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    suspended_at: Mapped[dt.datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
     subject: Mapped[Subject] = relationship(foreign_keys=[subject_id])
+
+    @property
+    def status_reason(self) -> str | None:
+        """Why the binding is in its state, for its holder (a suspension or a rejection)."""
+        if self.status is BindingStatus.SUSPENDED:
+            return self.suspension_reason
+        return self.review_reason
 
 
 class KioskLoginTicket(db.Model):

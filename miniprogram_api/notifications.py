@@ -46,8 +46,9 @@ from backend.workflows.objections.models import Objection
 from backend.workflows.repairs.models import RepairApplication
 
 from . import messages as msg
+from .binding_suspension import SUSPENDED_TOPIC
 from .client import NOT_SUBSCRIBED, WeChatError, mp_api
-from .models import MessageAttempt, MessageAttemptStatus, MpSubscription, WeChatUser
+from .models import BindingStatus, EnterpriseBinding, MessageAttempt, MessageAttemptStatus, MpSubscription, WeChatUser
 from .operations import REPORT_EXPIRING_TOPIC, REPORT_READY_TOPIC, queue_report_expiry_reminders
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ PAGES = {
     "case_progress": "pages/case/detail?type={case_type}&number={number}",
     "report_ready": "pages/report/detail?number={number}",
     "deadline": "pages/report/detail?number={number}",
+    "binding": "pages/enterprise/bindings",
 }
 REPORT_REVOKED_TOPIC = "report.revoked"  # queued by backend/issued_reports/operations.py
 # Which purpose (template) each topic uses: the console filters message attempts by it.
@@ -91,6 +93,8 @@ TOPIC_PURPOSES = {
     REPORT_READY_TOPIC: "report_ready",
     REPORT_EXPIRING_TOPIC: "deadline",
     REPORT_REVOKED_TOPIC: "deadline",
+    # A suspended enterprise binding is progress of the holder's own application: its template.
+    SUSPENDED_TOPIC: "case_progress",
 }
 JOB_UNITS_KEY = "job_units"
 
@@ -103,6 +107,7 @@ def register(app) -> None:
     handlers[REPORT_READY_TOPIC] = handle_report_ready
     handlers[REPORT_EXPIRING_TOPIC] = handle_report_expiring
     handlers[REPORT_REVOKED_TOPIC] = handle_report_revoked
+    handlers[SUSPENDED_TOPIC] = handle_binding_suspended
     # The jobs pass (backend/jobs.py) runs this each time, before it delivers the outbox.
     app.extensions.setdefault(JOB_UNITS_KEY, {})["wechat-report-expiry"] = queue_report_expiry_reminders
 
@@ -352,3 +357,25 @@ def handle_report_revoked(delivery: OutboxDelivery) -> None:
     user = recipient_for(f"citizen:{report.issued_by_id}")
     page = PAGES["deadline"].format(number=report.number)
     _send(delivery, user, "deadline", _settings().WECHAT_TEMPLATE_DEADLINE, values, page)
+def handle_binding_suspended(delivery: OutboxDelivery) -> None:
+    """An enterprise binding was suspended (binding_suspension.py): to the WeChat user who holds
+    it. The message names the enterprise by its USCC (public) and says what to do; the reason in
+    full is in the bindings list."""
+    binding = db.session.get(EnterpriseBinding, int(delivery.payload.get("binding_id") or 0))
+    if binding is None:
+        _record(delivery, MessageAttemptStatus.SKIPPED, error=msg.SKIP_BINDING_NOT_FOUND)
+        return
+    if binding.status is not BindingStatus.SUSPENDED:
+        _record(delivery, MessageAttemptStatus.SKIPPED, error=msg.SKIP_BINDING_NOT_SUSPENDED)
+        return
+    user = db.session.get(WeChatUser, binding.user_id)
+    if user is not None and user.appid != _settings().WECHAT_MP_APPID:
+        user = None
+    values = {
+        "number": binding.subject.uscc or "",
+        "case_type": msg.BINDING_TYPE_LABEL,
+        "progress": msg.BINDING_SUSPENDED_PHRASE,
+        "note": _thing(msg.BINDING_SUSPENDED_NOTE),
+        "time": local_time_text(binding.suspended_at or utcnow()),
+    }
+    _send(delivery, user, "case_progress", _settings().WECHAT_TEMPLATE_CASE_PROGRESS, values, PAGES["binding"])

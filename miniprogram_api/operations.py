@@ -237,10 +237,6 @@ def find_enterprise(uscc: str) -> Subject:
     return subject
 
 
-def _normalise_name(name: str | None) -> str:
-    return "".join((name or "").split())
-
-
 def bind_enterprise(
     actor: Actor,
     user: WeChatUser,
@@ -250,8 +246,10 @@ def bind_enterprise(
     material_id: int | None = None,
     now: dt.datetime | None = None,
 ) -> EnterpriseBinding:
-    """A verified person binds an enterprise: at once when their verified name is the registered
-    legal representative's, or after staff review of an uploaded authorisation letter."""
+    """A verified person binds an enterprise: at once when their own ID number is the registered
+    法定代表人证件号码 (compared by keyed hash; a name proves nothing, two people share it), or
+    after staff review of an uploaded authorisation letter. An enterprise whose registering
+    department has not sent the representative's number can be bound by letter only."""
     assert user.subject_id is not None and user.subject is not None
     now = now or utcnow()
     enterprise = find_enterprise(uscc)
@@ -265,17 +263,22 @@ def bind_enterprise(
     if live is not None:
         raise Conflict(msg.BINDING_EXISTS, code="binding_exists")
     if method is BindingMethod.LEGAL_REPRESENTATIVE:
-        registered = _normalise_name(enterprise.legal_representative)
-        verified = _normalise_name(user.subject.reveal_name())
-        if not registered or not hmac.compare_digest(registered.encode(), verified.encode()):
+        registered = enterprise.legal_representative_id_number_hash
+        verified = user.subject.id_number_hash or ""
+        refusal = None
+        if not registered:
+            refusal = ("no_registered_id", msg.REPRESENTATIVE_ID_UNKNOWN, "representative_id_unknown")
+        elif not hmac.compare_digest(registered.encode(), verified.encode()):
+            refusal = ("id_mismatch", msg.NOT_LEGAL_REPRESENTATIVE, "not_legal_representative")
+        if refusal is not None:
             record_event(
                 actor,
                 "mp.enterprise.bind_refused",
                 target=enterprise,
                 subject_id=user.subject_id,
-                details={"uscc": enterprise.uscc, "method": method.value},
+                details={"uscc": enterprise.uscc, "method": method.value, "reason": refusal[0]},
             )
-            raise Forbidden(msg.NOT_LEGAL_REPRESENTATIVE, code="not_legal_representative")
+            raise Forbidden(refusal[1], code=refusal[2])
         status = BindingStatus.ACTIVE
     else:
         if material_id is None:
@@ -305,6 +308,9 @@ def bind_enterprise(
     return binding
 
 
+REVIEWABLE_STATUSES = (BindingStatus.PENDING_REVIEW, BindingStatus.SUSPENDED)
+
+
 def review_enterprise_binding(
     actor: Actor,
     binding: EnterpriseBinding,
@@ -313,17 +319,31 @@ def review_enterprise_binding(
     *,
     now: dt.datetime | None = None,
 ) -> EnterpriseBinding:
-    """Platform staff decide on an authorisation letter (console: miniprogram_api/console_views.py);
+    """Platform staff decide on an authorisation letter, or on a suspended legal-representative
+    binding after checking the representative offline (console: miniprogram_api/console_views.py);
     a rejection needs a reason, which the applicant's binding keeps."""
     from backend.workflows.common import is_platform_staff
 
     if not is_platform_staff(actor):
         raise Forbidden("只有平台管理员可以审核企业授权", code="forbidden")
-    if binding.status is not BindingStatus.PENDING_REVIEW:
+    if binding.status not in REVIEWABLE_STATUSES:
         raise Conflict(msg.BINDING_REVIEWED, code="binding_reviewed")
     text = (reason or "").strip()
     if not approve and not text:
         raise ApiError("驳回须填写理由", code="reason_required")
+    was = binding.status
+    if approve and was is BindingStatus.SUSPENDED:
+        # The holder may have bound again meanwhile: one live binding per user and enterprise.
+        live = db.session.scalar(
+            sa.select(EnterpriseBinding.id).where(
+                EnterpriseBinding.user_id == binding.user_id,
+                EnterpriseBinding.subject_id == binding.subject_id,
+                EnterpriseBinding.id != binding.id,
+                EnterpriseBinding.status.in_((BindingStatus.ACTIVE, BindingStatus.PENDING_REVIEW)),
+            )
+        )
+        if live is not None:
+            raise Conflict(msg.BINDING_EXISTS, code="binding_exists")
     binding.status = BindingStatus.ACTIVE if approve else BindingStatus.REJECTED
     binding.reviewed_at = now or utcnow()
     binding.reviewed_by_label = actor.label[:100]
@@ -335,7 +355,7 @@ def review_enterprise_binding(
         target=binding,
         subject_id=binding.person_subject_id,
         reason=text[:200] or None,
-        details={"approved": approve, "enterprise": binding.subject_id},
+        details={"approved": approve, "enterprise": binding.subject_id, "was": was.value},
     )
     return binding
 

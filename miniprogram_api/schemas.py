@@ -51,10 +51,14 @@ class BindingOut(Schema):
     name = fields.Function(lambda b: b.subject.name, metadata={"description": "企业名称"})
     method = fields.Enum(BindingMethod, by_value=True, metadata={"description": "法定代表人 / 授权委托书"})
     status = fields.Function(
-        lambda b: b.status.value, metadata={"description": "active / pending_review / rejected / revoked"}
+        lambda b: b.status.value,
+        metadata={"description": "active / pending_review / rejected / revoked / suspended（暂停，见 status_reason）"},
     )
     created_at = UtcDateTime()
     review_reason = fields.String(allow_none=True, metadata={"description": "驳回理由"})
+    status_reason = fields.String(
+        allow_none=True, metadata={"description": "当前状态的原因：暂停的原因和如何恢复，或驳回理由"}
+    )
 
 
 class BindingResultOut(BindingOut):

@@ -59,6 +59,15 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     "admin.department": [("/admin/departments/{market}", ADMIN_AUDITOR)],
     "admin.issue_key": [("/admin/departments/{market}/keys", ADMIN_POST)],
     "admin.revoke_key": [("/admin/departments/{market}/keys/{key}/revoke", ADMIN_POST)],
+    "admin.toggle_registers_subjects": [("/admin/departments/{market}/registers-subjects", ADMIN_POST)],
+    # Subject names other departments sent (admins resolve, auditors read).
+    "admin.name_discrepancies": [("/admin/subjects/name-discrepancies", ADMIN_AUDITOR)],
+    "admin.accept_name_discrepancy": [
+        ("/admin/subjects/name-discrepancies/999999/accept", row(302, 404, 403, 403, 403))
+    ],
+    "admin.dismiss_name_discrepancy": [
+        ("/admin/subjects/name-discrepancies/999999/dismiss", row(302, 404, 403, 403, 403))
+    ],
     "admin.subjects": [("/admin/subjects", EVERYONE)],
     "admin.subject": [("/admin/subjects/{subject}", OWN_DEPARTMENT)],
     "admin.records": [("/admin/records", EVERYONE)],

@@ -217,3 +217,10 @@ def test_demo_commands_refused_in_production(tmp_path):
 def test_enterprises_must_be_positive(runner, bad):
     result = runner.invoke(args=["credit", "demo-data", "--enterprises", bad, "--seed", "1"])
     assert result.exit_code != 0
+
+
+def test_registering_authorities_are_flagged(app, runner):
+    """市场监管, 民政 and 机构编制 register subjects: their names are the public ones (issue 14, item 6)."""
+    _run_demo(runner)
+    flagged = set(db.session.scalars(sa.select(Department.name).where(Department.registers_subjects)))
+    assert flagged == {"市市场监管局", "市民政局", "市委编办"}

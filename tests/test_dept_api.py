@@ -323,3 +323,23 @@ def test_canonical_query_reference_vector():
         "s3cret", "GET", "/api/dept/v1/batches/7", b"", 1767225600, "abcdefghijklmnop", query="b=2&a=1"
     )
     assert signature == "fc837e6109029553ce589efbfd418fe5c7cf0437b3563411344373fe62b8f81d"
+
+
+def test_representative_id_number_from_the_api_is_stored_encrypted(client, dept_key):
+    department, key_id, secret = dept_key
+    department.registers_subjects = True
+    db.session.commit()
+    number = make_id_number(38)
+    good = record(1, legal_representative_id_number=number, legal_representative_id_type="居民身份证")
+    bad = record(2, legal_representative_id_number="62030219900307001")  # 17 characters
+    response = post(client, key_id, secret, {"records": [good, bad]})
+    assert response.status_code == 200, response.json
+    assert response.json["created"] == 1 and response.json["unknown_fields"] == []
+    (error,) = response.json["errors"]
+    assert (error["index"], error["field"]) == (1, "legal_representative_id_number")
+    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == good["uscc"]))
+    assert subject.reveal_legal_representative_id_number() == number
+    with db.engine.connect() as conn:
+        for table in ("credit_record", "subject", "import_row_error", "audit_event"):
+            for values in conn.execute(sa.text(f"SELECT * FROM {table}")):
+                assert number not in " ".join(str(v) for v in values), table

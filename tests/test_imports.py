@@ -450,3 +450,57 @@ def test_open_import_file_reads_header_eagerly(tmp_path):
     assert parsed.implied_category is RecordCategory.PENALTY
     with pytest.raises(ImportFileError, match="表示同一字段"):
         open_import_file("当事人名称,行政相对人名称\n".encode(), "dup.csv")
+
+
+def _registering(dept):
+    dept.registers_subjects = True
+    db.session.commit()
+    return dept
+
+
+def test_representative_id_number_imported_encrypted_from_csv_and_xlsx(app, dept, tmp_path):
+    """法定代表人证件号码 (national column name) is kept encrypted with a keyed hash (issue 14, item 3)."""
+    _registering(dept)
+    first, second = make_id_number(301), make_id_number(302)
+    path = tmp_path / "rep.csv"
+    path.write_bytes(to_csv([penalty_row(1, **{"法定代表人证件类型": "身份证", "法定代表人证件号码": first})]))
+    assert import_file(Actor.cli("t"), dept, path).created_count == 1
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["行政相对人名称", "统一社会信用代码", "法定代表人", "法定代表人证件号码", "行政许可决定文书号",
+               "许可证书名称", "许可决定日期"])  # fmt: skip
+    ws.append(["金昌宏达食品有限公司", make_uscc(2), "李四", second, "金市监许〔2026〕9号", "食品经营许可证",
+               dt.datetime(2026, 3, 2)])  # fmt: skip
+    xlsx = tmp_path / "rep.xlsx"
+    wb.save(xlsx)
+    batch = import_file(Actor.cli("t"), dept, xlsx, today=D(2026, 11, 26))
+    db.session.commit()
+    assert batch.created_count == 1 and batch.error_count == 0
+    by_uscc = {s.uscc: s for s in db.session.scalars(sa.select(Subject))}
+    assert by_uscc[make_uscc(1)].reveal_legal_representative_id_number() == first
+    assert by_uscc[make_uscc(2)].reveal_legal_representative_id_number() == second
+    assert by_uscc[make_uscc(2)].legal_representative_id_number_masked == second[:4] + "*" * 10 + second[-4:]
+    with db.engine.connect() as conn:
+        for table in ("subject", "credit_record", "import_row_error", "import_batch", "audit_event"):
+            for values in conn.execute(sa.text(f"SELECT * FROM {table}")):
+                flat = " ".join(str(v) for v in values)
+                assert first not in flat and second not in flat, table
+
+
+def test_invalid_representative_id_number_is_a_row_error(app, dept, tmp_path):
+    _registering(dept)
+    rows = [
+        # The checksum is right, the birth date (30 February) is not.
+        penalty_row(1, **{"法定代表人证件类型": "", "法定代表人证件号码": "620302199002302519"}),
+        penalty_row(2, **{"法定代表人证件类型": "护照", "法定代表人证件号码": "E12345678"}),  # not comparable
+    ]
+    path = tmp_path / "bad-rep.csv"
+    path.write_bytes(to_csv(rows))
+    batch = import_file(Actor.cli("t"), dept, path)
+    db.session.commit()
+    assert (batch.created_count, batch.error_count) == (1, 1)
+    error = db.session.scalars(sa.select(ImportRowError)).one()
+    assert (error.row_number, error.column) == (2, "法定代表人证件号码")
+    assert "出生日期" in error.reason and "620302199002302519" not in error.reason
+    stored = db.session.scalar(sa.select(Subject).where(Subject.uscc == make_uscc(2)))
+    assert stored.legal_representative_id_number_hash is None  # a passport number is not stored

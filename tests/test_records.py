@@ -146,3 +146,108 @@ def test_a_record_sent_again_keeps_a_decided_status(app, status, after):
     record = db.session.get(CreditRecord, record.id)
     assert record.visible_until == later.publicity_end_date  # the content is the department's
     assert record.status is RecordStatus(after)
+
+
+# --- Subject names come from the registering authorities (issue 14, item 6) -----------------
+
+COMPANY = "金昌市金川区宏达建材有限公司"
+
+
+def _rename_events():
+    from backend.audit.models import AuditEvent
+
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "subject.rename").order_by(AuditEvent.id)
+    ).all()
+
+
+def _two_departments():
+    market = make_department()
+    market.registers_subjects = True  # 市场监管: registers enterprises
+    tax = make_department(code="SW", name="金昌市税务局", n=2)
+    db.session.flush()
+    return market, tax
+
+
+def test_another_departments_name_is_a_discrepancy_and_the_public_name_stays(app):
+    from backend.subjects.models import SubjectNameDiscrepancy
+
+    market, tax = _two_departments()
+    uscc = make_uscc(31)
+    write_records(record_input(market, uscc=uscc, subject_name=COMPANY))
+    write_records(record_input(tax, uscc=uscc, subject_name="金昌市冒名顶替有限公司"))
+    write_records(record_input(tax, uscc=uscc, subject_name="金昌市冒名顶替有限公司"))  # seen again
+    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == uscc))
+    assert subject.name == COMPANY
+    (found,) = db.session.scalars(sa.select(SubjectNameDiscrepancy)).all()
+    assert (found.subject_id, found.department_id, found.name_sent) == (subject.id, tax.id, "金昌市冒名顶替有限公司")
+    assert found.first_seen_at <= found.last_seen_at and found.resolved_at is None
+    assert _rename_events() == []
+    # The record keeps the name as the department sent it (its own content).
+    assert {r.subject_name for r in db.session.scalars(sa.select(CreditRecord))} == {COMPANY, "金昌市冒名顶替有限公司"}
+
+
+def test_a_registering_department_renames_and_the_rename_is_audited(app):
+    market, _ = _two_departments()
+    uscc = make_uscc(32)
+    write_records(record_input(market, uscc=uscc, subject_name=COMPANY))
+    write_records(record_input(market, uscc=uscc, subject_name="金昌市宏达新材料有限公司"))
+    subject = db.session.scalar(sa.select(Subject).where(Subject.uscc == uscc))
+    assert subject.name == "金昌市宏达新材料有限公司"
+    (event,) = _rename_events()
+    assert event.target_id == str(subject.id) and event.subject_id == subject.id
+    assert event.details["from"] == COMPANY and event.details["to"] == "金昌市宏达新材料有限公司"
+    assert event.details["department"] == market.code
+
+
+def test_staff_resolve_a_discrepancy_and_every_rename_is_audited(app):
+    from backend.actors import Actor
+    from backend.staff.models import StaffRole, StaffUser
+    from backend.subjects.models import DiscrepancyResolution, SubjectNameDiscrepancy
+    from backend.subjects.operations import resolve_name_discrepancy
+
+    market, tax = _two_departments()
+    first, second = make_uscc(33), make_uscc(34)
+    write_records(record_input(market, uscc=first, subject_name=COMPANY), record_input(market, uscc=second))
+    write_records(record_input(tax, uscc=first, subject_name="金昌市宏达建材股份有限公司"),
+                  record_input(tax, uscc=second, subject_name="错字公司"))  # fmt: skip
+    admin = StaffUser(username="adm", display_name="adm", password_hash="x", role=StaffRole.PLATFORM_ADMIN)
+    db.session.add(admin)
+    db.session.flush()
+    by_name = {d.name_sent: d for d in db.session.scalars(sa.select(SubjectNameDiscrepancy))}
+    resolve_name_discrepancy(Actor.staff(admin), by_name["金昌市宏达建材股份有限公司"], accept=True)
+    resolve_name_discrepancy(Actor.staff(admin), by_name["错字公司"], accept=False)
+    names = dict(db.session.execute(sa.select(Subject.uscc, Subject.name)).all())
+    assert names[first] == "金昌市宏达建材股份有限公司"
+    assert names[second] == "金昌市金川区宏达建材有限公司"
+    accepted, dismissed = by_name["金昌市宏达建材股份有限公司"], by_name["错字公司"]
+    assert accepted.resolution is DiscrepancyResolution.ACCEPTED and accepted.resolved_by_label == "adm"
+    assert dismissed.resolution is DiscrepancyResolution.DISMISSED and dismissed.resolved_at is not None
+    (event,) = _rename_events()
+    assert event.actor_type == "staff" and event.details["to"] == "金昌市宏达建材股份有限公司"
+    assert event.details["discrepancy"] == accepted.id
+    with pytest.raises(Exception, match="已处理"):
+        resolve_name_discrepancy(Actor.staff(admin), accepted, accept=True)
+
+
+def test_discrepancy_console_lists_and_resolves(app, client):
+    from test_staff_auth import login_as, post_form
+
+    from backend.staff.models import StaffRole
+    from backend.subjects.models import SubjectNameDiscrepancy
+
+    market, tax = _two_departments()
+    uscc = make_uscc(35)
+    write_records(record_input(market, uscc=uscc, subject_name=COMPANY))
+    write_records(record_input(tax, uscc=uscc, subject_name="金昌市宏达建材股份有限公司"))
+    db.session.commit()
+    login_as(client, StaffRole.PLATFORM_ADMIN)
+    page = client.get("/admin/subjects/name-discrepancies").get_data(as_text=True)
+    assert "金昌市宏达建材股份有限公司" in page and "金昌市税务局" in page
+    found = db.session.scalars(sa.select(SubjectNameDiscrepancy)).one()
+    path = f"/admin/subjects/name-discrepancies/{found.id}/accept"
+    done = post_form(client, path, token_from="/admin/subjects/name-discrepancies")
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(Subject.name).where(Subject.uscc == uscc)) == "金昌市宏达建材股份有限公司"
+    assert len(_rename_events()) == 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, IntegerField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -48,6 +48,7 @@ class DepartmentForm(FlaskForm):
         "统一社会信用代码", validators=[DataRequired(REQUIRED), Length(min=18, max=18, message="应为 18 位")]
     )
     abbreviation = StringField("简称（文号前缀）", validators=[Optional(), Length(max=20)])
+    registers_subjects = BooleanField("登记机关（市场监管、民政、机构编制：报送的主体名称和法定代表人直接采用）")
 
 
 class ApiKeyForm(FlaskForm):

@@ -463,6 +463,7 @@ def departments():
                     name=form.name.data.strip(),
                     uscc=form.uscc.data.strip(),
                     abbreviation=(form.abbreviation.data or "").strip() or None,
+                    registers_subjects=bool(form.registers_subjects.data),
                 )
             except ApiError as exc:
                 db.session.rollback()
@@ -792,4 +793,4 @@ def confirm_year():
 
 
 # The reviewers' console for objections and repairs adds its routes to this blueprint.
-from . import case_views  # noqa: E402, F401
+from . import case_views, subject_views  # noqa: E402, F401

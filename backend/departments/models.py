@@ -21,6 +21,9 @@ class Department(db.Model):
     # Prefix for generated decision numbers in demo data, e.g. 金市监罚.
     abbreviation: Mapped[str | None] = mapped_column(sa.String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A registering authority (市场监管, 民政, 机构编制): its records set a subject's name and legal
+    # representative; another department's different name is kept as a discrepancy for staff.
+    registers_subjects: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -21,7 +21,15 @@ SECRET_CONTEXT = "department_api_key.secret"  # noqa: S105 - AEAD context label,
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
-def create_department(actor: Actor, *, code: str, name: str, uscc: str, abbreviation: str | None = None) -> Department:
+def create_department(
+    actor: Actor,
+    *,
+    code: str,
+    name: str,
+    uscc: str,
+    abbreviation: str | None = None,
+    registers_subjects: bool = False,
+) -> Department:
     """The console's form checks the same; the CLI reaches this with what the operator typed."""
     if not CODE_PATTERN.fullmatch(code):
         raise ApiError(msg.CODE_INVALID, code="invalid_department_code")
@@ -40,11 +48,33 @@ def create_department(actor: Actor, *, code: str, name: str, uscc: str, abbrevia
     )
     if clash is not None:
         raise Conflict(msg.DUPLICATE.format(name=clash.name))
-    department = Department(code=code, name=name, uscc=checked.code, abbreviation=abbreviation)
+    department = Department(
+        code=code, name=name, uscc=checked.code, abbreviation=abbreviation, registers_subjects=registers_subjects
+    )
     db.session.add(department)
     db.session.flush()
-    record_event(actor, "department.create", target=department, details={"code": code, "name": name})
+    record_event(
+        actor,
+        "department.create",
+        target=department,
+        details={"code": code, "name": name, "registers_subjects": registers_subjects},
+    )
     return department
+
+
+def set_registers_subjects(actor: Actor, department: Department, registers: bool) -> None:
+    """Mark a department as a registering authority (市场监管, 民政, 机构编制) or not: its records
+    then set subjects' names and legal representatives (records.operations). Audited."""
+    if department.registers_subjects == registers:
+        return
+    department.registers_subjects = registers
+    db.session.flush()
+    record_event(
+        actor,
+        "department.registers_subjects",
+        target=department,
+        details={"code": department.code, "registers_subjects": registers},
+    )
 
 
 def issue_api_key(actor: Actor, department: Department, label: str = "") -> tuple[DepartmentApiKey, str]:

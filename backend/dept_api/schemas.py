@@ -29,6 +29,15 @@ RECORD_PROPERTIES: dict[str, dict] = {
     "id_type": {**_TEXT, "description": "证件类型，自然人目前只支持居民身份证（可省略）"},
     "id_number": {**_TEXT, "description": "居民身份证号码（自然人必填；平台加密保存，不公开）"},
     "legal_representative": {**_TEXT, "maxLength": 100, "description": "法定代表人"},
+    "legal_representative_id_type": {
+        **_TEXT,
+        "description": "法定代表人证件类型（可省略，默认居民身份证）；其他证件的号码不保存",
+    },
+    "legal_representative_id_number": {
+        **_TEXT,
+        "description": "法定代表人证件号码（居民身份证，含校验）：平台加密保存，不公开；仅登记机关（市场监管、民政、"
+        "机构编制）报送的号码用于核验企业的法定代表人",
+    },
     "category": {
         **_TEXT,
         "description": "信息类别（必填）：penalty 行政处罚、licence 行政许可、registration、enforcement、red_list、"

@@ -66,7 +66,7 @@ def import_records(
     caller then rolls back and records the failure with ``record_failed_import``.
     """
     batch = _start_batch(actor, department, channel=channel, filename=filename, atomic=atomic)
-    count = _run(batch, rows_or_inputs, progress)
+    count = _run(actor, batch, rows_or_inputs, progress)
     _finish(actor, department, batch, superseded=count.superseded)
     return batch
 
@@ -121,7 +121,7 @@ def import_parsed_file(
         department, default_category=category, today=today, uscc_allowlist=settings.USCC_LEGACY_ALLOWLIST
     )
     batch = _start_batch(actor, department, channel=channel, filename=parsed.filename, atomic=atomic)
-    count = _run(batch, parsed.validated(validator), progress)
+    count = _run(actor, batch, parsed.validated(validator), progress)
     notes = []
     if parsed.unknown_columns:
         notes.append(msg.UNKNOWN_COLUMNS.format(columns="、".join(parsed.unknown_columns)))
@@ -168,13 +168,14 @@ class _Counter:
         self.superseded = 0
 
 
-def _run(batch: ImportBatch, items: Iterable[ParsedRow], progress: Progress | None) -> _Counter:
+def _run(actor: Actor, batch: ImportBatch, items: Iterable[ParsedRow], progress: Progress | None) -> _Counter:
     settings = current_app.extensions["settings"]
     writer = RecordWriter(
         load_calendar(),
         PublicityRules.from_settings(settings),
         timely_days=settings.DOUBLE_PUBLICITY_WORKING_DAYS,
         batch_id=batch.id,
+        actor=actor,  # a rename by a registering department is audited under the batch's actor
     )
     count = _Counter()
     pending: list[RecordInput] = []

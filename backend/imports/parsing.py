@@ -67,6 +67,8 @@ FIELD_LABELS: dict[str, str] = {
     "id_type": "证件类型",
     "id_number": "证件号码",
     "legal_representative": "法定代表人",
+    "legal_representative_id_type": "法定代表人证件类型",
+    "legal_representative_id_number": "法定代表人证件号码",
     "category": "信息类别",
     "tier": "处罚等级",
     "decision_number": "决定文书号",
@@ -111,6 +113,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "id_type": ("证件类型", "行政相对人证件类型", "当事人证件类型"),
     "id_number": ("证件号码", "身份证号码", "身份证号", "居民身份证号码", "行政相对人证件号码", "当事人证件号码"),
     "legal_representative": ("法定代表人", "法定代表人姓名", "法定代表人(负责人)", "负责人", "经营者"),
+    "legal_representative_id_type": ("法定代表人证件类型", "法定代表人(负责人)证件类型", "负责人证件类型"),
+    "legal_representative_id_number": (
+        "法定代表人证件号码", "法定代表人(负责人)证件号码", "法定代表人身份证号码", "法定代表人身份证号",
+        "负责人证件号码", "负责人身份证号码",
+    ),
     "category": ("信息类别", "信息类型", "数据类别", "数据类型", "记录类别"),
     "tier": ("处罚等级", "违法程度", "违法行为严重程度", "处罚程度", "严重程度", "失信程度"),
     "decision_number": (
@@ -138,10 +145,11 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 # National columns we recognise but do not store: the deciding authority is the importing
-# department, and the legal representative's own ID is not the subject's data.
+# department. (The legal representative's ID number is read: it is how an enterprise binding
+# checks who its representative is; see Subject.legal_representative_id_number_hash.)
 KNOWN_IGNORED = (
-    "处罚机关", "处罚机关统一社会信用代码", "许可机关", "许可机关统一社会信用代码", "法定代表人证件类型",
-    "法定代表人证件号码", "备注", "序号", "许可编号", "公示期限", "暂扣或吊销证照名称及编号",
+    "处罚机关", "处罚机关统一社会信用代码", "许可机关", "许可机关统一社会信用代码", "备注", "序号", "许可编号",
+    "公示期限", "暂扣或吊销证照名称及编号",
     "没收违法所得、没收非法财物的金额(万元)", "没收违法所得、没收非法财物的金额", "行政相对人代码_2(工商注册号)",
     "行政相对人代码_3(组织机构代码)", "行政相对人代码_4(税务登记号)", "行政相对人代码_5(事业单位证书号)",
     "行政相对人代码_6(社会组织登记证号)", "工商注册号", "组织机构代码", "税务登记号", "数据来源单位代码",
@@ -372,6 +380,7 @@ class RowValidator:
             fail("tier", msg.TIER_REQUIRED)
 
         uscc, id_number = self._identity(values, text, fail)
+        representative_id = self._representative_id(text, fail) if uscc is not None else None
 
         received = self.received_date
         if values.get("received_date") not in (None, ""):
@@ -412,6 +421,7 @@ class RowValidator:
             publicity_end_date=publicity_end,
             valid_until=valid_until,
             legal_representative=legal_representative,
+            legal_representative_id_number=representative_id,
             title=title,
             violation_type=violation_type,
             facts=facts,
@@ -475,6 +485,28 @@ class RowValidator:
             fail("id_number", number.message)  # the message names the position, never the number
             return None, None
         return None, number
+
+    def _representative_id(self, text, fail) -> str | None:
+        """The legal representative's resident ID number (法定代表人证件号码), checked like a
+        natural person's. Another kind of document (a passport) is accepted and not kept: only a
+        resident ID number can be compared with a face-verified person's."""
+        raw = text("legal_representative_id_number")
+        if raw is None:
+            return None
+        id_type = text("legal_representative_id_type")
+        if id_type is not None and _squash(id_type) not in ID_CARD_TYPES:
+            return None
+        number = self._id_cache.get(raw)
+        if number is None:
+            try:
+                number = validate_id_number(raw, self.today)
+            except IdentifierError as exc:
+                number = exc
+            self._id_cache[raw] = number
+        if isinstance(number, IdentifierError):
+            fail("legal_representative_id_number", number.message)  # names the position, never the number
+            return None
+        return number
 
     def _fine(self, values, fail) -> decimal.Decimal | None:
         for name, scale in (("fine_amount", None), ("fine_amount_wan", _TEN_THOUSAND)):
@@ -835,6 +867,8 @@ API_FIELDS: dict[str, str] = {
     "id_type": "id_type",
     "id_number": "id_number",
     "legal_representative": "legal_representative",
+    "legal_representative_id_type": "legal_representative_id_type",
+    "legal_representative_id_number": "legal_representative_id_number",
     "category": "category",
     "tier": "tier",
     "decision_number": "decision_number",

@@ -75,6 +75,11 @@ _TOPICS: list[Topic] = [
     ),
     Topic("report.issued", "a report issued in the mini-program", "WeChat subscribe message to its issuer"),
     Topic(
+        "binding.suspended",
+        "an enterprise binding was suspended (name-only binding, or a new registered representative)",
+        "WeChat subscribe message to the binding's holder (miniprogram_api/binding_suspension.py)",
+    ),
+    Topic(
         "report.expiring",
         "a mini-program report's validity ends soon",
         "WeChat subscribe message to the citizen who issued it",

@@ -4,6 +4,13 @@ Records are keyed by (department, decision number): sending a record again updat
 duplicates it, and sending it unchanged changes nothing (compared by a hash of its content).
 Writes are set-based per chunk (one SELECT for existing subjects and records, bulk INSERT and
 UPDATE) because department batches reach hundreds of thousands of rows.
+
+A subject's name and legal representative come from the registering authorities (departments
+with ``registers_subjects``: 市场监管, 民政, 机构编制). Their records rename a known subject (each
+rename audited) and set its representative, whose ID number is kept encrypted with its keyed
+hash; another department's different name for a known USCC changes nothing public and is kept
+as a ``SubjectNameDiscrepancy`` for staff (issue 14, item 6). Any department's first record of
+an unknown USCC still creates the subject with the name it sent.
 """
 
 from __future__ import annotations
@@ -17,9 +24,18 @@ from typing import Literal
 
 import sqlalchemy as sa
 
+from ..actors import Actor
+from ..audit.operations import record_event
+from ..departments.models import Department
 from ..extensions import db
 from ..pii import cipher, mask_name
-from ..subjects.models import Subject, SubjectKind
+from ..subjects.models import (
+    LEGAL_REPRESENTATIVE_ID_CONTEXT,
+    DiscrepancyResolution,
+    Subject,
+    SubjectKind,
+    SubjectNameDiscrepancy,
+)
 from ..types import local_date, utcnow
 from ..workdays.service import WorkdayCalendar
 from .models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
@@ -60,6 +76,9 @@ class RecordInput:
     penalty_content: str | None = None
     fine_amount: decimal.Decimal | None = None
     source_department_id: int | None = None
+    # Registration data about the subject, not the record's content (never hashed, never stored
+    # on the record): personal data, kept encrypted on the subject (see the module docstring).
+    legal_representative_id_number: str | None = field(default=None, compare=False, repr=False)
     # Where the record came from in its batch (file row, API array index): for row errors found
     # when writing. Not content: never hashed, never compared.
     source_row: int | None = field(default=None, compare=False)
@@ -76,7 +95,11 @@ class RecordInput:
 
 
 # Re-sending a record later (another received_date) is the same record.
-HASHED_FIELDS = tuple(f.name for f in fields(RecordInput) if f.name not in ("received_date", "source_row"))
+HASHED_FIELDS = tuple(
+    f.name
+    for f in fields(RecordInput)
+    if f.name not in ("received_date", "source_row", "legal_representative_id_number")
+)
 
 
 RECORD_FIELDS = (
@@ -90,14 +113,23 @@ class RecordWriter:
     """Upserts chunks of RecordInput. Flushes, never commits."""
 
     def __init__(
-        self, calendar: WorkdayCalendar, rules: PublicityRules, *, timely_days: int = 7, batch_id: int | None = None
+        self,
+        calendar: WorkdayCalendar,
+        rules: PublicityRules,
+        *,
+        timely_days: int = 7,
+        batch_id: int | None = None,
+        actor: Actor | None = None,
     ):
         self.calendar = calendar
         self.rules = rules
         self.timely_days = timely_days
         self.batch_id = batch_id
+        # Who renames a subject in the audit log: the batch's actor (the department on the API).
+        self.actor = actor or Actor.system("record-writer")
         self._decisions: dict[tuple, PublicityDecision] = {}
         self._inserted_since_analyze = 0
+        self._registering: dict[int, str] | None = None
 
     def write(self, items: Sequence[RecordInput]) -> list[Outcome]:
         if not items:
@@ -207,33 +239,68 @@ class RecordWriter:
                 found[(dept_id, number)] = (rid, digest, status)
         return found
 
+    def _registering_departments(self) -> dict[int, str]:
+        """Department id -> code of the registering authorities (read once per writer)."""
+        if self._registering is None:
+            rows = db.session.execute(sa.select(Department.id, Department.code).where(Department.registers_subjects))
+            self._registering = dict(rows.all())
+        return self._registering
+
     def _subject_ids(self, items: Sequence[RecordInput]) -> dict[tuple[str, str], int]:
         ids: dict[tuple[str, str], int] = {}
         legal = {}
         for item in items:
             if item.uscc is not None:
                 legal[item.uscc] = item
+        registering = self._registering_departments()
+        pii = cipher()
+        renames: list[tuple[int, str, RecordInput]] = []  # (subject id, old name, item)
+        representatives: list[dict] = []
+        discrepancies: dict[tuple[int, int, str], None] = {}  # ordered set of (subject, department, name)
         for chunk in _chunks(sorted(legal), IN_LIST_SIZE):
-            rows = db.session.execute(sa.select(Subject.id, Subject.uscc, Subject.name).where(Subject.uscc.in_(chunk)))
-            for sid, uscc, name in rows:
+            rows = db.session.execute(
+                sa.select(
+                    Subject.id,
+                    Subject.uscc,
+                    Subject.name,
+                    Subject.legal_representative,
+                    Subject.legal_representative_id_number_hash,
+                ).where(Subject.uscc.in_(chunk))
+            )
+            for sid, uscc, name, representative, representative_hash in rows:
                 ids[("l", uscc)] = sid
-                if legal[uscc].subject_name != name:
-                    db.session.execute(
-                        sa.update(Subject)
-                        .where(Subject.id == sid)
-                        .values(name=legal[uscc].subject_name, updated_at=utcnow())
-                    )
-        new_legal = [
-            {
+                item = legal[uscc]
+                if item.department_id in registering:
+                    if item.subject_name != name:
+                        renames.append((sid, name, item))
+                    change = _representative_change(item, representative, representative_hash)
+                    if change is not None:
+                        representatives.append({"id": sid, **change})
+                elif item.subject_name != name:
+                    discrepancies[(sid, item.department_id, item.subject_name)] = None
+        if renames:
+            self._rename(renames, registering)
+        if representatives:
+            self._set_representatives(representatives)
+        if discrepancies:
+            _keep_discrepancies(list(discrepancies))
+        new_legal = []
+        for code, item in legal.items():
+            if ("l", code) in ids:
+                continue
+            row = {
                 "kind": SubjectKind.LEGAL,
                 "uscc": code,
                 "name": item.subject_name,
                 "legal_representative": item.legal_representative,
                 "area_code": code[2:8],
+                "legal_representative_id_number_hash": None,
+                "legal_representative_id_number_encrypted": None,
+                "pii_key_id": None,
             }
-            for code, item in legal.items()
-            if ("l", code) not in ids
-        ]
+            if item.department_id in registering and item.legal_representative_id_number:
+                row.update(_sealed_representative_id(item.legal_representative_id_number))
+            new_legal.append(row)
         if new_legal:
             for sid, uscc in db.session.execute(sa.insert(Subject).returning(Subject.id, Subject.uscc), new_legal):
                 ids[("l", uscc)] = sid
@@ -262,6 +329,127 @@ class RecordWriter:
                 for sid, digest in returned:
                     ids[("n", hashes[digest])] = sid
         return ids
+
+    def _rename(self, renames: list[tuple[int, str, RecordInput]], registering: dict[int, str]) -> None:
+        """A registering authority renamed subjects: one bulk UPDATE, one audit row each."""
+        now = utcnow()
+        db.session.execute(
+            sa.update(Subject),
+            [{"id": sid, "name": item.subject_name, "updated_at": now} for sid, _, item in renames],
+        )
+        for sid, old, item in renames:
+            record_event(
+                self.actor,
+                "subject.rename",
+                target_type=Subject.__tablename__,
+                target_id=sid,
+                subject_id=sid,
+                reason="登记机关报送",
+                details={
+                    "from": old,
+                    "to": item.subject_name,
+                    "department": registering[item.department_id],
+                    "batch": self.batch_id,
+                    "decision_number": item.decision_number,
+                },
+            )
+
+    def _set_representatives(self, changes: list[dict]) -> None:
+        """New legal representatives from a registering authority; the active legal-representative
+        bindings of those enterprises that the new data no longer backs are suspended."""
+        from miniprogram_api.binding_suspension import suspend_unbacked_bindings
+        from miniprogram_api.messages import BINDING_SUSPENDED_REPRESENTATIVE_CHANGED
+
+        now = utcnow()
+        by_columns: dict[tuple[str, ...], list[dict]] = {}  # one executemany per set of columns
+        for change in changes:
+            by_columns.setdefault(tuple(sorted(change)), []).append({**change, "updated_at": now})
+        for rows in by_columns.values():
+            db.session.execute(sa.update(Subject), rows)
+        suspended = suspend_unbacked_bindings(
+            db.session.connection(),
+            subject_ids=[change["id"] for change in changes],
+            reason=BINDING_SUSPENDED_REPRESENTATIVE_CHANGED,
+            now=now,
+        )
+        for binding_id in suspended:
+            record_event(
+                self.actor,
+                "mp.enterprise.suspend",
+                target_type="wechat_enterprise_binding",
+                target_id=binding_id,
+                reason="登记机关报送的法定代表人已变更",
+                details={"batch": self.batch_id},
+            )
+
+
+def _sealed_representative_id(number: str) -> dict:
+    pii = cipher()
+    return {
+        "legal_representative_id_number_hash": pii.lookup_hash(number, "id_number"),
+        "legal_representative_id_number_encrypted": pii.encrypt(number, LEGAL_REPRESENTATIVE_ID_CONTEXT),
+        "pii_key_id": pii.active_kid,
+    }
+
+
+def _representative_change(item: RecordInput, current_name: str | None, current_hash: str | None) -> dict | None:
+    """What a registering authority's record changes about a known subject's legal representative:
+    a new number (hash compared, sealed only when it differs); a new name without a number drops
+    the stored number, which was the previous representative's."""
+    name = item.legal_representative
+    number = item.legal_representative_id_number
+    if number is not None:
+        digest = cipher().lookup_hash(number, "id_number")
+        if digest == current_hash and (name is None or name == current_name):
+            return None
+        change = {"legal_representative": name or current_name}
+        change.update(
+            _sealed_representative_id(number)
+            if digest != current_hash
+            else {"legal_representative_id_number_hash": current_hash}
+        )
+        return change
+    if name is not None and name != current_name:
+        return {
+            "legal_representative": name,
+            "legal_representative_id_number_hash": None,
+            "legal_representative_id_number_encrypted": None,
+        }
+    return None
+
+
+def _keep_discrepancies(found: list[tuple[int, int, str]]) -> None:
+    """Another department's name for known subjects: seen again (an open or dismissed row of the
+    same subject, department and name is touched), or new (inserted). Set-wise per chunk."""
+    now = utcnow()
+    table = SubjectNameDiscrepancy
+    known: dict[tuple[int, int, str], int] = {}
+    for chunk in _chunks(sorted({sid for sid, _, _ in found}), IN_LIST_SIZE):
+        rows = db.session.execute(
+            sa.select(table.id, table.subject_id, table.department_id, table.name_sent)
+            .where(
+                table.subject_id.in_(chunk),
+                sa.or_(table.resolved_at.is_(None), table.resolution == DiscrepancyResolution.DISMISSED),
+            )
+            .order_by(table.id)
+        )
+        for did, sid, dept, name in rows:
+            known[(sid, dept, name)] = did
+    seen = sorted({known[key] for key in found if key in known})
+    for chunk in _chunks(seen, IN_LIST_SIZE):
+        db.session.execute(
+            sa.update(table)
+            .where(table.id.in_(chunk))
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    new = [
+        {"subject_id": sid, "department_id": dept, "name_sent": name, "first_seen_at": now, "last_seen_at": now}
+        for sid, dept, name in found
+        if (sid, dept, name) not in known
+    ]
+    if new:
+        db.session.execute(sa.insert(table), new)
 
 
 def _bulk_insert_records(rows: list[dict]) -> None:

@@ -4,11 +4,14 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..departments.models import Department
 from ..extensions import db
 from ..pii import cipher, mask_id_number, mask_name
 from ..types import enum_column, utcnow
+
+LEGAL_REPRESENTATIVE_ID_CONTEXT = "subject.legal_representative_id_number"
 
 
 class SubjectKind(enum.Enum):
@@ -54,6 +57,12 @@ class Subject(db.Model):
     address: Mapped[str | None] = mapped_column(sa.String(300))
     established_on: Mapped[dt.date | None]
     registration_authority: Mapped[str | None] = mapped_column(sa.String(100))
+    # The legal representative's ID number (法定代表人证件号码, registration data) is personal
+    # data: encrypted, found by the same keyed hash as a natural person's ``id_number_hash``, so
+    # binding an enterprise compares the verified person's identity, not a name. Set only by a
+    # department that registers subjects (Department.registers_subjects).
+    legal_representative_id_number_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    legal_representative_id_number_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     uscc_warning: Mapped[str | None] = mapped_column(sa.String(200))
 
     id_number_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
@@ -83,6 +92,16 @@ class Subject(db.Model):
         assert self.name_encrypted
         return cipher().decrypt(self.name_encrypted, "subject.name")
 
+    def reveal_legal_representative_id_number(self) -> str | None:
+        if not self.legal_representative_id_number_encrypted:
+            return None
+        return cipher().decrypt(self.legal_representative_id_number_encrypted, LEGAL_REPRESENTATIVE_ID_CONTEXT)
+
+    @property
+    def legal_representative_id_number_masked(self) -> str:
+        """For the console: the number is never shown in clear (nor on any public surface)."""
+        return mask_id_number(self.reveal_legal_representative_id_number())
+
     @property
     def name_is_verified(self) -> bool:
         return self.name_source in VERIFIED_NAME_SOURCES
@@ -99,3 +118,43 @@ class Subject(db.Model):
         if self.is_natural:
             return mask_id_number(self.reveal_id_number())
         return self.uscc or ""
+
+
+class DiscrepancyResolution(enum.Enum):
+    ACCEPTED = "accepted"  # staff took the department's name as the subject's name
+    DISMISSED = "dismissed"  # staff kept the registered name
+
+
+class SubjectNameDiscrepancy(db.Model):
+    """A name for a known USCC sent by a department that does not register subjects, different
+    from the subject's name: kept for platform staff to resolve instead of overwriting the public
+    name (issue 14, item 6). One open row per subject, department and name; a resolved one stays
+    as the record of the decision."""
+
+    __tablename__ = "subject_name_discrepancy"
+    __table_args__ = (
+        sa.Index(
+            "uq_subject_name_discrepancy_open",
+            "subject_id",
+            "department_id",
+            "name_sent",
+            unique=True,
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject_id: Mapped[int] = mapped_column(sa.ForeignKey("subject.id"), index=True)
+    department_id: Mapped[int] = mapped_column(sa.ForeignKey("department.id"))
+    name_sent: Mapped[str] = mapped_column(sa.String(200))
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by_label: Mapped[str | None] = mapped_column(sa.String(100))
+    resolution: Mapped[DiscrepancyResolution | None] = mapped_column(
+        enum_column(DiscrepancyResolution, "discrepancy_resolution")
+    )
+
+    subject: Mapped[Subject] = relationship()
+    department: Mapped[Department] = relationship()

@@ -18,6 +18,7 @@ from backend.pii import PiiCipher, key_id_of
 from backend.pii_rotation import BatchResult, _rotate_row, _rows_on_old_keys, encrypted_tables, rotate
 from backend.subjects.models import Subject
 from tests.conftest import TEST_PII_KEY
+from tests.factories import make_department, make_id_number, record_input, write_records
 from tests.wechat.helpers import API, file_objection, file_repair
 
 OLD_KID = TEST_PII_KEY.split(":")[0]
@@ -73,6 +74,10 @@ def populated(app, client, callers):
     file_objection(client, callers.a, callers.record_of(callers.a).id)
     repair = file_repair(client, callers.b, callers.record_of(callers.b).id)
     assert repair["number"]
+    # An enterprise's legal representative ID number, as a registering department sends it.
+    registry = make_department(code="MZ", name="金昌市民政局", n=7)
+    registry.registers_subjects = True
+    write_records(record_input(registry, legal_representative_id_number=make_id_number(777)))
     db.session.commit()
     values = snapshot()
     assert {(table, column) for table, _, column in values} == {

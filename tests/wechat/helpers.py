@@ -132,7 +132,11 @@ def person_record(dept, person: Person, *, days_ago: int = 200, tier=PenaltyTier
     return record
 
 
-def enterprise(dept, legal_representative: str, name: str = "金昌市金川区宏达建材有限公司") -> Subject:
+def enterprise(
+    dept, legal_representative: str, name: str = "金昌市金川区宏达建材有限公司", representative_id: str | None = None
+) -> Subject:
+    """An enterprise with a record; ``representative_id`` is its registered 法定代表人证件号码 (as a
+    registering department sends it), which binding as legal representative compares."""
     uscc = make_uscc()
     write_records(
         record_input(
@@ -148,7 +152,15 @@ def enterprise(dept, legal_representative: str, name: str = "金昌市金川区�
     subject = db.session.scalar(db.select(Subject).where(Subject.uscc == uscc))
     if subject.legal_representative is None:
         subject.legal_representative = legal_representative
-        db.session.flush()
+    if representative_id is not None:
+        from backend.pii import cipher
+        from backend.subjects.models import LEGAL_REPRESENTATIVE_ID_CONTEXT
+
+        subject.legal_representative_id_number_hash = cipher().lookup_hash(representative_id, "id_number")
+        subject.legal_representative_id_number_encrypted = cipher().encrypt(
+            representative_id, LEGAL_REPRESENTATIVE_ID_CONTEXT
+        )
+    db.session.flush()
     return subject
 
 

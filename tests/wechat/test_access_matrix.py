@@ -70,7 +70,9 @@ class World:
 
     @cached_property
     def company(self):
-        company = enterprise(self.dept, self.a.name, name="金昌市金川区恒信工贸有限公司")
+        company = enterprise(
+            self.dept, self.a.name, name="金昌市金川区恒信工贸有限公司", representative_id=self.a.id_number
+        )
         db.session.commit()
         return company
 

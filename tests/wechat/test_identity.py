@@ -133,8 +133,8 @@ def test_an_account_bound_to_one_person_cannot_switch(client, fake):
 def test_legal_representative_binds_at_once(client, fake):
     dept = department()
     person = verified_person(client, fake, "王建国", 407)
-    company = enterprise(dept, "王建国")
-    stranger_company = enterprise(dept, "赵六", name="金昌市某某化工有限公司")
+    company = enterprise(dept, "王建国", representative_id=person.id_number)
+    stranger_company = enterprise(dept, "赵六", name="金昌市某某化工有限公司", representative_id=make_id_number(499))
     uscc, other_uscc = company.uscc, stranger_company.uscc
     db.session.commit()
     bound = client.post(
