@@ -45,7 +45,8 @@ def _module_name(path: Path) -> str:
 
 
 def _produced_topics() -> tuple[set[str], list[str]]:
-    """The topics the code queues: constant and named first arguments of ``enqueue_event``, and
+    """The topics the code queues: constant and named first arguments of ``enqueue_event``, named
+    ``"topic"`` values of rows inserted directly, and
     the case topics of ``notify_transition(case, "<action>")`` and ``Step(..., "<action>", ...)``
     (the workflows build those as ``f"{case.CASE_TYPE}.{action}"``)."""
     found: set[str] = set()
@@ -56,6 +57,13 @@ def _produced_topics() -> tuple[set[str], list[str]]:
                 continue
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
+                if isinstance(node, ast.Dict):
+                    # An outbox row written as a table insert (binding_suspension.py, which the
+                    # migration runs too): {"topic": CONSTANT, ...}.
+                    for key, value in zip(node.keys, node.values, strict=True):
+                        if isinstance(key, ast.Constant) and key.value == "topic" and isinstance(value, ast.Name):
+                            found.add(getattr(importlib.import_module(_module_name(path)), value.id))
+                    continue
                 if not isinstance(node, ast.Call) or not node.args:
                     continue
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
