@@ -13,6 +13,7 @@ PDF_UNREADABLE = "PDF 文件不完整或已损坏（无法读取文件结构）�
 PDF_TOO_COMPLEX = "PDF 文件结构过于复杂（{what}），无法完成安全检查，请用“打印为 PDF”重新生成后上传"
 TOO_COMPLEX_WHAT = {
     "objects": "对象超过 {limit} 个",
+    "tokens": "语法单元超过 {limit} 万个",
     "inflate": "解压后内容超过 {limit} MB",
     "depth": "页面树层级超过 {limit} 层",
     "time": "检查超过 {limit} 秒",
