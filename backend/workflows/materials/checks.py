@@ -69,10 +69,13 @@ CHECK_SECONDS = 5.0
 # (getAllPages), which our own bounded walk (_count_pages) is there to replace.
 pikepdf.settings.set_qpdf_limits(flate_max_memory=MAX_INFLATE)
 
-# HTML that browsers sniff (WHATWG MIME Sniffing, 7.1 "identifying a resource with an unknown
-# MIME type" lists these tags); a literal alternation over at most 1 KB.
+# HTML a browser could be made to render: tags from WHATWG MIME Sniffing 7.1 (the HTML patterns
+# of "identifying a resource with an unknown MIME type") that run or load something, plus svg,
+# object, embed, meta and img. Searched in the first KB, not only at the start, as older
+# browsers sniffed; short generic tags (<a, <b, <p) are left out: binary data holds them by
+# chance. A literal alternation over at most 1 KB.
 _HTML_TAG = re.compile(
-    rb"<\s{0,8}(!doctype\s|html|head|body|script|iframe|svg|object|embed|meta|img|a\s|style)[\s/>]", re.I
+    rb"<\s{0,8}(!doctype\s|html|head|body|script|iframe|svg|object|embed|meta|img|style)[\s/>]", re.I
 )
 _FIRST_BYTES = 1024
 
