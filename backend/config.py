@@ -101,6 +101,9 @@ class Settings:
     REPORT_SPECIAL_MAX_YEARS: int = 5  # 专项信用报告: the longest period a subject may choose
     REPORT_SPECIAL_DEFAULT_YEARS: int = 3
     RATELIMIT_VERIFY: str = "60/minute;1000/hour"  # /v/<token>, /verify, /api/v1/verify
+    # POST /api/mp/v1/materials, counted per citizen (the mini-program user, not the address): a
+    # case takes at most MATERIAL_MAX_PER_CASE (20) files, sent one by one; room for a few a day.
+    RATELIMIT_MATERIAL_UPLOADS: str = "30/hour;100/day"
 
     # Objections (异议), in working days (DOMAIN.md defaults).
     OBJECTION_ACCEPT_WORKING_DAYS: int = 1  # platform accepts or returns
@@ -130,6 +133,10 @@ class Settings:
     # Uploaded materials and file storage.
     MATERIAL_MAX_BYTES: int = 10 * 1024 * 1024
     MATERIAL_MAX_PDF_PAGES: int = 50
+    # Declared width x height of an uploaded JPEG or PNG, refused above this before any decoding:
+    # an A4 page scanned at 600 dpi is 35 MP and a phone photo 12-48 MP; 50 MP decoded as RGBA
+    # is already 200 MB of memory in a reviewer's preview.
+    MATERIAL_MAX_IMAGE_PIXELS: int = 50_000_000
     MATERIAL_MAX_PER_CASE: int = 20
     STORAGE_DIR: str = ""  # empty: <instance>/storage
     # /readyz fails (503) when the storage folder has less free space than this.

@@ -3,6 +3,7 @@
 - import throughput (rows/s) through the real import path,
 - USCC profile look-up latency (p50/p99),
 - enterprise name search latency (p50/p99),
+- the upload checker's throughput on ordinary and adversarial files (bench/material_bench.py),
 
 each beside a bare primary-key SELECT measured in the same run, so figures from different
 machines can be compared by their ratio to that baseline. Targets are printed with PASS/FAIL.
@@ -545,12 +546,21 @@ def run_database(url: str, args: argparse.Namespace) -> int:
     for line in report_lines:
         print(line.text())
 
+    # Uploaded materials (issue 14): the check's MB/s on ordinary and adversarial files.
+    from bench import material_bench
+
+    print()
+    print("materials: upload check throughput, ordinary vs adversarial files")
+    material_lines, materials_ok = material_bench.run([])
+    for line in material_lines:
+        print(line.text())
+
     # HTTP under load (issue 7): gunicorn in production configuration, wrk in its own process.
     print()
     http_lines, http_ok = http_bench.run(url, args)
     for line in http_lines:
         print(line)
-    return 0 if all_pass and reports_ok and http_ok else 1
+    return 0 if all_pass and reports_ok and materials_ok and http_ok else 1
 
 
 if __name__ == "__main__":

@@ -152,6 +152,18 @@ def _verify_limit() -> str:
     return _settings().RATELIMIT_VERIFY
 
 
+def _upload_limit() -> str:
+    return _settings().RATELIMIT_MATERIAL_UPLOADS
+
+
+def _citizen_key() -> str:
+    """Uploads are counted per mini-program user: citizens behind one address (a service hall's
+    Wi-Fi, a mobile carrier's NAT) do not share a budget, and one citizen cannot escape theirs by
+    changing networks. A request without a live token is counted by address (it gets a 401)."""
+    session = current_session()
+    return f"mp-user:{session.user_id}" if session is not None else f"addr:{request.remote_addr}"
+
+
 def _wechat_failure(exc: WeChatError) -> ApiError:
     # The operator's text (errcodes, AppID) goes to the log; the citizen gets a plain sentence.
     log.warning("WeChat call failed: %s", exc.message)
@@ -405,6 +417,7 @@ def sign_record_commitment(record_id: int, body: dict):
 
 
 @bp.post("/materials")
+@limiter.limit(_upload_limit, key_func=_citizen_key)
 @verified_required
 @bp.input(MaterialUploadIn, location="form_and_files", arg_name="form")
 @bp.output(MaterialUploadOut, status_code=201)
@@ -412,7 +425,7 @@ def sign_record_commitment(record_id: int, body: dict):
     summary="上传申请材料（PDF、JPEG、PNG）",
     description="按文件内容识别类型；上传后在提交或补正申请时引用其编号。",
     security=AUTH,
-    responses=_responses(400, 401, 403, 413, 422),
+    responses=_responses(400, 401, 403, 413, 422, 429),
 )
 def upload(form: dict):
     _, actor = verified_actor()

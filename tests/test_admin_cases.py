@@ -34,10 +34,11 @@ from backend.workflows.repairs.models import RepairApplication, RepairHistory
 from backend.workflows.repairs.operations import file_repair, supplement_repair
 from reports.letters import Letter, render_letter
 from tests.factories import make_uscc, record_input, write_records
+from tests.workflows.conftest import make_image
 
 APPLICANT_NAME = "王建国"
 APPLICANT_ID = "11010519491231002X"
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 17
+PNG = make_image("PNG")  # a real image: the materials check verifies its structure
 
 
 def sample_pdf(text: str = "罚款缴纳凭证") -> bytes:

@@ -320,11 +320,17 @@ def multipart(fields: dict[str, str], file_field: str, filename: str, data: byte
 
 def _page_tree_bomb(count_: int) -> bytes:
     """A few hundred bytes that declare a page tree of ``count_`` pages (none of them present)."""
-    body = (
-        b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
-        + f"2 0 obj\n<< /Type /Pages /Kids [2 0 R] /Count {count_} >>\nendobj\n".encode()
-    )
-    return b"%PDF-1.7\n" + body + b"trailer\n<< /Root 1 0 R >>\nstartxref\n0\n%%EOF\n"
+    head = b"%PDF-1.7\n"
+    objects = [
+        b"1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n",
+        f"2 0 obj\n<< /Type /Pages /Kids [2 0 R] /Count {count_} >>\nendobj\n".encode(),
+    ]
+    # A correct cross-reference table: the file is read as written, not rebuilt by the parser.
+    offsets = [len(head), len(head) + len(objects[0])]
+    xref = b"xref\n0 3\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    start = len(head) + len(objects[0]) + len(objects[1])
+    tail = f"trailer\n<< /Size 3 /Root 1 0 R >>\nstartxref\n{start}\n%%EOF\n".encode()
+    return head + b"".join(objects) + xref + tail
 
 
 def _flate_bomb(inflated_mb: int) -> bytes:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import zlib
 
 import pytest
+from PIL import Image
 
 import backend.workflows.models  # noqa: F401  (the workflow tables in the metadata, for cleaning)
 from backend.actors import Actor
@@ -53,8 +55,15 @@ def make_pdf(pages: int = 1, *, object_stream: bool = False) -> bytes:
     return head + b"".join(body) + b"trailer\n<< /Root 1 0 R >>\nstartxref\n0\n%%EOF\n"
 
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 17
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 32 + b"\xff\xd9"
+def make_image(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
+    """A small real image: the materials check decodes headers and verifies the structure."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 30, 30)).save(out, fmt)
+    return out.getvalue()
+
+
+PNG = make_image("PNG")
+JPEG = make_image("JPEG")
 
 
 @pytest.fixture(autouse=True)

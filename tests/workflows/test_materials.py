@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 
+import pikepdf
 import pytest
 import sqlalchemy as sa
 
@@ -20,6 +22,15 @@ from backend.workflows.materials.operations import (
 from backend.workflows.objections.models import ObjectionGround
 from backend.workflows.objections.operations import file_objection
 from tests.workflows.conftest import JPEG, PNG, make_pdf
+
+
+def _encrypted_pdf(user_password: str) -> bytes:
+    """A real encrypted PDF (AES-256): with an empty user password it opens without asking."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    out = io.BytesIO()
+    pdf.save(out, encryption=pikepdf.Encryption(owner="owner-secret", user=user_password))
+    return out.getvalue()
 
 
 def _upload(world, data, name="材料.pdf"):
@@ -44,9 +55,10 @@ def test_an_exe_renamed_to_pdf_is_refused(world):
     [
         (b"", "material_empty", "上传的文件为空"),
         (b"%PDF-1.7\n1 0 obj << /Type /Page >> endobj\n", "material_broken", "不完整或已损坏"),
-        (make_pdf(1).replace(b"trailer\n<<", b"trailer\n<< /Encrypt 9 0 R"), "material_encrypted", "已加密"),
+        (_encrypted_pdf(user_password=""), "material_encrypted", "已加密"),
+        (_encrypted_pdf(user_password="1234"), "material_encrypted", "已加密"),
         (b"GIF89a" + b"\x00" * 50, "material_type", "PDF、JPEG 或 PNG"),
-        (b"<html><script>alert(1)</script></html>", "material_type", "PDF、JPEG 或 PNG"),
+        (b"<html><script>alert(1)</script></html>", "material_polyglot", "网页代码（<html）"),
     ],
 )
 def test_refusals_say_why(world, data, code, text):
@@ -69,9 +81,16 @@ def test_size_and_page_limits_come_from_config(world, settings_extra):
 
 
 def test_pdf_pages_are_counted_inside_object_streams():
-    assert count_pdf_pages(make_pdf(1)) == 1
-    assert count_pdf_pages(make_pdf(7)) == 7
-    assert count_pdf_pages(make_pdf(5, object_stream=True)) == 5
+    assert count_pdf_pages(make_pdf(1), 50) == 1
+    assert count_pdf_pages(make_pdf(7), 50) == 7
+    pdf = pikepdf.new()
+    for _ in range(5):
+        pdf.add_blank_page()
+    out = io.BytesIO()
+    pdf.save(out, object_stream_mode=pikepdf.ObjectStreamMode.generate)
+    compressed = out.getvalue()
+    assert b"/Type /Page" not in compressed and b"/ObjStm" in compressed
+    assert count_pdf_pages(compressed, 50) == 5
 
 
 def test_accepted_files_are_stored_under_random_names_with_their_hash(world, storage):
