@@ -438,7 +438,11 @@ def test_procfile_web_runs_gunicorn_on_loopback_with_the_privacy_config(tmp_path
     log = log_path.read_text()
     assert f"Listening at: http://127.0.0.1:{port}" in log
     assert ID_NUMBER not in log, log
-    assert '"GET /search HTTP/1.1"' in log and '"GET /subjects/* HTTP/1.1"' in log, log
+    # The path is logged with its ID number masked: by the app's log masking in the worker
+    # (backend/logging_privacy.py, "6203**********1230") or, for a line the master writes, by the
+    # config's own filter ("*").
+    assert '"GET /search HTTP/1.1"' in log, log
+    assert re.search(r'"GET /subjects/(\*|\d{4}\*{10}[\dX]{4}) HTTP/1\.1"', log), log
 
 
 _COUNTING_PROCESS = """
