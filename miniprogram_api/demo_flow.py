@@ -10,6 +10,7 @@ WeChat that answers as documented. Never against the real WeChat: the base URL m
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ def run_demo_flow(app: Flask, base_url: str | None = None, echo: Callable[[str],
         base_url = fake.base_url
     if not is_loopback_url(base_url):
         raise DemoFlowError("the demo flow runs against the fake WeChat server on loopback only")
+    _wait_for(base_url)
     saved = {k: getattr(settings, k) for k in ("WECHAT_API_BASE_URL", "WECHAT_MP_APPID", "WECHAT_MP_SECRET")}
     settings.WECHAT_API_BASE_URL, settings.WECHAT_MP_APPID, settings.WECHAT_MP_SECRET = base_url, appid, secret
     app.extensions.pop("wechat_clients", None)
@@ -54,6 +56,19 @@ def run_demo_flow(app: Flask, base_url: str | None = None, echo: Callable[[str],
         app.extensions.pop("wechat_clients", None)
         if fake is not None:
             fake.stop()
+
+
+def _wait_for(base_url: str, seconds: float = 15) -> None:
+    """`make demo` starts the fake server in the background just before this runs."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            requests.get(f"{base_url.rstrip('/')}/__fake__/state", timeout=1)
+            return
+        except requests.ConnectionError as exc:
+            if time.monotonic() > deadline:
+                raise DemoFlowError(f"the fake WeChat server does not answer at {base_url}") from exc
+            time.sleep(0.2)
 
 
 def _expect(response, status: int, step: str) -> dict[str, Any]:

@@ -219,6 +219,14 @@ def _face_failure(exc: WeChatError, api: str) -> ApiError:
     return _wechat_failure(exc)
 
 
+def _coded_responses(codes: dict[int, str]) -> dict[int, dict]:
+    """Error responses whose descriptions name the ``error.code`` values a page branches on."""
+    responses = _responses(*codes)
+    for status, text in codes.items():
+        responses[status]["description"] = f"{ERROR_TEXT[status]}：{text}"
+    return responses
+
+
 # Face verification 2.0: https://developers.weixin.qq.com/miniprogram/dev/server/API/face/api_getverifyid
 # and .../api_queryverifyinfo; the sequence is in miniprogram_api/README.md ("实名核验").
 @bp.post("/identity/verification")
@@ -235,7 +243,15 @@ def _face_failure(exc: WeChatError, api: str) -> ApiError:
         "already_bound_other（409）、service_unavailable（503，平台配置问题）、wechat_unavailable（503）。"
     ),
     security=AUTH,
-    responses=_responses(401, 409, 422, 429, 503),
+    responses=_coded_responses(
+        {
+            401: "token_invalid",
+            409: "already_bound_other",
+            422: "name_invalid、id_number_invalid、face_result_invalid（微信拒绝发起核身）",
+            429: "rate_limited",
+            503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
+        }
+    ),
 )
 def face_verification_start(body: dict):
     user = current_user()
@@ -272,7 +288,16 @@ def face_verification_start(body: dict):
         "face_result_used（409）、already_bound_other（409）、service_unavailable（503）、wechat_unavailable（503）。"
     ),
     security=AUTH,
-    responses=_responses(401, 403, 409, 422, 429, 503),
+    responses=_coded_responses(
+        {
+            401: "token_invalid",
+            403: "face_not_passed（verify_ret 不是 10000）",
+            409: "face_result_used、already_bound_other",
+            422: "face_result_invalid（verify_id 无效、不属于当前用户、已过期，或微信拒绝查询）",
+            429: "rate_limited",
+            503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
+        }
+    ),
 )
 def face_verification_finish(body: dict):
     user = current_user()
