@@ -8,6 +8,10 @@ PG_TEST_URL ?= $(or $(TEST_DATABASE_URL),postgresql+psycopg://postgres@127.0.0.1
 DEMO_ENTERPRISES ?= 2000
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The demo's WeChat is the fake server on loopback (miniprogram_api/fake_wechat.py), never the real one.
+FAKE_WECHAT_PORT ?= 8901
+DEMO_WECHAT := WECHAT_API_BASE_URL=http://127.0.0.1:$(FAKE_WECHAT_PORT) \
+	WECHAT_MP_APPID=wxdemo000000000mp WECHAT_MP_SECRET=demo-mp-secret
 
 .PHONY: install demo demo-data serve test test-sqlite test-postgres lint bench clean
 
@@ -29,7 +33,11 @@ demo: install
 	@echo "  staff console:   http://$(HOST):$(PORT)/admin/"
 	@$(FLASK) credit demo-accounts
 	@echo
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "  fake WeChat:     http://127.0.0.1:$(FAKE_WECHAT_PORT)/__fake__/state (mini-program API at /api/mp/v1)"
+	@$(DEMO_WECHAT) $(FLASK) wechat fake-server --port $(FAKE_WECHAT_PORT) & FAKE=$$!; \
+		trap 'kill $$FAKE' EXIT; \
+		$(DEMO_WECHAT) $(FLASK) wechat demo-flow --base-url http://127.0.0.1:$(FAKE_WECHAT_PORT) && \
+		$(DEMO_WECHAT) $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: lint test-sqlite test-postgres
 

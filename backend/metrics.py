@@ -72,6 +72,13 @@ RATE_LIMIT_FALLBACK = Counter(
     "Requests rate-limited with in-process counters because the shared store (Redis) was unreachable.",
     registry=None,
 )
+WECHAT_CONFIG_ERRORS = Counter(
+    "credit_wechat_config_errors_total",
+    "WeChat answers only an operator can fix (48001 API not authorised, 40125 wrong secret ...), by errcode "
+    "(0: AppID or secret not set here); miniprogram_api/alerts.py.",
+    ["errcode"],
+    registry=None,
+)
 # Printer states that need someone in the hall (kiosk.models.PrinterState values).
 PRINTER_FAULTS = ("paper_out", "jammed", "offline")
 
@@ -132,6 +139,7 @@ def _registry() -> CollectorRegistry:
             REQUEST_LATENCY,
             RATE_LIMIT_HITS,
             RATE_LIMIT_FALLBACK,
+            WECHAT_CONFIG_ERRORS,
             PROCESS_COLLECTOR,
             PLATFORM_COLLECTOR,
             GC_COLLECTOR,

@@ -58,7 +58,7 @@ def _fixed(context: str) -> Callable[[Any], str]:
 def encrypted_tables() -> list[EncryptedTable]:
     """Every column the platform writes with ``cipher().encrypt``, with its context (a test
     checks that every ``*_encrypted`` column of the schema is listed here)."""
-    from miniprogram_api.models import WeChatAccessToken, WeChatUser
+    from miniprogram_api.models import FaceVerifySession, WeChatAccessToken, WeChatUser
 
     from .departments.models import DepartmentApiKey
     from .departments.operations import SECRET_CONTEXT
@@ -93,6 +93,11 @@ def encrypted_tables() -> list[EncryptedTable]:
         EncryptedTable(
             WeChatUser.__table__,
             (EncryptedColumn("session_key_encrypted", lambda row: f"wechat.session_key:{row.openid}"),),
+        ),
+        EncryptedTable(
+            FaceVerifySession.__table__,
+            # The claimed name and ID number of a face verification 2.0 session.
+            (EncryptedColumn("claim_encrypted", lambda row: f"wechat.face_claim:{row.out_seq_no}"),),
         ),
         EncryptedTable(
             WeChatAccessToken.__table__,

@@ -56,8 +56,8 @@ def fake_server_command(host: str, port: int) -> None:
     """Run the fake WeChat API on loopback for the demo (set WECHAT_API_BASE_URL to it).
 
     It knows the configured AppIDs and secrets, accepts any wx.login code and every subscribe
-    message; register face verification results with POST /__fake__/face-result
-    ({verify_result, openid, name, id_number}) and look at what it received at GET
+    message; play the face scan of wx.requestFacialVerify with POST /__fake__/facial-verify
+    ({verify_id, verify_ret}, 10000 = passed) and look at what it received at GET
     /__fake__/state."""
     settings = current_app.extensions["settings"]
     apps = {
@@ -73,3 +73,16 @@ def fake_server_command(host: str, port: int) -> None:
     fake = FakeWeChat(apps=apps, auto_login=True, accept_all_subscriptions=True)
     click.echo(f"fake WeChat API on http://{host}:{port}  (WECHAT_API_BASE_URL=http://{host}:{port})")
     fake.serve_forever(host, port)
+
+
+@wechat_cli.command("demo-flow")
+@click.option("--base-url", default=None, help="a running fake server (flask wechat fake-server); default: start one")
+def demo_flow_command(base_url: str | None) -> None:
+    """Run the mini-program flow against the fake WeChat: sign-in, face verification 2.0
+    (getverifyid, wx.requestFacialVerify, queryverifyinfo), the verified person's records."""
+    from .demo_flow import DemoFlowError, run_demo_flow
+
+    try:
+        run_demo_flow(current_app, base_url, echo=click.echo)
+    except DemoFlowError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -44,6 +44,7 @@ from wechatpy.exceptions import WeChatClientException
 from backend.pii import PiiCipher, PiiError
 from backend.types import utcnow
 
+from .face import CERT_TYPE_ID_CARD
 from .fake_wechat import is_loopback_url
 from .models import WeChatAccessToken
 
@@ -513,12 +514,34 @@ class WeChatApi:
         except requests.RequestException as exc:
             raise self._network(exc, "jscode2session") from exc
 
-    def face_identify_info(self, verify_result: str) -> dict[str, Any]:
+    def face_get_verify_id(self, out_seq_no: str, cert_name: str, cert_no: str, openid: str) -> dict[str, Any]:
+        """Face verification 2.0, getVerifyId
+        (https://developers.weixin.qq.com/miniprogram/dev/server/API/face/api_getverifyid):
+        the claimed identity and the user's openid -> ``verify_id`` for ``wx.requestFacialVerify``
+        and ``expires_in`` (3600 s). Not retried after a gateway error: the first call may have
+        used ``out_seq_no``, which WeChat accepts once per AppID."""
+        body = {
+            "out_seq_no": out_seq_no,
+            "cert_info": {"cert_type": CERT_TYPE_ID_CARD, "cert_name": cert_name, "cert_no": cert_no},
+            "openid": openid,
+        }
+        return self.call(
+            lambda: self.client.post("cityservice/face/identify/getverifyid", data=body, api_base_url=WECHAT_ORIGIN),
+            "face/identify/getverifyid",
+        )
+
+    def face_query_verify_info(self, verify_id: str, out_seq_no: str, cert_hash: str, openid: str) -> dict[str, Any]:
+        """Face verification 2.0, queryVerifyInfo
+        (https://developers.weixin.qq.com/miniprogram/dev/server/API/face/api_queryverifyinfo):
+        the scan's ``verify_ret`` (10000 = passed); WeChat answers an errcode instead when
+        out_seq_no, cert_hash or openid differ from getVerifyId's. A read: retried once after a
+        gateway error."""
+        body = {"verify_id": verify_id, "out_seq_no": out_seq_no, "cert_hash": cert_hash, "openid": openid}
         return self.call(
             lambda: self.client.post(
-                "cityservice/face/identify/getinfo", data={"verify_result": verify_result}, api_base_url=WECHAT_ORIGIN
+                "cityservice/face/identify/queryverifyinfo", data=body, api_base_url=WECHAT_ORIGIN
             ),
-            "face/identify/getinfo",
+            "face/identify/queryverifyinfo",
             idempotent=True,
         )
 

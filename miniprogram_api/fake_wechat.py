@@ -7,9 +7,9 @@ It answers the endpoints the platform uses the way WeChat does, including its er
   ``POST cgi-bin/stable_token`` (the current token while it is valid; ``force_refresh`` issues a
   new one);
 * ``GET sns/jscode2session`` (a ``wx.login`` code is single use: 40029 unknown, 40163 used);
-* ``POST cityservice/face/identify/getinfo`` (the face verification result of a
-  ``verify_result``: ``identify_ret``, ``openid``, ``id_card_number_md5`` of the ID number with an
-  upper-case X, ``name_utf8_md5``, ``identify_time``);
+* face verification 2.0 (``POST cityservice/face/identify/getverifyid`` and
+  ``POST cityservice/face/identify/queryverifyinfo``, see ``_face_getverifyid``); the retired 1.0
+  ``getinfo`` is not served (404), as it is no longer on WeChat's side;
 * ``POST cgi-bin/message/subscribe/send`` (one-time subscriptions are consumed: 43101 when the
   user has none; template data checked by key type, 47003 when a value does not fit);
 * ``POST cgi-bin/message/custom/send`` and ``POST cgi-bin/menu/create``.
@@ -18,7 +18,8 @@ Calls with an access token check it: 41001 missing, 40001 not the current one, 4
 ``fail()`` makes an endpoint answer an error code (40001, 45009, -1 ...) a number of times or
 forever; ``delay()`` makes it slow (client timeouts). Every request is recorded.
 
-For the demo, ``/__fake__/...`` control endpoints register login codes and face results and show
+For the demo, ``/__fake__/...`` control endpoints register login codes, play the face scan of
+``wx.requestFacialVerify`` (``facial-verify``) and show
 what was received; ``auto_login`` accepts any ``wx.login`` code.
 """
 
@@ -38,16 +39,25 @@ from urllib.parse import urlsplit
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from .face import CERT_TYPE_ID_CARD, VERIFY_ID_TTL, VERIFY_PASSED, cert_hash
+
 TOKEN_TTL = 7200
 
 
-def md5_hex(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+VERIFY_NOT_DONE = 90002  # the user left wx.requestFacialVerify before the scan (用户取消)
+_OUT_SEQ_NO_RE = re.compile(r"[0-9A-Za-z_-]{5,32}")
 
 
-def id_number_md5(id_number: str) -> str:
-    """WeChat hashes the ID number with an upper-case X."""
-    return md5_hex(id_number.strip().upper())
+@dataclass
+class _FaceSession:
+    """One getverifyid session: what the query must repeat, and the scan's result."""
+
+    appid: str
+    openid: str
+    out_seq_no: str
+    cert_hash: str
+    expires_at: float
+    verify_ret: int | None = None  # None: wx.requestFacialVerify not run yet
 
 
 @dataclass
@@ -81,7 +91,8 @@ class FakeWeChat:
         self.requests: list[dict[str, Any]] = []
         self.login_codes: dict[str, dict[str, Any]] = {}
         self.used_codes: set[str] = set()
-        self.face_results: dict[str, dict[str, Any]] = {}
+        self.face_sessions: dict[str, _FaceSession] = {}  # verify_id ->
+        self.out_seq_nos: set[tuple[str, str]] = set()  # (appid, out_seq_no): unique per AppID
         self.subscriptions: Counter[tuple[str, str]] = Counter()
         self.subscribe_messages: list[dict[str, Any]] = []
         self.custom_messages: list[dict[str, Any]] = []
@@ -100,24 +111,22 @@ class FakeWeChat:
         with self.lock:
             self.login_codes[code] = {"openid": openid, "unionid": unionid}
 
-    def add_face_result(
-        self,
-        verify_result: str,
-        openid: str,
-        name: str,
-        id_number: str,
-        *,
-        identify_ret: int = 0,
-        identify_time: int | None = None,
-    ) -> None:
+    def facial_verify(self, verify_id: str, verify_ret: int = VERIFY_PASSED) -> bool:
+        """What ``wx.requestFacialVerify({verifyId})`` does on the phone: the user's face scan,
+        whose result (``verify_ret``, 10000 = passed) queryverifyinfo reports afterwards. A test
+        chooses the outcome per verify_id. False when the verify_id is unknown or expired (the
+        page would get an error from WeChat)."""
         with self.lock:
-            self.face_results[verify_result] = {
-                "openid": openid,
-                "name_utf8_md5": md5_hex(name),
-                "id_card_number_md5": id_number_md5(id_number),
-                "identify_ret": identify_ret,
-                "identify_time": identify_time or int(time.time()),
-            }
+            session = self.face_sessions.get(verify_id)
+            if session is None or session.expires_at <= time.time():
+                return False
+            session.verify_ret = verify_ret
+            return True
+
+    def expire_verify_id(self, verify_id: str) -> None:
+        """The 3600 s of a verify_id have passed."""
+        with self.lock:
+            self.face_sessions[verify_id].expires_at = time.time() - 1
 
     def grant_subscription(self, openid: str, template_id: str, count: int = 1) -> None:
         """The user accepted ``count`` one-time subscribe messages of this template."""
@@ -158,7 +167,8 @@ class FakeWeChat:
             self.requests.clear()
             self.login_codes.clear()
             self.used_codes.clear()
-            self.face_results.clear()
+            self.face_sessions.clear()
+            self.out_seq_nos.clear()
             self.subscriptions.clear()
             self.subscribe_messages.clear()
             self.custom_messages.clear()
@@ -318,28 +328,72 @@ class FakeWeChat:
             result["unionid"] = entry["unionid"]
         return result
 
-    def _face_getinfo(self, request: Request, body: Any) -> dict:
-        _, error = self._authorise(request)
+    def _face_getverifyid(self, request: Request, body: Any) -> dict:
+        """Face verification 2.0, step 1: getVerifyId
+        (https://developers.weixin.qq.com/miniprogram/dev/server/API/face/api_getverifyid):
+        ``{out_seq_no, cert_info: {cert_type, cert_name, cert_no}, openid}`` -> ``verify_id``
+        (at most 256 characters) and ``expires_in`` (3600). ``out_seq_no``: 5-32 characters of
+        ``[0-9A-Za-z_-]``, unique per AppID. The page does not list errcodes: this fake answers
+        47001 to a body that is not a JSON object with these fields and 40097 (invalid args) to a
+        bad ``out_seq_no``, a reused one, or a malformed ``cert_info``."""
+        appid, error = self._authorise(request)
         if error:
             return error
-        if not isinstance(body, dict) or not body.get("verify_result"):
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("out_seq_no", "openid")):
+            return {"errcode": 47001, "errmsg": "data format error"}
+        info = body.get("cert_info")
+        if not isinstance(info, dict) or not all(
+            isinstance(info.get(k), str) and info[k] for k in ("cert_type", "cert_name", "cert_no")
+        ):
+            return {"errcode": 40097, "errmsg": "invalid args: cert_info"}
+        if info["cert_type"] != CERT_TYPE_ID_CARD or not re.fullmatch(r"\d{17}[\dX]", info["cert_no"]):
+            return {"errcode": 40097, "errmsg": "invalid args: cert_info"}
+        seq = body["out_seq_no"]
+        if not _OUT_SEQ_NO_RE.fullmatch(seq):
+            return {"errcode": 40097, "errmsg": "invalid args: out_seq_no"}
+        if not body["openid"]:
+            return {"errcode": 40003, "errmsg": "invalid openid"}
+        assert appid is not None
+        with self.lock:
+            if (appid, seq) in self.out_seq_nos:
+                return {"errcode": 40097, "errmsg": "invalid args: out_seq_no already used"}
+            self.out_seq_nos.add((appid, seq))
+            verify_id = "fv_" + secrets.token_urlsafe(32)
+            self.face_sessions[verify_id] = _FaceSession(
+                appid=appid,
+                openid=body["openid"],
+                out_seq_no=seq,
+                cert_hash=cert_hash(info["cert_type"], info["cert_name"], info["cert_no"]),
+                expires_at=time.time() + VERIFY_ID_TTL,
+            )
+        return {"errcode": 0, "errmsg": "ok", "verify_id": verify_id, "expires_in": VERIFY_ID_TTL}
+
+    def _face_queryverifyinfo(self, request: Request, body: Any) -> dict:
+        """Face verification 2.0, step 3: queryVerifyInfo
+        (https://developers.weixin.qq.com/miniprogram/dev/server/API/face/api_queryverifyinfo):
+        ``{verify_id, out_seq_no, cert_hash, openid}`` -> ``verify_ret`` (10000 = passed). WeChat
+        checks cert_info (through cert_hash) and openid against getVerifyId's and answers an
+        errcode rather than a verify_ret when they differ; this fake uses 40097 for a mismatch
+        and 61010 for an unknown or expired verify_id (the page gives no numbers)."""
+        appid, error = self._authorise(request)
+        if error:
+            return error
+        fields = ("verify_id", "out_seq_no", "cert_hash", "openid")
+        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) and body[k] for k in fields):
             return {"errcode": 47001, "errmsg": "data format error"}
         with self.lock:
-            result = self.face_results.get(body["verify_result"])
-        if result is None:
-            return {"errcode": 61010, "errmsg": "verify_result is invalid or expired"}
-        return {
-            "errcode": 0,
-            "errmsg": "ok",
-            "identify_ret": result["identify_ret"],
-            "identify_time": result["identify_time"],
-            "validate_data": "",
-            "openid": result["openid"],
-            "user_id_key": secrets.token_hex(8),
-            "finish_time": result["identify_time"],
-            "id_card_number_md5": result["id_card_number_md5"],
-            "name_utf8_md5": result["name_utf8_md5"],
-        }
+            session = self.face_sessions.get(body["verify_id"])
+            if session is None or session.appid != appid or session.expires_at <= time.time():
+                return {"errcode": 61010, "errmsg": "verify_id is invalid or expired"}
+            for name, expected in (
+                ("out_seq_no", session.out_seq_no),
+                ("cert_hash", session.cert_hash),
+                ("openid", session.openid),
+            ):
+                if not secrets.compare_digest(body[name].encode(), expected.encode()):
+                    return {"errcode": 40097, "errmsg": f"invalid args: {name} differs from getverifyid"}
+            verify_ret = session.verify_ret if session.verify_ret is not None else VERIFY_NOT_DONE
+        return {"errcode": 0, "errmsg": "ok", "verify_ret": verify_ret}
 
     # Messages and the menu.
 
@@ -406,14 +460,10 @@ class FakeWeChat:
         body = body if isinstance(body, dict) else {}
         if action == "login-code" and request.method == "POST":
             self.add_login_code(str(body["code"]), str(body["openid"]))
-        elif action == "face-result" and request.method == "POST":
-            self.add_face_result(
-                str(body["verify_result"]),
-                str(body["openid"]),
-                str(body["name"]),
-                str(body["id_number"]),
-                identify_ret=int(body.get("identify_ret", 0)),
-            )
+        elif action == "facial-verify" and request.method == "POST":
+            # The demo's stand-in for the phone's face scan (wx.requestFacialVerify).
+            if not self.facial_verify(str(body.get("verify_id")), int(body.get("verify_ret", VERIFY_PASSED))):
+                return {"errcode": 61010, "errmsg": "verify_id is invalid or expired"}
         elif action == "subscription" and request.method == "POST":
             self.grant_subscription(str(body["openid"]), str(body["template_id"]), int(body.get("count", 1)))
         elif action != "state":
@@ -442,7 +492,8 @@ ROUTES = {
     ("GET", "cgi-bin/token"): FakeWeChat._token,
     ("POST", "cgi-bin/stable_token"): FakeWeChat._stable_token,
     ("GET", "sns/jscode2session"): FakeWeChat._jscode2session,
-    ("POST", "cityservice/face/identify/getinfo"): FakeWeChat._face_getinfo,
+    ("POST", "cityservice/face/identify/getverifyid"): FakeWeChat._face_getverifyid,
+    ("POST", "cityservice/face/identify/queryverifyinfo"): FakeWeChat._face_queryverifyinfo,
     ("POST", "cgi-bin/message/subscribe/send"): FakeWeChat._subscribe_send,
     ("POST", "cgi-bin/message/custom/send"): FakeWeChat._custom_send,
     ("POST", "cgi-bin/menu/create"): FakeWeChat._menu_create,

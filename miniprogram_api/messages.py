@@ -18,8 +18,16 @@ IDENTITY_REQUIRED = "请先完成实名认证（人脸核身）"
 FACE_RESULT_INVALID = "人脸核身结果无效或已过期，请重新核身"
 FACE_RESULT_USED = "该人脸核身结果已使用，请重新核身"
 FACE_NOT_PASSED = "人脸核身未通过，请重新核身"
-FACE_OTHER_ACCOUNT = "人脸核身结果与当前微信账号不符"
-FACE_MISMATCH = "填写的姓名或身份证号码与人脸核身结果不一致"
+FACE_START_REFUSED = "无法发起人脸核身，请核对姓名和身份证号码后重新核身"
+# A WeChat configuration error (48001, 40125 ...): nothing the citizen can do but come back later.
+SERVICE_UNAVAILABLE = "服务暂不可用，请稍后再试或到信用服务窗口办理"
+# The console banner (operators): see alerts.py.
+WECHAT_CONFIG_ALERT = (
+    "微信接口配置错误：{api} 返回 errcode {errcode}（{what}），市民无法完成人脸核身等操作。"
+    "最近一次：{at}（北京时间）。请检查小程序的 AppID、AppSecret、服务器 IP 白名单和接口权限"
+    "（人脸核身 2.0 需在微信公众平台申请开通）。"
+)
+WECHAT_CONFIG_MISSING = "本平台未配置小程序 AppID 或 AppSecret"
 ALREADY_BOUND_OTHER = "该微信账号已绑定其他实名身份，如需变更请到信用服务窗口办理"
 ID_NUMBER_INVALID = "身份证号码无效：{reason}"
 NAME_INVALID = "请填写与身份证一致的姓名"

@@ -57,12 +57,14 @@ class MpSession(db.Model):
 
 class FaceVerificationOutcome(enum.Enum):
     PASSED = "passed"
-    MISMATCH = "mismatch"  # WeChat verified someone other than the claimed person
-    FAILED = "failed"  # identify_ret != 0, or the result belongs to another openid
+    MISMATCH = "mismatch"  # 1.0 only (retired): WeChat verified someone other than the claimed person
+    FAILED = "failed"  # verify_ret != 10000
 
 
 class FaceVerification(db.Model):
-    """One face verification attempt (人脸核身); a ``verify_result`` is accepted once only."""
+    """One face verification result (人脸核身), accepted once only: ``verify_result_hash`` is the
+    SHA-256 of the 2.0 ``verify_id`` (of the 1.0 ``verify_result`` in rows before 2.0), and
+    ``identify_ret`` holds 2.0's ``verify_ret``."""
 
     __tablename__ = "wechat_face_verification"
 
@@ -76,6 +78,37 @@ class FaceVerification(db.Model):
     identify_time: Mapped[int | None]
     subject_id: Mapped[int | None] = mapped_column(sa.ForeignKey("subject.id"))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class FaceVerifySession(db.Model):
+    """A face verification 2.0 session (getverifyid): the ``verify_id`` WeChat issued for the
+    claimed name and ID number, bound to the user who asked. The verify_id is kept as its SHA-256
+    (the page holds it); the claim is kept encrypted, since queryverifyinfo needs its cert_hash
+    and a pass binds this very name and number. Used once (``used_at``)."""
+
+    __tablename__ = "wechat_face_verify_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("wechat_user.id"), index=True)
+    verify_id_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # api_getverifyid: 5-32 characters of [0-9A-Za-z_-], unique per AppID.
+    out_seq_no: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    claim_encrypted: Mapped[str] = mapped_column(sa.Text)
+    expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+    used_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class WeChatConfigError(db.Model):
+    """A WeChat answer that only an operator can fix (48001 API not authorised, 40125 wrong
+    secret ...), kept so the console shows a banner while the last one is recent."""
+
+    __tablename__ = "wechat_config_error"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    errcode: Mapped[int]
+    api: Mapped[str] = mapped_column(sa.String(64))
+    occurred_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
 
 
 class BindingMethod(enum.Enum):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from typing import Any
@@ -38,13 +39,14 @@ from backend.workflows.materials.operations import check_materials, stored_bytes
 
 from . import messages as msg
 from .auth import hash_token, new_token, session_hours
-from .fake_wechat import id_number_md5, md5_hex
+from .face import CERT_TYPE_ID_CARD, VERIFY_PASSED, cert_hash
 from .models import (
     BindingMethod,
     BindingStatus,
     EnterpriseBinding,
     FaceVerification,
     FaceVerificationOutcome,
+    FaceVerifySession,
     KioskLoginTicket,
     MpSession,
     MpSubscription,
@@ -98,8 +100,17 @@ def revoke_session(session: MpSession, now: dt.datetime | None = None) -> None:
 # --- identity (face verification) ----------------------------------------------------------
 
 
-def verify_result_hash(verify_result: str) -> str:
-    return hashlib.sha256(verify_result.encode("utf-8")).hexdigest()
+OUT_SEQ_NO_PREFIX = "cjface"  # + 24 hex characters: 30 of getverifyid's 5-32 [0-9A-Za-z_-]
+
+
+def verify_id_hash(verify_id: str) -> str:
+    return hashlib.sha256(verify_id.encode("utf-8")).hexdigest()
+
+
+def new_out_seq_no() -> str:
+    """A fresh ``out_seq_no`` for getverifyid (unique per AppID, WeChat's rule): random, so it
+    says nothing about the user and never repeats across processes."""
+    return OUT_SEQ_NO_PREFIX + secrets.token_hex(12)
 
 
 def check_claim(name: str, id_number: str) -> tuple[str, str]:
@@ -113,56 +124,108 @@ def check_claim(name: str, id_number: str) -> tuple[str, str]:
     return name, number
 
 
-def check_face_result_unused(verify_result: str) -> None:
-    used = db.session.scalar(
-        sa.select(FaceVerification.id).where(FaceVerification.verify_result_hash == verify_result_hash(verify_result))
+def check_can_bind(user: WeChatUser, id_number: str) -> None:
+    """An account verified as one person cannot become another (asked before any face scan)."""
+    if user.subject_id is None:
+        return
+    subject = find_natural_subject(id_number)
+    if subject is None or subject.id != user.subject_id:
+        raise Conflict(msg.ALREADY_BOUND_OTHER, code="already_bound_other")
+
+
+def _claim_context(out_seq_no: str) -> str:
+    return f"wechat.face_claim:{out_seq_no}"
+
+
+def start_face_verification(
+    user: WeChatUser,
+    name: str,
+    id_number: str,
+    out_seq_no: str,
+    verify_id: str,
+    expires_in: int,
+    *,
+    now: dt.datetime | None = None,
+) -> FaceVerifySession:
+    """Keep the session getverifyid opened for this user: the verify_id hashed, the claimed
+    name and number encrypted (queryverifyinfo needs their cert_hash; a pass binds them)."""
+    now = now or utcnow()
+    name, number = check_claim(name, id_number)
+    claim = json.dumps({"name": name, "id_number": number}, ensure_ascii=False)
+    session = FaceVerifySession(
+        user_id=user.id,
+        verify_id_hash=verify_id_hash(verify_id),
+        out_seq_no=out_seq_no,
+        claim_encrypted=cipher().encrypt(claim, _claim_context(out_seq_no)),
+        # WeChat's validity, capped at its documented 3600 s.
+        expires_at=now + dt.timedelta(seconds=max(0, min(int(expires_in or 3600), 3600))),
+        created_at=now,
     )
-    if used is not None:
+    db.session.add(session)
+    db.session.flush()
+    return session
+
+
+def find_face_session(user: WeChatUser, verify_id: str, *, now: dt.datetime | None = None) -> FaceVerifySession:
+    """The user's own, unused, unexpired session of this verify_id; another user's is unknown."""
+    now = now or utcnow()
+    session = db.session.scalar(
+        sa.select(FaceVerifySession).where(FaceVerifySession.verify_id_hash == verify_id_hash(verify_id))
+    )
+    if session is None or session.user_id != user.id:
+        raise ApiError(msg.FACE_RESULT_INVALID, code="face_result_invalid", status=422)
+    if session.used_at is not None:
         raise Conflict(msg.FACE_RESULT_USED, code="face_result_used")
+    if session.expires_at <= now:
+        raise ApiError(msg.FACE_RESULT_INVALID, code="face_result_invalid", status=422)
+    return session
+
+
+def face_session_claim(session: FaceVerifySession) -> tuple[str, str]:
+    """The claimed (name, ID number) of a session; never logged."""
+    data = json.loads(cipher().decrypt(session.claim_encrypted, _claim_context(session.out_seq_no)))
+    return data["name"], data["id_number"]
+
+
+def face_cert_hash(session: FaceVerifySession) -> str:
+    name, number = face_session_claim(session)
+    return cert_hash(CERT_TYPE_ID_CARD, name, number)
 
 
 def verify_identity(
     actor: Actor,
     user: WeChatUser,
-    name: str,
-    id_number: str,
-    verify_result: str,
-    info: Mapping[str, Any],
+    session: FaceVerifySession,
+    answer: Mapping[str, Any],
     *,
     now: dt.datetime | None = None,
 ) -> FaceVerification:
-    """Compare the claimed name and ID number with WeChat's face verification result (hashes of
-    the verified ones) and, when they match, bind the natural person to the user.
+    """Record queryverifyinfo's answer for this session and, on a pass (errcode 0 and
+    verify_ret 10000), bind the claimed natural person to the user.
 
-    Every attempt is kept (the ``verify_result`` is accepted once) and audited; the caller
-    commits and then refuses anything but PASSED, so a mismatch is logged even though refused.
+    The verify_id is spent whatever the outcome (the session's ``used_at`` and the unique hash of
+    the attempt); every attempt is audited with the claimed number masked. The caller commits and
+    then refuses anything but PASSED, so a failed scan is kept even though refused.
     """
     now = now or utcnow()
-    name, number = check_claim(name, id_number)
-    check_face_result_unused(verify_result)
-    identify_ret = _int(info.get("identify_ret"))
-    same_user = hmac.compare_digest(str(info.get("openid") or ""), user.openid)
-    name_ok = hmac.compare_digest(str(info.get("name_utf8_md5") or "").lower(), md5_hex(name))
-    number_ok = hmac.compare_digest(str(info.get("id_card_number_md5") or "").lower(), id_number_md5(number))
-    if identify_ret != 0 or not same_user:
-        outcome = FaceVerificationOutcome.FAILED
-    elif not (name_ok and number_ok):
-        outcome = FaceVerificationOutcome.MISMATCH
-    else:
-        outcome = FaceVerificationOutcome.PASSED
+    if session.used_at is not None:
+        raise Conflict(msg.FACE_RESULT_USED, code="face_result_used")
+    name, number = face_session_claim(session)
+    verify_ret = _int(answer.get("verify_ret"))
+    passed = _int(answer.get("errcode") or 0) == 0 and verify_ret == VERIFY_PASSED
+    outcome = FaceVerificationOutcome.PASSED if passed else FaceVerificationOutcome.FAILED
     subject: Subject | None = None
-    if outcome is FaceVerificationOutcome.PASSED:
-        subject = find_natural_subject(number)
-        if user.subject_id is not None and (subject is None or user.subject_id != subject.id):
-            raise Conflict(msg.ALREADY_BOUND_OTHER, code="already_bound_other")
-        # WeChat confirmed this name for this number (name_utf8_md5 above): a verified source.
+    if passed:
+        check_can_bind(user, number)
+        # WeChat compared this face with this name and number (cert_hash): a verified source.
         subject = ensure_natural_subject(number, name, actor=actor, now=now)
+    session.used_at = now
     attempt = FaceVerification(
         user_id=user.id,
-        verify_result_hash=verify_result_hash(verify_result),
+        verify_result_hash=session.verify_id_hash,
         outcome=outcome,
-        identify_ret=identify_ret,
-        identify_time=_int(info.get("identify_time")),
+        identify_ret=verify_ret,
+        identify_time=None,
         subject_id=subject.id if subject else None,
         created_at=now,
     )
@@ -179,10 +242,7 @@ def verify_identity(
         reason="人脸核身",
         details={
             "outcome": outcome.value,
-            "identify_ret": identify_ret,
-            "same_openid": same_user,
-            "name_matches": name_ok,
-            "id_number_matches": number_ok,
+            "verify_ret": verify_ret,
             # A refused claim may be someone else's identity: only its masked form is kept.
             "claimed_id_number": mask_id_number(number),
             "user": user.id,

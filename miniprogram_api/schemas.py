@@ -33,15 +33,27 @@ class SessionOut(Schema):
     verified = fields.Boolean(metadata={"description": "是否已完成实名认证"})
 
 
-class FaceVerifyIn(Schema):
-    verify_result = fields.String(
-        required=True,
-        validate=Length(min=1, max=512),
-        metadata={"description": "wx.startFacialRecognitionVerify 返回的 verifyResult"},
-    )
+class FaceStartIn(Schema):
     name = fields.String(required=True, validate=Length(min=1, max=50), metadata={"description": "本人姓名"})
     id_number = fields.String(
         required=True, validate=Length(min=15, max=18), metadata={"description": "本人居民身份证号码"}
+    )
+
+
+class FaceStartOut(Schema):
+    verify_id = fields.String(
+        metadata={
+            "description": "人脸核身会话标识：作为 verifyId 传给 wx.requestFacialVerify，完成后提交给 finish 接口"
+        }
+    )
+    expires_at = UtcDateTime(metadata={"description": "verify_id 失效时间（UTC，微信规定 3600 秒）"})
+
+
+class FaceFinishIn(Schema):
+    verify_id = fields.String(
+        required=True,
+        validate=Length(min=1, max=256),
+        metadata={"description": "发起核身接口返回、已用于 wx.requestFacialVerify 的 verify_id（只能提交一次）"},
     )
 
 

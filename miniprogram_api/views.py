@@ -51,6 +51,7 @@ from reports.content import ReportKind
 from . import messages as msg
 from . import oa
 from . import operations as ops
+from .alerts import is_config_error, record_config_error
 from .auth import (
     SCHEME_NAME,
     SECURITY_SCHEME,
@@ -78,7 +79,9 @@ from .schemas import (
     DownloadUrlOut,
     EligibilityOut,
     EmptyOut,
-    FaceVerifyIn,
+    FaceFinishIn,
+    FaceStartIn,
+    FaceStartOut,
     KioskConfirmOut,
     MaterialUploadIn,
     MaterialUploadOut,
@@ -213,35 +216,125 @@ def delete_session():
     return {"ok": True}
 
 
-@bp.post("/identity/face-verify")
+def _face_failure(exc: WeChatError, api: str) -> ApiError:
+    """A failed face verification call: a configuration error (48001, 40125 ...) is the
+    operators' to fix, so the citizen gets a neutral 503 and they get an alert (alerts.py); a
+    transient one is 503 "try later"; anything else (a refused verify_id, cert_info ...) is 422
+    "请重新核身"."""
+    if is_config_error(exc):
+        record_config_error(exc, api)
+        db.session.commit()
+        return ApiError(msg.SERVICE_UNAVAILABLE, code="service_unavailable", status=503)
+    if exc.errcode is not None and not exc.transient:
+        log.warning("WeChat %s refused: %s", api, exc.message)
+        return ApiError(msg.FACE_RESULT_INVALID, code="face_result_invalid", status=422)
+    return _wechat_failure(exc)
+
+
+def _coded_responses(codes: dict[int, str]) -> dict[int, dict]:
+    """Error responses whose descriptions name the ``error.code`` values a page branches on."""
+    responses = _responses(*codes)
+    for status, text in codes.items():
+        responses[status]["description"] = f"{ERROR_TEXT[status]}：{text}"
+    return responses
+
+
+# Face verification 2.0: https://developers.weixin.qq.com/miniprogram/dev/server/API/face/api_getverifyid
+# and .../api_queryverifyinfo; the sequence is in miniprogram_api/README.md ("实名核验").
+@bp.post("/identity/verification")
 @limiter.limit(_public_limit)
 @login_required
-@bp.input(FaceVerifyIn, arg_name="body")
-@bp.output(MeOut)
+@bp.input(FaceStartIn, arg_name="body")
+@bp.output(FaceStartOut, status_code=201)
 @bp.doc(
-    summary="实名认证：提交人脸核身结果",
-    description="服务端向微信核验 verify_result，比对所填姓名和身份证号码的哈希；不一致的拒绝并记录。",
+    summary="实名认证（人脸核身 2.0）第一步：发起核身",
+    description=(
+        "提交本人姓名和身份证号码，服务端调用微信 getverifyid，返回 verify_id；小程序随后调用 "
+        "wx.requestFacialVerify({verifyId})，完成后调用 POST /identity/verification/finish。"
+        "错误码：name_invalid、id_number_invalid（422）、face_result_invalid（422，微信拒绝发起，请核对后重新核身）、"
+        "already_bound_other（409）、service_unavailable（503，平台配置问题）、wechat_unavailable（503）。"
+    ),
     security=AUTH,
-    responses=_responses(401, 403, 409, 422, 429, 503),
+    responses=_coded_responses(
+        {
+            401: "token_invalid",
+            409: "already_bound_other",
+            422: "name_invalid、id_number_invalid、face_result_invalid（微信拒绝发起核身）",
+            429: "rate_limited",
+            503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
+        }
+    ),
 )
-def face_verify(body: dict):
+def face_verification_start(body: dict):
     user = current_user()
     assert user is not None
-    ops.check_claim(body["name"], body["id_number"])
-    ops.check_face_result_unused(body["verify_result"])
+    name, number = ops.check_claim(body["name"], body["id_number"])
+    ops.check_can_bind(user, number)
+    out_seq_no = ops.new_out_seq_no()
     try:
-        info = mp_api().face_identify_info(body["verify_result"])
+        answer = mp_api().face_get_verify_id(out_seq_no, name, number, user.openid)
     except WeChatError as exc:
-        if exc.errcode is not None and not exc.transient:
-            raise ApiError(msg.FACE_RESULT_INVALID, code="face_result_invalid", status=422) from exc
-        raise _wechat_failure(exc) from exc
-    attempt = ops.verify_identity(actor_for(user), user, body["name"], body["id_number"], body["verify_result"], info)
+        raise _face_failure(exc, "face/identify/getverifyid") from exc
+    verify_id = answer.get("verify_id") if isinstance(answer, dict) else None
+    if not isinstance(verify_id, str) or not verify_id or len(verify_id) > 256:
+        raise _face_failure(WeChatError("getverifyid 未返回 verify_id", transient=True), "face/identify/getverifyid")
+    session = ops.start_face_verification(
+        user, name, number, out_seq_no, verify_id, _int_or(answer.get("expires_in"), 3600)
+    )
     db.session.commit()
-    if attempt.outcome.value == "mismatch":
-        raise Forbidden(msg.FACE_MISMATCH, code="identity_mismatch")
-    if attempt.outcome.value == "failed":
+    return {"verify_id": verify_id, "expires_at": session.expires_at}
+
+
+@bp.post("/identity/verification/finish")
+@limiter.limit(_public_limit)
+@login_required
+@bp.input(FaceFinishIn, arg_name="body")
+@bp.output(MeOut)
+@bp.doc(
+    summary="实名认证（人脸核身 2.0）第二步：提交核身结果",
+    description=(
+        "wx.requestFacialVerify 结束后提交 verify_id；服务端调用微信 queryverifyinfo（含 cert_hash），"
+        "只有 errcode 为 0 且 verify_ret 为 10000 时才完成实名认证。每个 verify_id 只能提交一次。"
+        "错误码：face_not_passed（403，未通过，请重新核身）、"
+        "face_result_invalid（422，verify_id 无效、过期或微信拒绝）、"
+        "face_result_used（409）、already_bound_other（409）、service_unavailable（503）、wechat_unavailable（503）。"
+    ),
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: "token_invalid",
+            403: "face_not_passed（verify_ret 不是 10000）",
+            409: "face_result_used、already_bound_other",
+            422: "face_result_invalid（verify_id 无效、不属于当前用户、已过期，或微信拒绝查询）",
+            429: "rate_limited",
+            503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
+        }
+    ),
+)
+def face_verification_finish(body: dict):
+    user = current_user()
+    assert user is not None
+    session = ops.find_face_session(user, body["verify_id"])
+    try:
+        answer = mp_api().face_query_verify_info(
+            body["verify_id"], session.out_seq_no, ops.face_cert_hash(session), user.openid
+        )
+    except WeChatError as exc:
+        raise _face_failure(exc, "face/identify/queryverifyinfo") from exc
+    if not isinstance(answer, dict):
+        raise _wechat_failure(WeChatError("queryverifyinfo 返回格式错误", transient=True))
+    attempt = ops.verify_identity(actor_for(user), user, session, answer)
+    db.session.commit()
+    if attempt.outcome.value != "passed":
         raise Forbidden(msg.FACE_NOT_PASSED, code="face_not_passed")
     return _me(user)
+
+
+def _int_or(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
 
 
 def _me(user: WeChatUser) -> dict[str, Any]:

@@ -132,11 +132,20 @@ def inject_console() -> dict[str, Any]:
         "staff": user,
         "nav": nav_items(user) if user else [],
         "calendar_warning": load_calendar().schedule_warning() if user else None,
+        "wechat_alert": _wechat_alert() if user else None,
         "logout_form": ActionForm(),
         "msg": msg,
         "can_manage": can_manage(user) if user else False,
         "delta8": CHINA_OFFSET,
     }
+
+
+def _wechat_alert() -> str | None:
+    # The WeChat channel's configuration errors (miniprogram_api/alerts.py): citizens get a
+    # neutral 503, so the console is where operators learn that face verification is down.
+    from miniprogram_api.alerts import config_alert
+
+    return config_alert()
 
 
 @bp.after_request

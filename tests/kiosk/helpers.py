@@ -221,23 +221,17 @@ def audit_rows(action: str) -> list[AuditEvent]:
 
 def verified_wechat_token(citizen: Citizen) -> str:
     """A mini-program user verified as ``citizen`` through the channel's own face-verification
-    operation (WeChat's answer given as the fake server would give it)."""
+    operations (face verification 2.0: a getverifyid session, then queryverifyinfo's passing
+    answer as WeChat gives it)."""
     from miniprogram_api.auth import actor_for
-    from miniprogram_api.fake_wechat import id_number_md5, md5_hex
-    from miniprogram_api.operations import open_session, verify_identity
+    from miniprogram_api.operations import new_out_seq_no, open_session, start_face_verification, verify_identity
 
     openid = f"openid-{citizen.id_number}"
     token, session = open_session("wx-kiosk-test", openid)
     user = session.user
-    info = {
-        "identify_ret": 0,
-        "openid": openid,
-        "name_utf8_md5": md5_hex(citizen.name),
-        "id_card_number_md5": id_number_md5(citizen.id_number),
-        "identify_time": int(time.time()),
-    }
+    face = start_face_verification(user, citizen.name, citizen.id_number, new_out_seq_no(), "fv-" + openid, 3600)
     attempt = verify_identity(
-        actor_for(user, ip="127.0.0.1"), user, citizen.name, citizen.id_number, "vr-" + openid, info
+        actor_for(user, ip="127.0.0.1"), user, face, {"errcode": 0, "errmsg": "ok", "verify_ret": 10000}
     )
     assert attempt.outcome.value == "passed"
     db.session.commit()

@@ -251,19 +251,22 @@ def test_citizen_files_while_wechat_is_down_and_the_message_follows_once(client,
 def test_wechat_5xx_on_an_idempotent_call_is_retried_within_the_request(client, callers, fake):
     """One 502 from stable_token (the token the face check needs) is retried after a short pause:
     the citizen's verification succeeds instead of failing."""
-    from tests.wechat.helpers import face_verify
+    from tests.wechat.helpers import finish_verification, start_verification
 
     person = callers.b
     person.token = login(client, fake, person.openid)
+    started = start_verification(client, person)
+    assert started.status_code == 201, started.json
+    assert fake.facial_verify(started.json["verify_id"])
     fake.invalidate_tokens()  # the cached token is refused: a new one must be fetched
     fake.fail_http("cgi-bin/stable_token", 502, times=1)
-    fake.fail_http("cityservice/face/identify/getinfo", 503, times=1)
+    fake.fail_http("cityservice/face/identify/queryverifyinfo", 503, times=1)
     fake.requests.clear()
-    response = face_verify(client, fake, person)
+    response = finish_verification(client, person, started.json["verify_id"])
     assert response.status_code == 200, response.json
     paths = [r["path"] for r in fake.requests]
     assert paths.count("cgi-bin/stable_token") == 2  # the 502, then the token
-    assert paths.count("cityservice/face/identify/getinfo") == 3  # the 503, the stale token, the answer
+    assert paths.count("cityservice/face/identify/queryverifyinfo") == 3  # the 503, the stale token, the answer
 
 
 def test_wechat_down_gives_the_citizen_a_clear_503(client, callers, fake, wechat_settings, monkeypatch):

@@ -66,18 +66,29 @@ def login(client, fake, openid: str) -> str:
     return response.json["token"]
 
 
-def face_verify(client, fake, person: Person, *, claimed_name=None, claimed_id=None, result_openid=None):
-    verify_result = f"vr-{next(_seq)}"
-    fake.add_face_result(verify_result, result_openid or person.openid, person.name, person.id_number)
+def start_verification(client, person: Person, *, name=None, id_number=None):
+    """Step 1 of face verification 2.0: POST /identity/verification (the server's getverifyid)."""
     return client.post(
-        f"{API}/identity/face-verify",
-        json={
-            "verify_result": verify_result,
-            "name": claimed_name or person.name,
-            "id_number": claimed_id or person.id_number,
-        },
+        f"{API}/identity/verification",
+        json={"name": name or person.name, "id_number": id_number or person.id_number},
         headers=person.headers,
     )
+
+
+def finish_verification(client, person: Person, verify_id: str):
+    """Step 3: POST /identity/verification/finish (the server's queryverifyinfo)."""
+    return client.post(f"{API}/identity/verification/finish", json={"verify_id": verify_id}, headers=person.headers)
+
+
+def face_verify(client, fake, person: Person, *, claimed_name=None, claimed_id=None, verify_ret: int = 10000):
+    """The whole 2.0 sequence: start (getverifyid) -> the page's wx.requestFacialVerify, played
+    by the fake with ``verify_ret`` -> finish (queryverifyinfo). Returns the last response (the
+    start's when it was refused)."""
+    started = start_verification(client, person, name=claimed_name, id_number=claimed_id)
+    if started.status_code != 201:
+        return started
+    assert fake.facial_verify(started.json["verify_id"], verify_ret)
+    return finish_verification(client, person, started.json["verify_id"])
 
 
 def verified_person(client, fake, name: str, n: int) -> Person:

@@ -157,12 +157,20 @@ def _throwaway_token(w: World, who: str) -> tuple[str, dict]:
     return f"{API}/session", {"headers": auth(token), "_raw_headers": True}
 
 
-def _face(w: World, who: str) -> tuple[str, dict]:
-    # Everyone submits a result WeChat issued for A: only A's own account may use it.
-    verify_result = f"matrix-vr-{who}"
-    w.fake.add_face_result(verify_result, w.a.openid, w.a.name, w.a.id_number)
-    body = {"verify_result": verify_result, "name": w.a.name, "id_number": w.a.id_number}
-    return f"{API}/identity/face-verify", {"json": body}
+def _face_start(w: World, who: str) -> tuple[str, dict]:
+    # Everyone asks to verify as A (A is already verified as A: asking again is allowed).
+    return f"{API}/identity/verification", {"json": {"name": w.a.name, "id_number": w.a.id_number}}
+
+
+def _face_finish(w: World, who: str) -> tuple[str, dict]:
+    # Everyone submits a verify_id WeChat issued to A, after A's scan passed: only A's own
+    # account may use it.
+    started = w.client.post(
+        f"{API}/identity/verification", json={"name": w.a.name, "id_number": w.a.id_number}, headers=w.a.headers
+    )
+    assert started.status_code == 201, started.json
+    assert w.fake.facial_verify(started.json["verify_id"])
+    return f"{API}/identity/verification/finish", {"json": {"verify_id": started.json["verify_id"]}}
 
 
 def _commitment_sign(w: World, who: str) -> tuple[str, dict]:
@@ -241,7 +249,8 @@ ROWS = [
     Row("POST", f"{S}/session", lambda w, who: (f"{API}/session", {"json": _session_code(w, who)}),
         std(201, 201, 201)),
     Row("DELETE", f"{S}/session", _throwaway_token, std(401, 200, 200)),
-    Row("POST", f"{S}/identity/face-verify", _face, std(401, 403, 200)),
+    Row("POST", f"{S}/identity/verification", _face_start, std(401, 409, 201)),
+    Row("POST", f"{S}/identity/verification/finish", _face_finish, std(401, 422, 200)),
     Row("GET", f"{S}/me", _list(f"{API}/me"), std(401, 200, 200)),
     Row("GET", f"{S}/me/records", _list(f"{API}/me/records"), std(401, 200, 200)),
     Row("POST", f"{S}/enterprise-bindings",

@@ -33,8 +33,10 @@ from tests.wechat.helpers import (
     department,
     enterprise,
     face_verify,
+    finish_verification,
     login,
     person_record,
+    start_verification,
     upload,
     verified_person,
 )
@@ -68,59 +70,55 @@ def test_login_code_errors(client, fake):
     assert "errcode" not in busy.json["error"]["message"]
 
 
-def test_mismatch_is_refused_and_logged(client, fake):
+def test_a_failed_scan_is_refused_and_logged(client, fake):
     person = Person("张明华", make_id_number(401), "o-mismatch")
     person.token = login(client, fake, person.openid)
-    other_number = make_id_number(402)
-    refused = face_verify(client, fake, person, claimed_id=other_number)
-    assert refused.status_code == 403 and refused.json["error"]["code"] == "identity_mismatch"
+    refused = face_verify(client, fake, person, verify_ret=90011)  # 人脸数据采集无效
+    assert refused.status_code == 403 and refused.json["error"]["code"] == "face_not_passed"
     user = db.session.scalar(sa.select(WeChatUser).where(WeChatUser.openid == person.openid))
     assert user.subject_id is None
     attempt = db.session.scalar(sa.select(FaceVerification))
-    assert attempt.outcome is FaceVerificationOutcome.MISMATCH
+    assert attempt.outcome is FaceVerificationOutcome.FAILED and attempt.identify_ret == 90011
     event = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "mp.identity.verify"))
-    assert event.details["outcome"] == "mismatch" and event.details["id_number_matches"] is False
-    assert other_number not in str(event.details)  # only masked
+    assert event.details["outcome"] == "failed" and event.details["verify_ret"] == 90011
+    assert person.id_number not in str(event.details)  # only masked
     assert event.channel == "mp"
 
 
-def test_wrong_name_is_a_mismatch_and_a_result_is_used_once(client, fake):
+def test_a_verify_id_is_used_once(client, fake):
     person = Person("张明华", make_id_number(403), "o-name")
     person.token = login(client, fake, person.openid)
-    assert face_verify(client, fake, person, claimed_name="张明").status_code == 403
-    fake.add_face_result("vr-once", person.openid, person.name, person.id_number)
-    body = {"verify_result": "vr-once", "name": person.name, "id_number": person.id_number}
-    assert client.post(f"{API}/identity/face-verify", json=body, headers=person.headers).status_code == 200
-    again = client.post(f"{API}/identity/face-verify", json=body, headers=person.headers)
+    started = start_verification(client, person)
+    assert started.status_code == 201
+    assert fake.facial_verify(started.json["verify_id"])
+    assert finish_verification(client, person, started.json["verify_id"]).status_code == 200
+    again = finish_verification(client, person, started.json["verify_id"])
     assert again.status_code == 409 and again.json["error"]["code"] == "face_result_used"
 
 
 def test_lowercase_x_and_failed_verification(client, fake):
     person = Person("王晓", "11010519491231002X", "o-x")
     person.token = login(client, fake, person.openid)
-    fake.add_face_result("vr-fail", person.openid, person.name, person.id_number, identify_ret=90100)
-    failed = client.post(
-        f"{API}/identity/face-verify",
-        json={"verify_result": "vr-fail", "name": person.name, "id_number": person.id_number},
-        headers=person.headers,
-    )
+    failed = face_verify(client, fake, person, verify_ret=90100)
     assert failed.status_code == 403 and failed.json["error"]["code"] == "face_not_passed"
-    # WeChat hashes the ID number with an upper-case X; a lower-case claim still matches.
+    # A lower-case x is the same number: WeChat gets it (and its cert_hash) with an upper-case X.
     ok = face_verify(client, fake, person, claimed_id="11010519491231002x")
     assert ok.status_code == 200
     assert ok.json["id_number_masked"] == "1101**********002X"
+    getverifyid = [r for r in fake.requests if r["path"].endswith("getverifyid")]
+    assert getverifyid[-1]["json"]["cert_info"]["cert_no"] == "11010519491231002X"
 
 
-def test_unknown_verify_result_and_invalid_claims(client, fake):
+def test_unknown_verify_id_and_invalid_claims(client, fake):
     token = login(client, fake, "o-bad")
     headers = {"Authorization": f"Bearer {token}"}
-    body = {"verify_result": "never-issued", "name": "张三", "id_number": make_id_number(404)}
-    unknown = client.post(f"{API}/identity/face-verify", json=body, headers=headers)
+    unknown = client.post(f"{API}/identity/verification/finish", json={"verify_id": "never-issued"}, headers=headers)
     assert unknown.status_code == 422 and unknown.json["error"]["code"] == "face_result_invalid"
     bad_number = client.post(
-        f"{API}/identity/face-verify", json={**body, "id_number": "620302199002302519"}, headers=headers
+        f"{API}/identity/verification", json={"name": "张三", "id_number": "620302199002302519"}, headers=headers
     )
     assert bad_number.status_code == 422 and bad_number.json["error"]["code"] == "id_number_invalid"
+    assert not [r for r in fake.requests if "face" in r["path"]]  # refused before asking WeChat
 
 
 def test_an_account_bound_to_one_person_cannot_switch(client, fake):
