@@ -392,8 +392,11 @@ def test_duplicates_are_shared_through_redis(client, wechat_settings, monkeypatc
     _redis()
     monkeypatch.setattr(wechat_settings, "REDIS_URL", "redis://127.0.0.1:6379/15")
     monkeypatch.delitem(app.extensions, "wechat_token_store", raising=False)
-    ts, nonce, body = str(int(time.time())), f"redis-{uuid.uuid4().hex}", text_message("你好")
+    # Redis outlives the test run: MsgIds of their own, not the sequence other runs used.
+    ts, nonce = str(int(time.time())), f"redis-{uuid.uuid4().hex}"
+    body = text_message("你好", msg_id=uuid.uuid4().int % 10**18)
     assert "可以这样使用" in reply_text(post_fixed(client, body, ts, nonce))
     assert post_fixed(client, body, ts, nonce).data == b"success"
-    assert post_fixed(client, text_message("查询"), ts, nonce).status_code == 403  # a replay
+    other = text_message("查询", msg_id=uuid.uuid4().int % 10**18)
+    assert post_fixed(client, other, ts, nonce).status_code == 403  # a replay
     assert db.session.scalar(sa.select(sa.func.count()).select_from(WeChatNonce)) == 0  # nothing in the DB
