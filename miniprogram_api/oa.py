@@ -143,7 +143,7 @@ def seen(key: str) -> bool:
 def message_key(message) -> str:
     """WeChat's deduplication key: MsgId for messages, FromUserName + CreateTime for events
     ("消息排重", in "接收普通消息" and "接收事件推送")."""
-    if message.type == "event":
+    if message.type == "event" or not message.id:
         # The event and its key too: a retry repeats them, and two different events of one
         # follower within a second (a menu click right after subscribing) stay two.
         created = int(message.create_time.timestamp()) if message.create_time else 0
@@ -152,7 +152,7 @@ def message_key(message) -> str:
 
 
 def check_delivery(prefix: str, timestamp: str, nonce: str, key: str) -> str:
-    """ "new", "duplicate" (the message was seen: answer ``success``) or "replay" (the nonce
+    """The fate of a delivery: "new", "duplicate" (the message was seen: answer ``success``) or "replay" (the nonce
     came before with another message: refuse)."""
     window = int(_settings().WECHAT_OA_TIMESTAMP_WINDOW_SECONDS)
     ttl = 2 * window + 60
