@@ -176,6 +176,16 @@ class Settings:
     WECHAT_OA_TIMESTAMP_WINDOW_SECONDS: int = 300
     WECHAT_OA_MAX_BODY_BYTES: int = 64 * 1024
     WECHAT_OA_MENU_FILE: str = ""  # empty: miniprogram_api/menu.json
+    # WeChat waits 5 s for a passive reply; an answer that took longer goes out as a
+    # customer-service message instead (miniprogram_api/oa.py).
+    WECHAT_OA_REPLY_BUDGET_SECONDS: int = 4
+    # Mini-program message push (消息推送, /wechat/mp/push): the Token and EncodingAESKey set in the
+    # mini-program console; empty token: the endpoint is off. Key set: safe mode (AES).
+    WECHAT_MP_PUSH_TOKEN: str = ""
+    WECHAT_MP_PUSH_AES_KEY: str = ""
+    # Long-term subscriptions (长期订阅, 政务民生 mini-programs only): one acceptance allows any
+    # number of messages of the template until the user turns it off; a send does not use it up.
+    WECHAT_LONG_TERM_SUBSCRIPTIONS: bool = False
     WECHAT_TIMEOUT_SECONDS: int = 5
     # Subscribe message templates (订阅消息) and the mini-program page a message opens.
     WECHAT_TEMPLATE_CASE_PROGRESS: str = ""  # objection / repair state changes
@@ -343,6 +353,10 @@ def _check_wechat(settings: Settings) -> None:
         raise ConfigError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
     if settings.WECHAT_OA_AES_KEY and len(settings.WECHAT_OA_AES_KEY) != 43:
         raise ConfigError("WECHAT_OA_AES_KEY must be the 43-character EncodingAESKey")
+    if settings.WECHAT_MP_PUSH_AES_KEY and len(settings.WECHAT_MP_PUSH_AES_KEY) != 43:
+        raise ConfigError("WECHAT_MP_PUSH_AES_KEY must be the 43-character EncodingAESKey")
+    if settings.WECHAT_OA_REPLY_BUDGET_SECONDS < 1:
+        raise ConfigError("WECHAT_OA_REPLY_BUDGET_SECONDS must be at least 1")
     if settings.WECHAT_REPORT_EXPIRY_REMINDER_DAYS < 0:
         raise ConfigError("WECHAT_REPORT_EXPIRY_REMINDER_DAYS must not be negative")
     # The reminder job finds a report's reminder by its event's dedupe key while the report is in

@@ -70,7 +70,6 @@ UPLOAD_REQUIRED = "请选择要上传的文件"
 TICKET_INVALID = "二维码无效或已过期，请在自助终端上刷新二维码后重新扫描"
 TICKET_USED = "该二维码已使用，请在自助终端上刷新二维码"
 
-SUBSCRIPTION_ANSWER_INVALID = "订阅结果无效：{answer}"
 
 # Subscribe messages (订阅消息): the template purposes the client asks the user to accept.
 TEMPLATE_TITLES = {

@@ -207,7 +207,8 @@ def _record(
                 created_at=utcnow(),
             )
         )
-        if status is MessageAttemptStatus.SENT and user is not None and template_id:
+        # A long-term subscription (WECHAT_LONG_TERM_SUBSCRIPTIONS) is not used up by a send.
+        if status is MessageAttemptStatus.SENT and user is not None and template_id and not _long_term():
             conn.execute(
                 sa.update(MpSubscription)
                 .where(
@@ -217,6 +218,10 @@ def _record(
                 )
                 .values(accepted_count=MpSubscription.accepted_count - 1)
             )
+
+
+def _long_term() -> bool:
+    return bool(current_app.extensions["settings"].WECHAT_LONG_TERM_SUBSCRIPTIONS)
 
 
 def _send(

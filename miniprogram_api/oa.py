@@ -1,16 +1,30 @@
 """The official account's server callbacks (/wechat/oa): plain and AES safe mode.
 
 Checks, in order, before anything is parsed: body size, timestamp window, signature (compared
-in constant time; in AES mode ``msg_signature`` over the encrypted body), then the nonce replay
-cache (Redis when configured, the database otherwise). Then the message is decrypted with the
-EncodingAESKey (the AppId inside must be ours), parsed by wechatpy (which refuses XML entities)
-and answered with a passive reply, encrypted again in AES mode.
+in constant time; in AES mode ``msg_signature`` over the encrypted body). Then the message is
+decrypted with the EncodingAESKey (the AppId inside must be ours), parsed by wechatpy (which
+refuses XML entities), checked against the replay and duplicate stores (Redis when configured,
+the database otherwise) and answered with a passive reply, encrypted again in AES mode.
+
+Duplicates: WeChat waits 5 s for an answer, then sends the same message again, three times in
+all, and asks servers to deduplicate by MsgId (events: FromUserName + CreateTime) and to answer
+``success`` (官方文档 "接收普通消息" / "接收事件推送"). A message seen before is answered
+``success``. The nonce replay check stays, but remembers which message a (timestamp, nonce)
+carried: a genuine retry (the same request again) is a duplicate, answered ``success``; the
+same nonce with another message is a replay, refused with 403.
 
 Replies: subscribe -> welcome; ``查询 <名称或代码>`` -> a short public summary and a link;
 ``核验 <报告编号>`` -> whether the number is registered and its status, nothing else;
 ``核验 <报告编号> <验证码>`` -> the report's facts (the shared verification by number and code);
-menu clicks -> their texts; anything else -> help. Natural persons never appear here except
-masked, as in the report registry, and only to whoever gave the report's verification code.
+clicks on our own menu keys -> their texts; other text -> help. Events that need no reply
+(unsubscribe, VIEW, view_miniprogram, LOCATION, TEMPLATESENDJOBFINISH, any other event and
+any other click key) and non-text messages are answered ``success``: an answer to them would be
+a message the follower never asked for. An answer that took longer than
+``WECHAT_OA_REPLY_BUDGET_SECONDS`` would arrive after WeChat gave up on this request (its retry
+was already answered ``success`` as a duplicate): it is sent as a customer-service message
+(``cgi-bin/message/custom/send``) through the outbox instead. Natural persons never appear here
+except masked, as in the report registry, and only to whoever gave the report's verification
+code.
 """
 
 from __future__ import annotations
@@ -68,31 +82,87 @@ def _check_timestamp(timestamp: str) -> bool:
     return abs(now_epoch() - int(timestamp)) <= int(_settings().WECHAT_OA_TIMESTAMP_WINDOW_SECONDS)
 
 
-def _remember_nonce(timestamp: str, nonce: str) -> bool:
-    """True the first time this (timestamp, nonce) is seen within the window."""
-    window = int(_settings().WECHAT_OA_TIMESTAMP_WINDOW_SECONDS)
-    key = f"oa:{timestamp}:{nonce}"[:128]
-    redis_url = _settings().REDIS_URL
-    if redis_url:
+def monotonic() -> float:
+    """The clock the reply budget is measured with (tests move it)."""
+    return time.monotonic()
+
+
+def _short(text: str) -> str:
+    """A fixed-length key for text the sender chooses (nonces, user ids)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:40]
+
+
+def remember_once(keys: list[str], seconds: int) -> bool:
+    """Store every key of ``keys`` for ``seconds``, all or nothing; True when none was stored
+    yet. Shared by all processes: Redis when configured, the database otherwise (also when
+    Redis is down). Its own short transaction: a key is spent even if handling fails."""
+    if _settings().REDIS_URL:
         from .client import REDIS_ERRORS, token_store
 
-        store = token_store()
-        client = getattr(store, "redis", None)
+        client = getattr(token_store(), "redis", None)
         if client is not None:
             try:
-                return bool(client.set(f"credit:wechat:nonce:{key}", "1", nx=True, ex=2 * window + 60))
+                # MSETNX sets all or none, atomically (Redis docs, MSETNX).
+                with client.pipeline() as pipe:
+                    pipe.msetnx({f"credit:wechat:nonce:{key}": "1" for key in keys})
+                    for key in keys:
+                        pipe.expire(f"credit:wechat:nonce:{key}", seconds)
+                    return bool(pipe.execute()[0])
             except REDIS_ERRORS as exc:
-                # Redis down: the database remembers the nonce instead, as when no Redis is set.
-                log.warning("OA nonce check: Redis unavailable (%s); using the database", type(exc).__name__)
+                # Redis down: the database remembers the keys instead, as when no Redis is set.
+                log.warning("WeChat replay check: Redis unavailable (%s); using the database", type(exc).__name__)
     now = utcnow()
-    # Its own short transaction: the nonce is spent even if handling the message fails.
     try:
         with db.engine.begin() as conn:
             conn.execute(sa.delete(WeChatNonce).where(WeChatNonce.expires_at < now))
-            conn.execute(sa.insert(WeChatNonce).values(key=key, expires_at=now + dt.timedelta(seconds=2 * window + 60)))
+            for key in keys:
+                conn.execute(sa.insert(WeChatNonce).values(key=key, expires_at=now + dt.timedelta(seconds=seconds)))
     except IntegrityError:
         return False
     return True
+
+
+def seen(key: str) -> bool:
+    """Whether ``remember_once`` stored ``key`` and it has not expired."""
+    if _settings().REDIS_URL:
+        from .client import REDIS_ERRORS, token_store
+
+        client = getattr(token_store(), "redis", None)
+        if client is not None:
+            try:
+                return bool(client.exists(f"credit:wechat:nonce:{key}"))
+            except REDIS_ERRORS:
+                pass  # as in remember_once: the database holds the keys while Redis is down
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            sa.select(WeChatNonce.key).where(WeChatNonce.key == key, WeChatNonce.expires_at >= utcnow())
+        ).first()
+    return row is not None
+
+
+def message_key(message) -> str:
+    """WeChat's deduplication key: MsgId for messages, FromUserName + CreateTime for events
+    ("消息排重", in "接收普通消息" and "接收事件推送")."""
+    if message.type == "event" or not message.id:
+        # The event and its key too: a retry repeats them, and two different events of one
+        # follower within a second (a menu click right after subscribing) stay two.
+        created = int(message.create_time.timestamp()) if message.create_time else 0
+        return f"evt:{message.source}:{created}:{getattr(message, 'event', '')}:{getattr(message, 'key', '')}"
+    return f"msg:{message.id}"
+
+
+def check_delivery(prefix: str, timestamp: str, nonce: str, key: str) -> str:
+    """The fate of a delivery: "new", "duplicate" (the message was seen: answer ``success``) or "replay" (the nonce
+    came before with another message: refuse)."""
+    window = int(_settings().WECHAT_OA_TIMESTAMP_WINDOW_SECONDS)
+    ttl = 2 * window + 60
+    nonce_key = f"{prefix}n:{_short(timestamp + ':' + nonce)}"
+    pair_key = f"{prefix}p:{_short(timestamp + ':' + nonce + ':' + key)}"
+    msg_key = f"{prefix}m:{_short(key)}"
+    if remember_once([nonce_key, pair_key], ttl):
+        return "new" if remember_once([msg_key], ttl) else "duplicate"
+    # The nonce was used: by this very message (WeChat re-sending the same request) or another.
+    return "duplicate" if seen(pair_key) else "replay"
 
 
 def _token() -> str:
@@ -142,8 +212,6 @@ def receive() -> Response:
             return _refuse(403, "bad signature")
     elif not hmac.compare_digest(signature_of(token, timestamp, nonce), args.get("signature", "")):
         return _refuse(403, "bad signature")
-    if not _remember_nonce(timestamp, nonce):
-        return _refuse(403, "replayed nonce")
     if encrypted is not None:
         try:
             plain = PrpCrypto(_aes_key(settings.WECHAT_OA_AES_KEY)).decrypt(encrypted, settings.WECHAT_OA_APPID)
@@ -160,12 +228,53 @@ def receive() -> Response:
         return _refuse(400, "malformed xml")
     if message is None or not getattr(message, "source", None):
         return Response("success", mimetype="text/plain")  # nothing to answer (WeChat's convention)
+    delivery = check_delivery("oa:", timestamp, nonce, message_key(message))
+    if delivery == "replay":
+        return _refuse(403, "replayed nonce")
+    if delivery == "duplicate":
+        return _success()
+    started = monotonic()
     content = answer(message)
+    if content is None:
+        return _success()
+    if monotonic() - started > float(settings.WECHAT_OA_REPLY_BUDGET_SECONDS):
+        # WeChat stopped waiting for this request: the answer goes out as a customer-service
+        # message, sent by the outbox after the view's commit.
+        queue_custom_reply(message.source, content)
+        return _success()
     reply = TextReply(message=message, content=content).render()
     if aes:
         crypto = WeChatCrypto(token, settings.WECHAT_OA_AES_KEY, settings.WECHAT_OA_APPID)
         reply = crypto.encrypt_message(reply, nonce, timestamp)
     return Response(reply, mimetype="application/xml")
+
+
+def _success() -> Response:
+    """WeChat's "no reply" answer (it then shows nothing to the follower)."""
+    return Response("success", mimetype="text/plain")
+
+
+OA_REPLY_TOPIC = "wechat.oa_reply"
+
+
+def queue_custom_reply(openid: str, content: str) -> None:
+    """Queue a customer-service text to a follower (sent within WeChat's 48-hour window after
+    their message; ``cgi-bin/message/custom/send``). The text is what the passive reply would
+    have said: public facts, and a natural person only masked."""
+    from backend.outbox.operations import enqueue_event
+
+    enqueue_event(OA_REPLY_TOPIC, {"openid": openid, "content": content})
+
+
+def handle_custom_reply(delivery) -> None:
+    """Outbox handler of ``wechat.oa_reply``; WeChat errors are raised, so the outbox retries."""
+    from .client import oa_api
+
+    oa_api().send_text(delivery.payload["openid"], delivery.payload["content"])
+
+
+def register(app) -> None:
+    app.extensions.setdefault("outbox_handlers", {})[OA_REPLY_TOPIC] = handle_custom_reply
 
 
 def _aes_key(encoding_aes_key: str) -> bytes:
@@ -190,17 +299,18 @@ def _extract_encrypt(body: bytes) -> str:
 # --- answers -------------------------------------------------------------------------------
 
 
-def answer(message) -> str:
+def answer(message) -> str | None:
+    """The reply's text, or None for no reply (answered ``success``)."""
     kind = message.type
     if kind == "event":
         event = getattr(message, "event", "")
         if event in ("subscribe", "subscribe_scan"):
             return msg.OA_WELCOME
         if event == "click":
-            return msg.OA_CLICK.get(getattr(message, "key", ""), msg.OA_HELP)
-        return msg.OA_HELP
+            return msg.OA_CLICK.get(getattr(message, "key", ""))  # only our own menu's keys
+        return None
     if kind != "text":
-        return msg.OA_HELP
+        return None
     text = (message.content or "").strip()
     for prefix, handler in (("查询", answer_query), ("核验", answer_verify)):
         if text.startswith(prefix):

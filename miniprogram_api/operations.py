@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -650,26 +651,84 @@ def consume_kiosk_login(ticket: str, device_ref: str, *, now: dt.datetime | None
 # --- subscribe-message answers -------------------------------------------------------------
 
 
-def record_subscription_answers(user: WeChatUser, answers: Mapping[str, str]) -> list[MpSubscription]:
-    """Store what ``wx.requestSubscribeMessage`` returned: each "accept" is one message grant."""
-    rows = []
-    for template_id, answer in answers.items():
-        if answer not in SUBSCRIPTION_ANSWERS:
-            raise ApiError(msg.SUBSCRIPTION_ANSWER_INVALID.format(answer=answer), code="answer_invalid", status=422)
-        row = db.session.scalar(
-            sa.select(MpSubscription).where(
-                MpSubscription.user_id == user.id, MpSubscription.template_id == template_id
-            )
+def is_acceptance(answer: str) -> bool:
+    """WeChat documents "accept"; clients also return variants of it ("acceptWithAudio" when the
+    user turned on the voice reminder of a long-term template, "acceptWithAlert",
+    "acceptWithForcePush"), reported on developers.weixin.qq.com/community. All are consent."""
+    return answer.startswith("accept")
+
+
+def configured_template_ids() -> set[str]:
+    settings = current_app.extensions["settings"]
+    return {
+        template_id
+        for template_id in (
+            settings.WECHAT_TEMPLATE_CASE_PROGRESS,
+            settings.WECHAT_TEMPLATE_DEADLINE,
+            settings.WECHAT_TEMPLATE_REPORT_READY,
         )
-        if row is None:
-            row = MpSubscription(user_id=user.id, template_id=template_id[:64], accepted_count=0, last_answer=answer)
-            db.session.add(row)
-        row.last_answer = answer
-        if answer == "accept":
-            row.accepted_count = (row.accepted_count or 0) + 1
-        rows.append(row)
+        if template_id
+    }
+
+
+@dataclass
+class SubscriptionCapture:
+    rows: list[MpSubscription]
+    ignored: list[dict[str, str]]  # {template_id, answer, reason}: reported, not stored
+
+
+def record_subscription_answers(
+    user: WeChatUser, answers: Mapping[str, Any], *, counts: bool | None = None
+) -> SubscriptionCapture:
+    """Store what ``wx.requestSubscribeMessage`` returned, as the client returns it: the
+    ``errMsg`` entry is skipped, answers for templates this platform does not use and answers
+    WeChat does not document are reported back instead of refusing the whole batch.
+
+    Each acceptance is one message grant (one-time subscriptions); with long-term
+    subscriptions it stands until the user turns the template off. ``counts`` False records the
+    answer without a grant: when the mini-program message push is configured, WeChat's own
+    ``subscribe_msg_popup_event`` counts the grant (messages_push.py), not the client's report.
+    """
+    settings = current_app.extensions["settings"]
+    if counts is None:
+        counts = not settings.WECHAT_MP_PUSH_TOKEN
+    known = configured_template_ids()
+    rows: list[MpSubscription] = []
+    ignored: list[dict[str, str]] = []
+    for template_id, raw in answers.items():
+        if template_id == "errMsg":
+            continue
+        answer = raw if isinstance(raw, str) else str(raw)
+        if template_id not in known:
+            ignored.append({"template_id": template_id[:64], "answer": answer[:40], "reason": "unknown_template"})
+            continue
+        if not (is_acceptance(answer) or answer in SUBSCRIPTION_ANSWERS):
+            ignored.append({"template_id": template_id, "answer": answer[:40], "reason": "unknown_answer"})
+            continue
+        rows.append(apply_subscription_answer(user, template_id, answer, grant=counts))
     db.session.flush()
-    return rows
+    return SubscriptionCapture(rows, ignored)
+
+
+def apply_subscription_answer(user: WeChatUser, template_id: str, answer: str, *, grant: bool) -> MpSubscription:
+    """One template's answer: an acceptance adds a grant (``grant``), or sets the long-term
+    subscription on; any other answer ends a long-term subscription (the user turned it off)."""
+    long_term = bool(current_app.extensions["settings"].WECHAT_LONG_TERM_SUBSCRIPTIONS)
+    row = db.session.scalar(
+        sa.select(MpSubscription).where(MpSubscription.user_id == user.id, MpSubscription.template_id == template_id)
+    )
+    if row is None:
+        row = MpSubscription(user_id=user.id, template_id=template_id[:64], accepted_count=0, last_answer=answer[:20])
+        db.session.add(row)
+    row.last_answer = answer[:20]
+    if is_acceptance(answer):
+        if long_term:
+            row.accepted_count = max(row.accepted_count or 0, 1)
+        elif grant:
+            row.accepted_count = (row.accepted_count or 0) + 1
+    elif long_term:
+        row.accepted_count = 0
+    return row
 
 
 def list_subscriptions(user: WeChatUser) -> list[MpSubscription]:

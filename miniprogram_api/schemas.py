@@ -333,14 +333,31 @@ class TemplateOut(Schema):
 
 class SubscriptionOut(Schema):
     template_id = fields.String()
-    accepted_count = fields.Integer(metadata={"description": "尚可发送的次数（一次性订阅）"})
-    last_answer = fields.String(metadata={"description": "accept / reject / ban / filter"})
+    accepted_count = fields.Integer(
+        metadata={"description": "尚可发送的次数（一次性订阅）；长期订阅时为 1 表示已订阅、0 表示未订阅"}
+    )
+    last_answer = fields.String(
+        metadata={"description": "accept / reject / ban / filter，或客户端返回的 accept 变体（如 acceptWithAudio）"}
+    )
     updated_at = UtcDateTime()
+
+
+class IgnoredAnswerOut(Schema):
+    template_id = fields.String()
+    answer = fields.String()
+    reason = fields.String(metadata={"description": "unknown_template（本平台未使用的模板）/ unknown_answer"})
 
 
 class SubscriptionsOut(Schema):
     templates = fields.List(fields.Nested(TemplateOut))
     subscriptions = fields.List(fields.Nested(SubscriptionOut))
+    long_term = fields.Boolean(
+        metadata={"description": "长期订阅（政务民生类小程序）：一次同意可多次发送，直到用户关闭"}
+    )
+    ignored = fields.List(
+        fields.Nested(IgnoredAnswerOut),
+        metadata={"description": "上报中未记录的项（未知模板或未知结果），其余照常记录"},
+    )
 
 
 class SubscriptionsIn(Schema):
@@ -349,7 +366,11 @@ class SubscriptionsIn(Schema):
         values=fields.String(),
         required=True,
         validate=Length(min=1, max=20),
-        metadata={"description": "wx.requestSubscribeMessage 的结果：{模板编号: accept/reject/ban/filter}"},
+        metadata={
+            "description": "wx.requestSubscribeMessage 的 success 回调结果原样上报："
+            "{模板编号: accept/reject/ban/filter/acceptWithAudio…, errMsg: 'requestSubscribeMessage:ok'}；"
+            "errMsg 被忽略，未知模板和未知结果在 ignored 中返回"
+        },
     )
 
 

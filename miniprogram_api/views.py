@@ -48,8 +48,8 @@ from backend.workflows.repairs.models import RepairApplication
 from backend.workflows.repairs.operations import file_repair, get_repair, supplement_repair, withdraw_repair
 from reports.content import ReportKind
 
+from . import message_push, oa
 from . import messages as msg
-from . import oa
 from . import operations as ops
 from .alerts import is_config_error, record_config_error
 from .auth import (
@@ -907,7 +907,16 @@ def _templates() -> list[dict[str, str]]:
 def subscriptions():
     user = current_user()
     assert user is not None
-    return {"templates": _templates(), "subscriptions": ops.list_subscriptions(user)}
+    return _subscriptions_out(user)
+
+
+def _subscriptions_out(user, ignored: list | None = None) -> dict:
+    return {
+        "templates": _templates(),
+        "subscriptions": ops.list_subscriptions(user),
+        "long_term": bool(_settings().WECHAT_LONG_TERM_SUBSCRIPTIONS),
+        "ignored": ignored or [],
+    }
 
 
 @bp.post("/subscriptions")
@@ -918,9 +927,9 @@ def subscriptions():
 def record_subscriptions(body: dict):
     user = current_user()
     assert user is not None
-    ops.record_subscription_answers(user, body["answers"])
+    capture = ops.record_subscription_answers(user, body["answers"])
     db.session.commit()
-    return {"templates": _templates(), "subscriptions": ops.list_subscriptions(user)}
+    return _subscriptions_out(user, capture.ignored)
 
 
 # --- official account callbacks (protocol handling in oa.py) --------------------------------
@@ -934,5 +943,20 @@ def oa_verify_server():
 @oa_bp.post("/oa")
 def oa_receive():
     response = oa.receive()
-    db.session.commit()  # audit rows of report look-ups (nothing else is written)
+    db.session.commit()  # audit rows of report look-ups, customer-service replies queued
+    return response
+
+
+# --- mini-program message push (protocol handling in message_push.py) -----------------------
+
+
+@oa_bp.get("/mp/push")
+def mp_push_verify_server():
+    return message_push.verify_server()
+
+
+@oa_bp.post("/mp/push")
+def mp_push_receive():
+    response = message_push.receive()
+    db.session.commit()  # subscription state from subscribe events
     return response

@@ -99,8 +99,9 @@ def test_wechat_token_store_falls_back_to_the_database(dead_redis_app):
 
 
 def test_oa_nonce_is_remembered_in_the_database_while_redis_is_down(dead_redis_app):
-    from miniprogram_api.oa import _remember_nonce
+    from miniprogram_api.oa import check_delivery
 
     with dead_redis_app.test_request_context():
-        assert _remember_nonce("1700000000", "nonce-1") is True
-        assert _remember_nonce("1700000000", "nonce-1") is False  # a replay is still refused
+        assert check_delivery("oa:", "1700000000", "nonce-1", "msg:1") == "new"
+        assert check_delivery("oa:", "1700000000", "nonce-1", "msg:2") == "replay"  # still refused
+        assert check_delivery("oa:", "1700000000", "nonce-1", "msg:1") == "duplicate"  # WeChat's retry

@@ -84,6 +84,11 @@ _TOPICS: list[Topic] = [
         "a mini-program report's validity ends soon",
         "WeChat subscribe message to the citizen who issued it",
     ),
+    Topic(
+        "wechat.oa_reply",
+        "an official-account answer that took longer than WeChat waits for a passive reply",
+        "WeChat customer-service message to the follower (miniprogram_api/oa.py)",
+    ),
 ]
 TOPICS: dict[str, Topic] = {topic.name: topic for topic in _TOPICS}
 

@@ -91,6 +91,9 @@ ROWS = [
     # Official account callbacks: WeChat's signature, which no caller here has.
     Row("wechat_oa.oa_verify_server", "GET", "/wechat/oa?echostr=x", everyone(403)),
     Row("wechat_oa.oa_receive", "POST", "/wechat/oa", everyone(403)),
+    # Mini-program message push: WeChat's signature too; off (503) until its token is configured.
+    Row("wechat_oa.mp_push_verify_server", "GET", "/wechat/mp/push?echostr=x", everyone(503)),
+    Row("wechat_oa.mp_push_receive", "POST", "/wechat/mp/push", everyone(503)),
     # Kiosk: pages and the agent's API need the device credential; personal pages a session.
     Row("kiosk.static", "GET", "/kiosk/static/kiosk.css", everyone(200)),
     Row("kiosk.home", "GET", "/kiosk/", kiosk(200, 200)),

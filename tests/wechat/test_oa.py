@@ -13,6 +13,7 @@ from wechatpy.crypto import PrpCrypto, WeChatCrypto
 
 from backend.extensions import db
 from miniprogram_api import oa
+from miniprogram_api.models import WeChatNonce
 from tests.wechat.conftest import OA_AES_KEY, OA_APPID, OA_TOKEN
 from tests.wechat.helpers import department, enterprise
 
@@ -78,17 +79,24 @@ def test_our_aes_matches_the_published_samples(monkeypatch):
 
 def test_published_sample_message_decrypts_and_verifies_through_the_endpoint(client, aes_mode, at_sample_time):
     response = post_encrypted(client, SAMPLE_XML_ENCRYPTED)
+    # The sample is a video message: it opens and verifies, and needs no reply (issue 17 item 5).
+    assert response.status_code == 200 and response.data == b"success"
+
+
+def test_encrypted_text_gets_an_encrypted_signed_reply(client, aes_mode, at_sample_time):
+    crypto = WeChatCrypto(OA_TOKEN, OA_AES_KEY, OA_APPID)
+    sent = xmltodict.parse(crypto.encrypt_message(text_message("你好").decode(), SAMPLE_NONCE, SAMPLE_TIMESTAMP))
+    response = post_encrypted(client, sent["xml"]["Encrypt"])
     assert response.status_code == 200
     reply = xmltodict.parse(response.data.decode())["xml"]
     assert reply["Nonce"] == SAMPLE_NONCE and reply["TimeStamp"] == SAMPLE_TIMESTAMP
     # Our reply is signed and encrypted the same way: WeChat's side can check and open it.
     assert reply["MsgSignature"] == sig(OA_TOKEN, SAMPLE_TIMESTAMP, SAMPLE_NONCE, reply["Encrypt"])
-    crypto = WeChatCrypto(OA_TOKEN, OA_AES_KEY, OA_APPID)
     plain = xmltodict.parse(crypto.decrypt_message(response.data.decode(), reply["MsgSignature"], SAMPLE_TIMESTAMP,
                                                    SAMPLE_NONCE))["xml"]  # fmt: skip
-    # A video message gets the help text, addressed back to its sender.
-    assert plain["ToUserName"] == "gh_7f083739789a"
-    assert plain["FromUserName"] == "oia2Tj我是中文jewbmiOUlr6X-1crbLOvLw"
+    # The help text, addressed back to its sender.
+    assert plain["ToUserName"] == "o-follower"
+    assert plain["FromUserName"] == "gh_platform"
     assert plain["MsgType"] == "text"
     assert "查询" in plain["Content"] and "核验" in plain["Content"]
 
@@ -118,8 +126,13 @@ def test_old_timestamp_is_refused(client, aes_mode):
 
 
 def test_replayed_nonce_is_refused(client, aes_mode, at_sample_time):
-    assert post_encrypted(client, SAMPLE_XML_ENCRYPTED).status_code == 200
-    replay = post_encrypted(client, SAMPLE_XML_ENCRYPTED)
+    """The same (timestamp, nonce) with another message is a replay; the same request again
+    is WeChat's retry, answered ``success`` (see test_wechat_retry_of_the_same_request_...)."""
+    crypto = WeChatCrypto(OA_TOKEN, OA_AES_KEY, OA_APPID)
+    first = xmltodict.parse(crypto.encrypt_message(text_message("你好").decode(), SAMPLE_NONCE, SAMPLE_TIMESTAMP))
+    other = xmltodict.parse(crypto.encrypt_message(text_message("查询").decode(), SAMPLE_NONCE, SAMPLE_TIMESTAMP))
+    assert post_encrypted(client, first["xml"]["Encrypt"]).status_code == 200
+    replay = post_encrypted(client, other["xml"]["Encrypt"])
     assert replay.status_code == 403
     assert b"replayed" in replay.data
 
@@ -137,11 +150,15 @@ def test_aes_mode_refuses_plain_messages(client, aes_mode):
 # --- plain mode ----------------------------------------------------------------------------
 
 
-def text_message(content: str, *, msg_type: str = "text", extra: str = "") -> bytes:
+_msg_ids = iter(range(1234567890123456, 1234567890133456))
+
+
+def text_message(content: str, *, msg_type: str = "text", extra: str = "", msg_id: int | None = None) -> bytes:
+    msg_id = next(_msg_ids) if msg_id is None else msg_id  # each message its own MsgId, as WeChat's
     return (
         "<xml><ToUserName><![CDATA[gh_platform]]></ToUserName><FromUserName><![CDATA[o-follower]]></FromUserName>"
         f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[{msg_type}]]></MsgType>"
-        f"<Content><![CDATA[{content}]]></Content>{extra}<MsgId>1234567890123456</MsgId></xml>"
+        f"<Content><![CDATA[{content}]]></Content>{extra}<MsgId>{msg_id}</MsgId></xml>"
     ).encode()
 
 
@@ -272,3 +289,114 @@ def test_oversized_and_entity_bodies_are_refused(client, wechat_settings, monkey
     evil = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><xml><MsgType>text</MsgType></xml>'
     response = post_plain(client, evil)
     assert response.status_code == 400 and b"success" not in response.data  # not parsed, nothing answered
+
+
+# --- issue 17 items 5 and 6: events that need no reply, WeChat's retries ------------------
+
+
+def event_message(event: str, extra: str = "", *, sender: str = "o-follower", created: int | None = None) -> bytes:
+    return (
+        f"<xml><ToUserName><![CDATA[gh_platform]]></ToUserName><FromUserName><![CDATA[{sender}]]></FromUserName>"
+        f"<CreateTime>{created or int(time.time())}</CreateTime><MsgType><![CDATA[event]]></MsgType>"
+        f"<Event><![CDATA[{event}]]></Event>{extra}</xml>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        event_message("unsubscribe"),
+        event_message("VIEW", "<EventKey><![CDATA[http://credit.test/verify]]></EventKey><MenuId>1</MenuId>"),
+        event_message("view_miniprogram", "<EventKey><![CDATA[pages/index/index]]></EventKey><MenuId>1</MenuId>"),
+        event_message("LOCATION", "<Latitude>38.5</Latitude><Longitude>102.2</Longitude><Precision>65</Precision>"),
+        event_message("TEMPLATESENDJOBFINISH", "<MsgID>200163836</MsgID><Status><![CDATA[success]]></Status>"),
+        event_message("SCAN", "<EventKey><![CDATA[123]]></EventKey><Ticket><![CDATA[t]]></Ticket>"),
+        event_message("some_future_event"),
+        event_message("CLICK", "<EventKey><![CDATA[NOT_OUR_KEY]]></EventKey>"),
+        text_message("", msg_type="image", extra="<PicUrl><![CDATA[http://x/p.jpg]]></PicUrl>"),
+    ],
+    ids=["unsubscribe", "VIEW", "view_miniprogram", "LOCATION", "TEMPLATESENDJOBFINISH", "SCAN", "unknown",
+         "foreign_click", "image"],
+)  # fmt: skip
+def test_events_that_need_no_reply_are_answered_success(client, body):
+    """Issue 17 item 5: these got the help text, a message the follower never asked for."""
+    response = post_plain(client, body)
+    assert response.status_code == 200
+    assert response.data == b"success"
+
+
+def test_our_menu_clicks_subscribe_and_text_still_get_replies(client):
+    assert "核验 报告编号" in reply_text(
+        post_plain(client, event_message("CLICK", "<EventKey><![CDATA[VERIFY_HELP]]></EventKey>"))
+    )
+    assert "欢迎关注" in reply_text(post_plain(client, event_message("subscribe")))
+    assert "可以这样使用" in reply_text(post_plain(client, text_message("帮助")))
+
+
+def post_fixed(client, body: bytes, ts: str, nonce: str):
+    query = {"timestamp": ts, "nonce": nonce, "signature": sig(OA_TOKEN, ts, nonce), "openid": "o-follower"}
+    return client.post("/wechat/oa", query_string=query, data=body, content_type="text/xml")
+
+
+def test_wechat_retry_of_the_same_request_gets_success_not_403(client):
+    """Issue 17 item 6: WeChat re-sends the same request after 5 s without an answer; it was
+    refused as a replayed nonce (403: the follower saw "该公众号暂时无法提供服务")."""
+    ts, body = str(int(time.time())), text_message("你好")
+    assert "可以这样使用" in reply_text(post_fixed(client, body, ts, "retry-nonce-1"))
+    for _ in range(3):
+        retry = post_fixed(client, body, ts, "retry-nonce-1")
+        assert retry.status_code == 200 and retry.data == b"success"
+
+
+def test_a_retry_with_a_new_nonce_is_deduplicated_by_msg_id(client):
+    body = text_message("查询 某某", msg_id=9_000_000_000_000_001)
+    assert post_plain(client, body).status_code == 200
+    again = post_plain(client, body)  # new timestamp and nonce, the same MsgId
+    assert again.status_code == 200 and again.data == b"success"
+    # Another message is answered as usual.
+    assert "可以这样使用" in reply_text(post_plain(client, text_message("你好")))
+
+
+def test_events_are_deduplicated_by_sender_and_create_time(client):
+    created = int(time.time())
+    assert "欢迎关注" in reply_text(post_plain(client, event_message("subscribe", created=created)))
+    assert post_plain(client, event_message("subscribe", created=created)).data == b"success"
+    # Another follower at the same second is another event.
+    other = event_message("subscribe", sender="o-other", created=created)
+    assert "欢迎关注" in reply_text(post_plain(client, other))
+
+
+def test_an_answer_later_than_the_budget_goes_out_as_a_customer_service_message(client, fake, monkeypatch):
+    from backend.outbox.models import OutboxEvent
+    from backend.outbox.worker import deliver_pending
+
+    clock = iter([100.0, 106.0])  # the answer took 6 s: WeChat has stopped waiting
+    monkeypatch.setattr(oa, "monotonic", lambda: next(clock))
+    response = post_plain(client, text_message("你好"))
+    assert response.status_code == 200 and response.data == b"success"
+    events = db.session.scalars(sa.select(OutboxEvent).where(OutboxEvent.topic == oa.OA_REPLY_TOPIC)).all()
+    assert len(events) == 1 and events[0].payload["openid"] == "o-follower"
+    deliver_pending({oa.OA_REPLY_TOPIC: oa.handle_custom_reply})
+    assert len(fake.custom_messages) == 1
+    sent = fake.custom_messages[0]
+    assert sent["touser"] == "o-follower" and sent["msgtype"] == "text"
+    assert "可以这样使用" in sent["text"]["content"]
+
+
+def test_duplicates_are_shared_through_redis(client, wechat_settings, monkeypatch, app):
+    """With Redis configured the stores live there (shared by every gunicorn worker)."""
+    import uuid
+
+    from tests.wechat.test_client import _redis
+
+    _redis()
+    monkeypatch.setattr(wechat_settings, "REDIS_URL", "redis://127.0.0.1:6379/15")
+    monkeypatch.delitem(app.extensions, "wechat_token_store", raising=False)
+    # Redis outlives the test run: MsgIds of their own, not the sequence other runs used.
+    ts, nonce = str(int(time.time())), f"redis-{uuid.uuid4().hex}"
+    body = text_message("你好", msg_id=uuid.uuid4().int % 10**18)
+    assert "可以这样使用" in reply_text(post_fixed(client, body, ts, nonce))
+    assert post_fixed(client, body, ts, nonce).data == b"success"
+    other = text_message("查询", msg_id=uuid.uuid4().int % 10**18)
+    assert post_fixed(client, other, ts, nonce).status_code == 403  # a replay
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(WeChatNonce)) == 0  # nothing in the DB
