@@ -64,6 +64,10 @@ TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011, 45033})  # system busy, quota 
 # the citizen would wait twice as long).
 GATEWAY_RETRY_PAUSE_SECONDS = 0.3
 NOT_SUBSCRIBED = 43101
+DAILY_QUOTA = 45009  # the API's daily quota is spent: it resets at midnight, Beijing time
+SYSTEM_BUSY = -1
+# A read (idempotent call) that meets -1 "system busy" is tried again after these pauses.
+BUSY_RETRY_PAUSES = (0.5, 1.5)
 TOKEN_MARGIN_SECONDS = 300  # refresh this long before WeChat's expiry, never use a dying token
 FORCE_REFRESH_PER_DAY = 20  # stable_token force_refresh: 20 a day (Beijing day), 30 s apart
 FORCE_REFRESH_SPACING_SECONDS = 30
@@ -531,13 +535,26 @@ class WeChatApi:
         time.sleep(GATEWAY_RETRY_PAUSE_SECONDS)
         return fn()
 
+    def _again_while_busy(self, fn: Callable[[], T], what: str) -> T:
+        """``fn`` (idempotent), tried again after each pause of ``BUSY_RETRY_PAUSES`` while WeChat
+        answers -1 (system busy); the last answer is the caller's."""
+        for pause in BUSY_RETRY_PAUSES:
+            try:
+                return fn()
+            except WeChatClientException as exc:
+                if exc.errcode != SYSTEM_BUSY:
+                    raise
+                log.warning("WeChat %s: system busy (-1), trying again in %.1f s", what, pause)
+            time.sleep(pause)
+        return fn()
+
     def call(self, fn: Callable[[], T], what: str, *, idempotent: bool = False) -> T:
         """Run ``fn`` (a wechatpy call); on a token error refresh once and retry once. An
         ``idempotent`` call (a read) is also tried once more after a gateway error; a send is not,
         since the first one may have been delivered (the outbox retries it under its key)."""
         if idempotent:
             once = fn
-            fn = lambda: self._once_more_after_gateway_error(once, what)  # noqa: E731
+            fn = lambda: self._again_while_busy(lambda: self._once_more_after_gateway_error(once, what), what)  # noqa: E731
         used = self.current_token()
         try:
             return fn()
@@ -628,6 +645,12 @@ class WeChatApi:
         if page:
             body["page"] = page
         return self.call(lambda: self.client.post("message/subscribe/send", data=body), "message/subscribe/send")
+
+    def api_domain_ip(self) -> list[str]:
+        """The addresses of WeChat's API servers (``cgi-bin/get_api_domain_ip``, a read): a check
+        that the AppID, secret and IP allow-list work."""
+        result = self.call(lambda: self.client.get("get_api_domain_ip"), "get_api_domain_ip", idempotent=True)
+        return list(result.get("ip_list") or [])
 
     def send_text(self, openid: str, content: str) -> dict[str, Any]:
         return self.call(lambda: self.client.message.send_text(openid, content), "message/custom/send")

@@ -445,6 +445,12 @@ class FakeWeChat:
             self.subscribe_messages.append(body)
         return {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(10**12)}
 
+    def _api_domain_ip(self, request: Request, body: Any) -> dict:
+        _, error = self._authorise(request)
+        if error:
+            return error
+        return {"ip_list": ["101.89.47.18", "101.91.34.103"]}
+
     def _custom_send(self, request: Request, body: Any) -> dict:
         _, error = self._authorise(request)
         if error:
@@ -520,6 +526,7 @@ ROUTES = {
     ("POST", "cityservice/face/identify/getinfo"): FakeWeChat._face_getinfo,
     ("POST", "cgi-bin/message/subscribe/send"): FakeWeChat._subscribe_send,
     ("POST", "cgi-bin/message/custom/send"): FakeWeChat._custom_send,
+    ("GET", "cgi-bin/get_api_domain_ip"): FakeWeChat._api_domain_ip,
     ("POST", "cgi-bin/menu/create"): FakeWeChat._menu_create,
 }
 

@@ -43,14 +43,14 @@ from backend.config import parse_template_fields
 from backend.extensions import db
 from backend.issued_reports import messages as report_msg
 from backend.issued_reports.models import IssuedReport, ReportStatus
-from backend.outbox.worker import OutboxDelivery
-from backend.types import local_date, utcnow
+from backend.outbox.worker import OutboxDelivery, RetryAt
+from backend.types import LOCAL_TZ, local_date, utcnow
 from backend.workflows.common import local_time_text
 from backend.workflows.objections.models import Objection
 from backend.workflows.repairs.models import RepairApplication
 
 from . import messages as msg
-from .client import NOT_SUBSCRIBED, WeChatError, mp_api
+from .client import DAILY_QUOTA, NOT_SUBSCRIBED, WeChatError, mp_api
 from .models import MessageAttempt, MessageAttemptStatus, MpSubscription, WeChatUser
 from .operations import REPORT_EXPIRING_TOPIC, REPORT_READY_TOPIC, queue_report_expiry_reminders
 
@@ -87,6 +87,16 @@ def register(app) -> None:
     handlers[REPORT_REVOKED_TOPIC] = handle_report_revoked
     # The jobs pass (backend/jobs.py) runs this each time, before it delivers the outbox.
     app.extensions.setdefault(JOB_UNITS_KEY, {})["wechat-report-expiry"] = queue_report_expiry_reminders
+
+
+QUOTA_RESET_MARGIN = dt.timedelta(minutes=5)  # WeChat's clock and ours need not agree to the second
+
+
+def quota_reset_after(now: dt.datetime) -> dt.datetime:
+    """The next midnight in Beijing (when WeChat's daily quotas reset), plus a margin, as naive UTC."""
+    tomorrow = local_date(now) + dt.timedelta(days=1)
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=LOCAL_TZ)
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None) + QUOTA_RESET_MARGIN
 
 
 def _thing(text: str, limit: int = 20) -> str:
@@ -260,6 +270,10 @@ def _send(
             _record(delivery, MessageAttemptStatus.NOT_SUBSCRIBED, user=user, template_id=template_id, error=exc)
             return  # retrying cannot help until the user subscribes again
         _record(delivery, MessageAttemptStatus.FAILED, user=user, template_id=template_id, error=exc)
+        if exc.errcode == DAILY_QUOTA:
+            # The day's quota is spent: no retry can succeed before it resets at midnight
+            # (Beijing time), and the outbox's backoff would give up long before.
+            raise RetryAt(quota_reset_after(utcnow()), exc.message) from exc
         raise
     _record(delivery, MessageAttemptStatus.SENT, user=user, template_id=template_id)
 
