@@ -18,7 +18,8 @@ It answers the endpoints the platform uses the way WeChat does, including its er
   one-time subscriptions are consumed (43101 when the user has none); the template must exist
   (40037) and the data keys be exactly its keywords, each value within its type's limits (47003);
   the page must be one of the mini-program's pages (41030);
-* ``POST cgi-bin/message/custom/send`` and ``POST cgi-bin/menu/create``.
+* ``POST cgi-bin/message/custom/send``, ``POST cgi-bin/menu/create`` and
+  ``GET cgi-bin/get_api_domain_ip`` (a read, for the -1 retry).
 
 Calls with an access token check it: 41001 missing, 40001 not the current one, 42001 expired.
 ``fail()`` makes an endpoint answer an error code (40001, 45009, -1 ...) a number of times or
