@@ -191,6 +191,22 @@ class Settings:
     WECHAT_TEMPLATE_CASE_PROGRESS: str = ""  # objection / repair state changes
     WECHAT_TEMPLATE_DEADLINE: str = ""  # deadline reminders
     WECHAT_TEMPLATE_REPORT_READY: str = ""  # a report is ready
+    # Each template's keywords, as the WeChat console shows them for the template picked there
+    # (详细内容: "查询码 {{character_string1.DATA}}" ...) -> what fills them: "keyword:value,...".
+    # The values each purpose offers are in WECHAT_TEMPLATE_VALUES (backend/config.py); the
+    # keyword's type (thing, time, phrase ...) sets how the value is cut to WeChat's limits.
+    WECHAT_TEMPLATE_FIELDS_CASE_PROGRESS: str = (
+        "character_string1:number,thing2:case_type,phrase3:progress,thing4:note,time5:time"
+    )
+    WECHAT_TEMPLATE_FIELDS_REPORT_READY: str = (
+        "character_string1:number,thing2:kind,thing3:subject,time4:issued_at,date5:valid_until"
+    )
+    WECHAT_TEMPLATE_FIELDS_DEADLINE: str = "thing1:item,character_string2:number,date3:deadline,thing4:note"
+    # The mini-program pages a message opens (paths in the mini-program's app.json, no query:
+    # the platform adds "?type=...&number=..." / "?number=..."); a page WeChat does not know is 41030.
+    WECHAT_PAGE_CASE_DETAIL: str = "pages/case/detail"
+    WECHAT_PAGE_REPORT_DETAIL: str = "pages/report/detail"
+    WECHAT_PAGE_BINDINGS: str = "pages/enterprise/bindings"
     WECHAT_REPORT_EXPIRY_REMINDER_DAYS: int = 3  # days before a mini-program report expires (0: its last day)
     WECHAT_MINIPROGRAM_STATE: str = "formal"  # formal | trial | developer
     MP_SESSION_HOURS: int = 72  # lifetime of a mini-program bearer token
@@ -347,8 +363,66 @@ def _check_values(settings: Settings) -> None:
     _check_wechat(settings)
 
 
+# What each subscribe-message purpose can put in its template's keywords (see
+# miniprogram_api/notifications.py, case_values and report_values).
+WECHAT_TEMPLATE_VALUES: dict[str, tuple[str, ...]] = {
+    "CASE_PROGRESS": ("number", "case_type", "progress", "note", "time"),
+    "REPORT_READY": ("number", "kind", "subject", "issued_at", "valid_until"),
+    "DEADLINE": ("item", "number", "deadline", "note"),
+}
+# The keyword types of subscribeMessage.send ("参数值内容限制说明").
+WECHAT_KEYWORD_TYPES = (
+    "thing",
+    "number",
+    "letter",
+    "symbol",
+    "character_string",
+    "time",
+    "date",
+    "amount",
+    "phone_number",
+    "car_number",
+    "name",
+    "phrase",
+)
+_KEYWORD_RE = re.compile(r"(" + "|".join(WECHAT_KEYWORD_TYPES) + r")([1-9][0-9]{0,2})")
+_PAGE_RE = re.compile(r"[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*")
+
+
+def parse_template_fields(purpose: str, spec: str) -> dict[str, str]:
+    """``WECHAT_TEMPLATE_FIELDS_<purpose>`` -> {keyword: value name}; ConfigError naming the
+    setting when a keyword or a value is not one WeChat or the platform knows."""
+    name = f"WECHAT_TEMPLATE_FIELDS_{purpose}"
+    allowed = WECHAT_TEMPLATE_VALUES[purpose]
+    fields_: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        keyword, sep, value = (x.strip() for x in part.partition(":"))
+        if not sep or not _KEYWORD_RE.fullmatch(keyword):
+            raise ConfigError(
+                f"{name}: {part!r} must be 'keyword:value' with a keyword such as thing1 or time5 "
+                f"(types: {', '.join(WECHAT_KEYWORD_TYPES)})"
+            )
+        if value not in allowed:
+            raise ConfigError(f"{name}: {value!r} is not a value of this message (one of {', '.join(allowed)})")
+        if keyword in fields_:
+            raise ConfigError(f"{name}: keyword {keyword} is given twice")
+        fields_[keyword] = value
+    if not fields_:
+        raise ConfigError(f"{name} is empty: list the template's keywords as 'keyword:value,...'")
+    return fields_
+
+
+def _check_wechat_templates(settings: Settings) -> None:
+    for purpose in WECHAT_TEMPLATE_VALUES:
+        parse_template_fields(purpose, getattr(settings, f"WECHAT_TEMPLATE_FIELDS_{purpose}"))
+    for name in ("WECHAT_PAGE_CASE_DETAIL", "WECHAT_PAGE_REPORT_DETAIL", "WECHAT_PAGE_BINDINGS"):
+        if not _PAGE_RE.fullmatch(getattr(settings, name)):
+            raise ConfigError(f"{name} must be a mini-program page path such as pages/case/detail (no query)")
+
+
 def _check_wechat(settings: Settings) -> None:
     """A WeChat channel whose AppID is set needs its secrets; production talks to WeChat only."""
+    _check_wechat_templates(settings)
     if settings.WECHAT_MINIPROGRAM_STATE not in {"formal", "trial", "developer"}:
         raise ConfigError("WECHAT_MINIPROGRAM_STATE must be formal, trial or developer")
     if settings.WECHAT_OA_AES_KEY and len(settings.WECHAT_OA_AES_KEY) != 43:

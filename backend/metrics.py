@@ -79,6 +79,13 @@ WECHAT_CONFIG_ERRORS = Counter(
     ["errcode"],
     registry=None,
 )
+WECHAT_FORCE_REFRESH_REFUSED = Counter(
+    "credit_wechat_force_refresh_refused_total",
+    "WeChat calls failed because stable_token kept returning a refused token and the day's "
+    "force_refresh budget (20 a day, 30 s apart) was spent: an operator must check the AppSecret.",
+    ["appid"],
+    registry=None,
+)
 # Printer states that need someone in the hall (kiosk.models.PrinterState values).
 PRINTER_FAULTS = ("paper_out", "jammed", "offline")
 
@@ -140,6 +147,7 @@ def _registry() -> CollectorRegistry:
             RATE_LIMIT_HITS,
             RATE_LIMIT_FALLBACK,
             WECHAT_CONFIG_ERRORS,
+            WECHAT_FORCE_REFRESH_REFUSED,
             PROCESS_COLLECTOR,
             PLATFORM_COLLECTOR,
             GC_COLLECTOR,

@@ -11,6 +11,12 @@ What this adds to wechatpy (LIBRARY-NOTES.md, "wechatpy"):
   several gunicorn workers find the token missing at once, one fetches and the others use its
   result; a refresh after a 40001 passes the token that failed, so a worker never replaces a
   token that another worker has just fetched.
+* After a 40001/42001 the token is asked for in normal mode first (it renews by itself in its
+  last 5 minutes); ``force_refresh`` is used only when normal mode returns the very token that
+  failed, within WeChat's budget (20 a day, 30 s apart: getStableAccessToken,
+  https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html)
+  counted in the shared store for all processes; when it is spent the call fails, logged at
+  ERROR and counted in ``credit_wechat_force_refresh_refused_total`` for an operator.
 * The base URL is a setting (``WECHAT_API_BASE_URL``): a transport adapter rewrites every
   ``https://api.weixin.qq.com/`` URL wechatpy builds (they are hard-coded in several places), so
   tests and the demo talk to the fake server and nothing else. Under ``ENV=testing`` a base URL
@@ -41,8 +47,9 @@ from sqlalchemy.exc import IntegrityError
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from backend.metrics import WECHAT_FORCE_REFRESH_REFUSED
 from backend.pii import PiiCipher, PiiError
-from backend.types import utcnow
+from backend.types import local_date, utcnow
 
 from .face import CERT_TYPE_ID_CARD
 from .fake_wechat import is_loopback_url
@@ -58,7 +65,13 @@ TRANSIENT_ERRCODES = frozenset({-1, 45009, 45011, 45033})  # system busy, quota 
 # the citizen would wait twice as long).
 GATEWAY_RETRY_PAUSE_SECONDS = 0.3
 NOT_SUBSCRIBED = 43101
+DAILY_QUOTA = 45009  # the API's daily quota is spent: it resets at midnight, Beijing time
+SYSTEM_BUSY = -1
+# A read (idempotent call) that meets -1 "system busy" is tried again after these pauses.
+BUSY_RETRY_PAUSES = (0.5, 1.5)
 TOKEN_MARGIN_SECONDS = 300  # refresh this long before WeChat's expiry, never use a dying token
+FORCE_REFRESH_PER_DAY = 20  # stable_token force_refresh: 20 a day (Beijing day), 30 s apart
+FORCE_REFRESH_SPACING_SECONDS = 30
 _CONFIG_ERRORS = {
     40013: "AppID 无效",
     40125: "AppSecret 无效",
@@ -113,6 +126,11 @@ class TokenStore(ABC):
     @abstractmethod
     def lock(self, appid: str) -> contextlib.AbstractContextManager[None]:
         """Held while refreshing: one process fetches, the others wait and re-read."""
+
+    @abstractmethod
+    def take_force_refresh(self, appid: str, now: dt.datetime | None = None) -> bool:
+        """Spend one of the day's forced refreshes; False when the last one was less than 30 s
+        ago or 20 were spent on this Beijing day (nothing is spent then)."""
 
 
 def _encrypt(cipher: PiiCipher, appid: str, value: str) -> str:
@@ -181,6 +199,30 @@ class DatabaseTokenStore(TokenStore):
         except IntegrityError:
             pass  # another process created it first
 
+    def take_force_refresh(self, appid: str, now: dt.datetime | None = None) -> bool:
+        t = WeChatAccessToken.__table__
+        self._ensure_row(appid)
+        now = now or utcnow()
+        day = local_date(now).isoformat()
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                sa.update(t)
+                .where(
+                    t.c.appid == appid,
+                    sa.or_(
+                        t.c.force_last_at.is_(None),
+                        t.c.force_last_at <= now - dt.timedelta(seconds=FORCE_REFRESH_SPACING_SECONDS),
+                    ),
+                    sa.or_(t.c.force_day.is_(None), t.c.force_day != day, t.c.force_count < FORCE_REFRESH_PER_DAY),
+                )
+                .values(
+                    force_count=sa.case((t.c.force_day == day, t.c.force_count + 1), else_=1),
+                    force_day=day,
+                    force_last_at=now,
+                )
+            ).rowcount
+        return taken == 1
+
     @contextlib.contextmanager
     def lock(self, appid: str) -> Iterator[None]:
         t = WeChatAccessToken.__table__
@@ -209,6 +251,20 @@ class DatabaseTokenStore(TokenStore):
                     .where(t.c.appid == appid, t.c.lock_owner == owner)
                     .values(lock_owner=None, lock_until=None)
                 )
+
+
+# One atomic step (a Lua script runs alone in Redis): refuse within the spacing or past the
+# day's count, else record the time and count one.
+_TAKE_FORCE_REFRESH = """
+local last = redis.call('GET', KEYS[1])
+if last and tonumber(ARGV[1]) - tonumber(last) < tonumber(ARGV[2]) then return 0 end
+local count = tonumber(redis.call('GET', KEYS[2]) or '0')
+if count >= tonumber(ARGV[3]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', 172800)
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], 172800)
+return 1
+"""
 
 
 class RedisTokenStore(TokenStore):
@@ -241,6 +297,12 @@ class RedisTokenStore(TokenStore):
         payload = {"token": _encrypt(self.cipher, appid, value), "expires_at": token.expires_at, "fetched_at": now}
         self.redis.set(self._key(appid), json.dumps(payload), ex=max(int(expires_in), 1))
         return token
+
+    def take_force_refresh(self, appid: str, now: dt.datetime | None = None) -> bool:
+        now = now or utcnow()
+        keys = [f"{self.prefix}force-last:{appid}", f"{self.prefix}force-count:{appid}:{local_date(now).isoformat()}"]
+        args = [_epoch(now), FORCE_REFRESH_SPACING_SECONDS, FORCE_REFRESH_PER_DAY]
+        return int(self.redis.eval(_TAKE_FORCE_REFRESH, len(keys), *keys, *args)) == 1
 
     @contextlib.contextmanager
     def lock(self, appid: str) -> Iterator[None]:
@@ -282,6 +344,13 @@ class FailoverTokenStore(TokenStore):
         except REDIS_ERRORS as exc:
             self._failed(exc)
             return self.fallback.put(appid, value, expires_in)
+
+    def take_force_refresh(self, appid: str, now: dt.datetime | None = None) -> bool:
+        try:
+            return self.primary.take_force_refresh(appid, now)
+        except REDIS_ERRORS as exc:
+            self._failed(exc)
+            return self.fallback.take_force_refresh(appid, now)
 
     @contextlib.contextmanager
     def lock(self, appid: str) -> Iterator[None]:
@@ -379,27 +448,46 @@ class WeChatApi:
         return self.refresh_token(stale=None)
 
     def refresh_token(self, stale: str | None) -> str:
-        """A usable token: the one in the store unless it is ``stale`` (it just failed), else a
-        new one from ``stable_token`` (forced when replacing a failed token)."""
+        """A usable token: the one in the store unless it is ``stale`` (it just failed), else
+        one from ``stable_token`` in normal mode; forced only when normal mode returns the
+        ``stale`` token again, and only within the shared budget."""
         with self.store.lock(self.appid):
             cached = self.store.get(self.appid)
             if cached is not None and cached.usable() and cached.value != stale:
                 return cached.value  # another process refreshed while we waited for the lock
-            result = self._post_json(
-                "cgi-bin/stable_token",
-                {
-                    "grant_type": "client_credential",
-                    "appid": self.appid,
-                    "secret": self.secret,
-                    "force_refresh": stale is not None,
-                },
-            )
-            if result.get("errcode"):
-                raise self._token_error(int(result["errcode"]), str(result.get("errmsg", "")))
-            value = result.get("access_token")
-            if not isinstance(value, str) or not value:
-                raise WeChatError("微信 stable_token 接口未返回 access_token", transient=True)
-            return self.store.put(self.appid, value, int(result.get("expires_in") or 7200)).value
+            value, expires_in = self._stable_token(force=False)
+            if stale is not None and value == stale:
+                if not self.store.take_force_refresh(self.appid):
+                    WECHAT_FORCE_REFRESH_REFUSED.labels(appid=self.appid).inc()
+                    log.error(
+                        "WeChat AppID %s: stable_token returns the token WeChat refuses and the "
+                        "force_refresh budget (%s a day, %s s apart) is spent; check the AppSecret "
+                        "and whether the token leaked",
+                        self.appid,
+                        FORCE_REFRESH_PER_DAY,
+                        FORCE_REFRESH_SPACING_SECONDS,
+                    )
+                    raise WeChatError(
+                        f"微信拒绝了 AppID {self.appid} 的 access_token，且强制刷新额度（每天 "
+                        f"{FORCE_REFRESH_PER_DAY} 次、间隔 {FORCE_REFRESH_SPACING_SECONDS} 秒）已用完：请检查 "
+                        "AppSecret 是否被重置、token 是否泄露",
+                        errcode=40001,
+                        transient=True,
+                    )
+                value, expires_in = self._stable_token(force=True)
+            return self.store.put(self.appid, value, expires_in).value
+
+    def _stable_token(self, *, force: bool) -> tuple[str, int]:
+        result = self._post_json(
+            "cgi-bin/stable_token",
+            {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret, "force_refresh": force},
+        )
+        if result.get("errcode"):
+            raise self._token_error(int(result["errcode"]), str(result.get("errmsg", "")))
+        value = result.get("access_token")
+        if not isinstance(value, str) or not value:
+            raise WeChatError("微信 stable_token 接口未返回 access_token", transient=True)
+        return value, int(result.get("expires_in") or 7200)
 
     def _token_error(self, errcode: int, errmsg: str) -> WeChatError:
         what = _CONFIG_ERRORS.get(errcode)
@@ -448,13 +536,26 @@ class WeChatApi:
         time.sleep(GATEWAY_RETRY_PAUSE_SECONDS)
         return fn()
 
+    def _again_while_busy(self, fn: Callable[[], T], what: str) -> T:
+        """``fn`` (idempotent), tried again after each pause of ``BUSY_RETRY_PAUSES`` while WeChat
+        answers -1 (system busy); the last answer is the caller's."""
+        for pause in BUSY_RETRY_PAUSES:
+            try:
+                return fn()
+            except WeChatClientException as exc:
+                if exc.errcode != SYSTEM_BUSY:
+                    raise
+                log.warning("WeChat %s: system busy (-1), trying again in %.1f s", what, pause)
+            time.sleep(pause)
+        return fn()
+
     def call(self, fn: Callable[[], T], what: str, *, idempotent: bool = False) -> T:
         """Run ``fn`` (a wechatpy call); on a token error refresh once and retry once. An
         ``idempotent`` call (a read) is also tried once more after a gateway error; a send is not,
         since the first one may have been delivered (the outbox retries it under its key)."""
         if idempotent:
             once = fn
-            fn = lambda: self._once_more_after_gateway_error(once, what)  # noqa: E731
+            fn = lambda: self._again_while_busy(lambda: self._once_more_after_gateway_error(once, what), what)  # noqa: E731
         used = self.current_token()
         try:
             return fn()
@@ -470,7 +571,8 @@ class WeChatApi:
             if exc.errcode in TOKEN_ERRCODES:
                 raise WeChatError(
                     f"微信拒绝了刚刷新的 access_token（{what}，errcode {exc.errcode}）：已停止重试。请检查 AppID "
-                    f"{self.appid} 的 AppSecret 是否被重置，以及是否有其他程序在用 cgi-bin/token 刷新 token",
+                    f"{self.appid} 的 AppSecret 是否刚被重置、token 是否泄露（stable_token 的 token 与 "
+                    "cgi-bin/token 的互不影响，其他程序调用 cgi-bin/token 不会使它失效）",
                     errcode=exc.errcode,
                     errmsg=str(exc.errmsg),
                     transient=True,
@@ -566,6 +668,12 @@ class WeChatApi:
         if page:
             body["page"] = page
         return self.call(lambda: self.client.post("message/subscribe/send", data=body), "message/subscribe/send")
+
+    def api_domain_ip(self) -> list[str]:
+        """The addresses of WeChat's API servers (``cgi-bin/get_api_domain_ip``, a read): a check
+        that the AppID, secret and IP allow-list work."""
+        result = self.call(lambda: self.client.get("get_api_domain_ip"), "get_api_domain_ip", idempotent=True)
+        return list(result.get("ip_list") or [])
 
     def send_text(self, openid: str, content: str) -> dict[str, Any]:
         return self.call(lambda: self.client.message.send_text(openid, content), "message/custom/send")

@@ -4,15 +4,22 @@ It answers the endpoints the platform uses the way WeChat does, including its er
 
 * ``GET cgi-bin/token`` (every call issues a new token and invalidates the previous one, which
   is why several processes fetching their own tokens break each other) and
-  ``POST cgi-bin/stable_token`` (the current token while it is valid; ``force_refresh`` issues a
-  new one);
+  ``POST cgi-bin/stable_token``, whose tokens live in a slot of their own, untouched by
+  ``cgi-bin/token`` (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html):
+  normal mode returns the current stable token and renews it only in its last 5 minutes (the
+  old one stays valid until it expires); ``force_refresh`` replaces it at once, at most 20 times
+  a day (45009) and 30 s apart (45011);
 * ``GET sns/jscode2session`` (a ``wx.login`` code is single use: 40029 unknown, 40163 used);
 * face verification 2.0 (``POST cityservice/face/identify/getverifyid`` and
   ``POST cityservice/face/identify/queryverifyinfo``, see ``_face_getverifyid``); the retired 1.0
   ``getinfo`` is not served (404), as it is no longer on WeChat's side;
-* ``POST cgi-bin/message/subscribe/send`` (one-time subscriptions are consumed: 43101 when the
-  user has none; template data checked by key type, 47003 when a value does not fit);
-* ``POST cgi-bin/message/custom/send`` and ``POST cgi-bin/menu/create``.
+* ``POST cgi-bin/message/subscribe/send``
+  (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html):
+  one-time subscriptions are consumed (43101 when the user has none); the template must exist
+  (40037) and the data keys be exactly its keywords, each value within its type's limits (47003);
+  the page must be one of the mini-program's pages (41030);
+* ``POST cgi-bin/message/custom/send``, ``POST cgi-bin/menu/create`` and
+  ``GET cgi-bin/get_api_domain_ip`` (a read, for the -1 retry).
 
 Calls with an access token check it: 41001 missing, 40001 not the current one, 42001 expired.
 ``fail()`` makes an endpoint answer an error code (40001, 45009, -1 ...) a number of times or
@@ -42,6 +49,9 @@ from werkzeug.wrappers import Request, Response
 from .face import CERT_TYPE_ID_CARD, VERIFY_ID_TTL, VERIFY_PASSED, cert_hash
 
 TOKEN_TTL = 7200
+STABLE_RENEW_SECONDS = 300  # normal mode renews a stable token in its last 5 minutes
+FORCE_REFRESH_PER_DAY = 20  # force_refresh: 20 a day, 30 s apart (getStableAccessToken)
+FORCE_REFRESH_SPACING_SECONDS = 30
 
 
 VERIFY_NOT_DONE = 90002  # the user left wx.requestFacialVerify before the scan (用户取消)
@@ -82,11 +92,15 @@ class FakeWeChat:
     apps: dict[str, str] = field(default_factory=dict)  # appid -> secret
     auto_login: bool = False  # any wx.login code is accepted (demo)
     accept_all_subscriptions: bool = False  # demo: every subscribe message is accepted
-    templates: dict[str, list[str]] | None = None  # template id -> keys; None: any template
+    templates: dict[str, list[str]] | None = None  # template id -> keywords; None: any template
+    pages: set[str] | None = None  # the mini-program's pages (paths without query); None: any
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
-        self.tokens: dict[str, _Token] = {}
+        self.tokens: dict[str, _Token] = {}  # cgi-bin/token's slot
+        self.stable_tokens: dict[str, list[_Token]] = {}  # stable_token's slot: current last
+        self.rejected: set[str] = set()  # tokens WeChat refuses (40001) although still issued
+        self.forced_at: dict[str, list[float]] = {}  # appid -> times of force_refresh
         self.token_fetches: list[dict[str, Any]] = []
         self.requests: list[dict[str, Any]] = []
         self.login_codes: dict[str, dict[str, Any]] = {}
@@ -147,14 +161,38 @@ class FakeWeChat:
             self.failures.clear()
 
     def invalidate_tokens(self) -> None:
-        """Every issued token becomes "not the latest" (40001), e.g. after a secret reset."""
+        """Every issued token of both slots becomes "not the latest" (40001), e.g. after a
+        secret reset; the next normal-mode stable_token issues a new one."""
         with self.lock:
             self.tokens.clear()
+            self.stable_tokens.clear()
+
+    def reject_token(self, value: str) -> None:
+        """WeChat answers 40001 to ``value`` while stable_token's normal mode still returns it
+        (the case ``force_refresh`` exists for: a leaked or revoked token)."""
+        with self.lock:
+            self.rejected.add(value)
 
     def expire_tokens(self) -> None:
         with self.lock:
-            for token in self.tokens.values():
+            for token in [*self.tokens.values(), *(t for slot in self.stable_tokens.values() for t in slot)]:
                 token.expires_at = time.time() - 1
+
+    def age_stable_token(self, appid: str, remaining_seconds: float) -> None:
+        """The current stable token of ``appid`` has ``remaining_seconds`` left to live."""
+        with self.lock:
+            self.stable_tokens[appid][-1].expires_at = time.time() + remaining_seconds
+
+    def stable_token(self, appid: str) -> str | None:
+        with self.lock:
+            slot = self.stable_tokens.get(appid)
+            return slot[-1].value if slot else None
+
+    def set_templates(self, templates: dict[str, list[str]], pages: set[str] | None = None) -> None:
+        """The templates the account picked in the console (id -> keywords) and its pages."""
+        with self.lock:
+            self.templates = {tid: list(keys) for tid, keys in templates.items()}
+            self.pages = set(pages) if pages is not None else None
 
     def fetch_count(self, appid: str | None = None) -> int:
         with self.lock:
@@ -163,6 +201,9 @@ class FakeWeChat:
     def reset(self) -> None:
         with self.lock:
             self.tokens.clear()
+            self.stable_tokens.clear()
+            self.rejected.clear()
+            self.forced_at.clear()
             self.token_fetches.clear()
             self.requests.clear()
             self.login_codes.clear()
@@ -285,20 +326,40 @@ class FakeWeChat:
             if error:
                 return error
             appid = body["appid"]
-            force = bool(body.get("force_refresh"))
-            current = self.tokens.get(appid)
-            if current is not None and current.expires_at > time.time() and not force:
+            force = body.get("force_refresh") is True
+            now = time.time()
+            slot = [t for t in self.stable_tokens.get(appid, []) if t.expires_at > now]
+            if force:
+                recent = [t for t in self.forced_at.get(appid, []) if t > now - 86400]
+                if len(recent) >= FORCE_REFRESH_PER_DAY:
+                    return {"errcode": 45009, "errmsg": "reach max api daily quota limit"}
+                if recent and now - recent[-1] < FORCE_REFRESH_SPACING_SECONDS:
+                    return {"errcode": 45011, "errmsg": "api minute-quota reach limit"}
+                self.forced_at[appid] = [*recent, now]
+                slot = []  # forcing invalidates the previous stable token
+            elif slot and slot[-1].expires_at - now > STABLE_RENEW_SECONDS:
+                current = slot[-1]
+                self.stable_tokens[appid] = slot
                 self.token_fetches.append({"appid": appid, "endpoint": "stable_token", "force_refresh": False})
-                return {"access_token": current.value, "expires_in": int(current.expires_at - time.time())}
-            return self._issue(appid, "stable_token", force)
+                return {"access_token": current.value, "expires_in": int(current.expires_at - now)}
+            self.token_fetches.append({"appid": appid, "endpoint": "stable_token", "force_refresh": force, "at": now})
+            token = _Token("FAKE_S_" + secrets.token_urlsafe(48), now + TOKEN_TTL)
+            # In the last 5 minutes the old token stays valid until it expires.
+            self.stable_tokens[appid] = [*slot[-1:], token]
+            return {"access_token": token.value, "expires_in": TOKEN_TTL}
 
     def _authorise(self, request: Request) -> tuple[str | None, dict | None]:
         value = request.args.get("access_token")
         if not value:
             return None, {"errcode": 41001, "errmsg": "access_token missing"}
         with self.lock:
-            for appid, token in self.tokens.items():
+            issued = [(appid, token) for appid, token in self.tokens.items()] + [
+                (appid, token) for appid, slot in self.stable_tokens.items() for token in slot
+            ]
+            for appid, token in issued:
                 if secrets.compare_digest(token.value.encode(), value.encode()):
+                    if token.value in self.rejected:
+                        break
                     if token.expires_at <= time.time():
                         return None, {"errcode": 42001, "errmsg": "access_token expired"}
                     return appid, None
@@ -404,17 +465,32 @@ class FakeWeChat:
         if not isinstance(body, dict) or not body.get("touser") or not body.get("template_id"):
             return {"errcode": 47001, "errmsg": "data format error"}
         template = body["template_id"]
-        if self.templates is not None and template not in self.templates:
+        with self.lock:
+            keywords = None if self.templates is None else self.templates.get(template)
+            pages = self.pages
+        if self.templates is not None and keywords is None:
             return {"errcode": 40037, "errmsg": "invalid template_id"}
         data = body.get("data")
         if not isinstance(data, dict) or not data:
             return {"errcode": 47003, "errmsg": "argument invalid! data is empty"}
+        if keywords is not None:
+            unknown = sorted(set(data) - set(keywords))
+            missing = sorted(set(keywords) - set(data))
+            if unknown:
+                return {"errcode": 47003, "errmsg": f"argument invalid! data.{unknown[0]} not in template"}
+            if missing:
+                return {"errcode": 47003, "errmsg": f"argument invalid! data.{missing[0]}.value is empty"}
         for key, item in data.items():
             problem = _check_value(key, item)
             if problem:
                 return {"errcode": 47003, "errmsg": f"argument invalid! data.{key}.value {problem}"}
         if body.get("miniprogram_state", "formal") not in ("formal", "trial", "developer"):
             return {"errcode": 47003, "errmsg": "argument invalid! miniprogram_state"}
+        page = body.get("page")
+        if page is not None and (
+            not isinstance(page, str) or (pages is not None and page.partition("?")[0].lstrip("/") not in pages)
+        ):
+            return {"errcode": 41030, "errmsg": "invalid page"}
         with self.lock:
             slot = (body["touser"], template)
             if not self.accept_all_subscriptions:
@@ -423,6 +499,12 @@ class FakeWeChat:
                 self.subscriptions[slot] -= 1
             self.subscribe_messages.append(body)
         return {"errcode": 0, "errmsg": "ok", "msgid": secrets.randbelow(10**12)}
+
+    def _api_domain_ip(self, request: Request, body: Any) -> dict:
+        _, error = self._authorise(request)
+        if error:
+            return error
+        return {"ip_list": ["101.89.47.18", "101.91.34.103"]}
 
     def _custom_send(self, request: Request, body: Any) -> dict:
         _, error = self._authorise(request)
@@ -496,32 +578,49 @@ ROUTES = {
     ("POST", "cityservice/face/identify/queryverifyinfo"): FakeWeChat._face_queryverifyinfo,
     ("POST", "cgi-bin/message/subscribe/send"): FakeWeChat._subscribe_send,
     ("POST", "cgi-bin/message/custom/send"): FakeWeChat._custom_send,
+    ("GET", "cgi-bin/get_api_domain_ip"): FakeWeChat._api_domain_ip,
     ("POST", "cgi-bin/menu/create"): FakeWeChat._menu_create,
 }
 
-_TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}( \d{2}:\d{2}(:\d{2})?)?$|^\d{4}年\d{1,2}月\d{1,2}日")
-_CHAR_STRING_RE = re.compile(r"^[0-9A-Za-z_\-.:@#/ ]{1,32}$")
+# The value limits per keyword type, from the table "参数值内容限制说明" of subscribeMessage.send
+# (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html).
+_HAN = "\u4e00-\u9fff"
+_DAY = r"\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}"
+_CLOCK = r"\d{1,2}:\d{2}(:\d{2})?"
+_ONE_TIME = rf"({_DAY})(\s*{_CLOCK})?|{_CLOCK}"
+_ONE_DATE = rf"({_DAY})(\s*{_CLOCK})?"
+_VALUE_RULES: dict[str, tuple[re.Pattern[str], str]] = {
+    "thing": (re.compile(r"[\s\S]{1,20}"), "exceeds 20 characters"),
+    "number": (re.compile(r"\d{1,32}(\.\d+)?"), "must be up to 32 digits"),
+    "letter": (re.compile(r"[A-Za-z]{1,32}"), "must be up to 32 letters"),
+    "symbol": (re.compile(r"[!-/:-@\[-`{-~]{1,5}"), "must be up to 5 symbols"),
+    "character_string": (re.compile(r"[!-~]{1,32}"), "must be up to 32 digits, letters or symbols"),
+    "time": (re.compile(rf"({_ONE_TIME})(\s*~\s*({_ONE_TIME}))?"), "invalid time format"),
+    "date": (re.compile(rf"({_ONE_DATE})(\s*~\s*({_ONE_DATE}))?"), "invalid date format"),
+    "amount": (re.compile(r"[¥$€£￥]?\d{1,10}(\.\d+)?元?"), "invalid amount"),
+    "phone_number": (re.compile(r"[0-9+\-() ]{1,17}"), "must be up to 17 digits or symbols"),
+    "car_number": (re.compile(rf"[{_HAN}A-Za-z0-9][A-Za-z0-9]{{0,6}}[{_HAN}A-Za-z0-9]?"), "invalid car number"),
+    "phrase": (re.compile(rf"[{_HAN}]{{1,5}}"), "must be up to 5 Chinese characters"),
+}
 
 
 def _check_value(key: str, item: Any) -> str | None:
-    """The subscribe message value rules by key type (the documented ones we use)."""
-    if not isinstance(item, dict) or not isinstance(item.get("value"), str) or not item["value"]:
+    """Why WeChat would refuse this keyword's value (47003), or None."""
+    if not isinstance(item, dict) or not isinstance(item.get("value"), str):
         return "invalid"
     value = item["value"]
+    if not value:
+        return "is empty"
     kind = re.sub(r"\d+$", "", key)
-    if kind == "thing" and len(value) > 20:
-        return "exceeds 20 characters"
-    if kind == "phrase" and (len(value) > 5 or not all("\u4e00" <= ch <= "\u9fff" for ch in value)):
-        return "must be up to 5 Chinese characters"
-    if kind in ("time", "date") and not _TIME_RE.match(value):
-        return "invalid time format"
-    if kind == "character_string" and not _CHAR_STRING_RE.match(value):
-        return "invalid character_string"
-    if kind == "number" and not re.fullmatch(r"\d{1,32}(\.\d+)?", value):
-        return "invalid number"
-    if kind == "name" and len(value) > 10:
-        return "exceeds 10 characters"
-    return None
+    if kind == "name":
+        # 10 Chinese characters; 20 letters or symbols; mixed counts as Chinese.
+        has_han = re.search(f"[{_HAN}]", value) is not None
+        return "exceeds the name limit" if len(value) > (10 if has_han else 20) else None
+    rule = _VALUE_RULES.get(kind)
+    if rule is None:
+        return "unknown keyword type"
+    pattern, problem = rule
+    return None if pattern.fullmatch(value) else problem
 
 
 def is_loopback_url(url: str) -> bool:

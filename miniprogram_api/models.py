@@ -237,6 +237,10 @@ class WeChatAccessToken(db.Model):
     fetched_at: Mapped[dt.datetime | None]
     lock_owner: Mapped[str | None] = mapped_column(sa.String(64))
     lock_until: Mapped[dt.datetime | None]
+    # stable_token's force_refresh budget (20 a day, 30 s apart), shared by every process.
+    force_day: Mapped[str | None] = mapped_column(sa.String(10))  # Beijing date of force_count
+    force_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    force_last_at: Mapped[dt.datetime | None]
 
 
 class WeChatNonce(db.Model):

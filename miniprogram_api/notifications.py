@@ -21,33 +21,37 @@ is its boundary). Rules:
   short transaction, and a message already SENT for an event's idempotency key is never sent
   again (a crash between sending and marking the event delivered).
 
-Template ids come from the settings; the field mapping of each template (the keys of the
-template as configured in the WeChat admin console) from ``WECHAT_TEMPLATE_FIELDS`` when set,
-otherwise ``DEFAULT_FIELDS``.
+Template ids, the keywords of each template (as the WeChat console shows them for the
+template picked there) and the pages a message opens are settings
+(``WECHAT_TEMPLATE_*``, ``WECHAT_TEMPLATE_FIELDS_*``, ``WECHAT_PAGE_*``, checked at start by
+backend/config.py). Each value is cut to the limits of its keyword's type before sending
+(``shape_value``): a value WeChat would refuse is 47003 and no retry can help.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 
+from backend.config import parse_template_fields
 from backend.extensions import db
 from backend.issued_reports import messages as report_msg
 from backend.issued_reports.models import IssuedReport, ReportStatus
-from backend.outbox.worker import OutboxDelivery
-from backend.types import local_date, utcnow
+from backend.outbox.worker import OutboxDelivery, RetryAt
+from backend.types import LOCAL_TZ, local_date, utcnow
 from backend.workflows.common import local_time_text
 from backend.workflows.objections.models import Objection
 from backend.workflows.repairs.models import RepairApplication
 
 from . import messages as msg
 from .binding_suspension import SUSPENDED_TOPIC
-from .client import NOT_SUBSCRIBED, WeChatError, mp_api
+from .client import DAILY_QUOTA, NOT_SUBSCRIBED, WeChatError, mp_api
 from .models import BindingStatus, EnterpriseBinding, MessageAttempt, MessageAttemptStatus, MpSubscription, WeChatUser
 from .operations import REPORT_EXPIRING_TOPIC, REPORT_READY_TOPIC, queue_report_expiry_reminders
 
@@ -57,34 +61,12 @@ CASE_ACTIONS = ("accept", "return", "decide", "extend", "deliver")
 CASE_TOPICS = tuple(f"{case_type}.{action}" for case_type in ("objection", "repair") for action in CASE_ACTIONS)
 CASE_MODELS = {"objection": Objection, "repair": RepairApplication}
 
-# The keys of each template as configured in the WeChat admin console -> what fills them.
-DEFAULT_FIELDS: dict[str, dict[str, str]] = {
-    "case_progress": {
-        "character_string1": "number",  # 查询码
-        "thing2": "case_type",  # 业务类型
-        "phrase3": "progress",  # 办理进度
-        "thing4": "note",  # 温馨提示
-        "time5": "time",  # 更新时间
-    },
-    "report_ready": {
-        "character_string1": "number",  # 报告编号
-        "thing2": "kind",  # 报告种类
-        "thing3": "subject",  # 信用主体 (masked for a natural person)
-        "time4": "issued_at",  # 出具时间
-        "date5": "valid_until",  # 有效期至
-    },
-    "deadline": {
-        "thing1": "item",  # 提醒事项
-        "character_string2": "number",  # 编号
-        "date3": "deadline",  # 截止日期
-        "thing4": "note",  # 温馨提示
-    },
-}
-PAGES = {
-    "case_progress": "pages/case/detail?type={case_type}&number={number}",
-    "report_ready": "pages/report/detail?number={number}",
-    "deadline": "pages/report/detail?number={number}",
-    "binding": "pages/enterprise/bindings",
+# The query each purpose's page gets (the page itself is a setting).
+PAGE_SETTINGS = {
+    "case_progress": ("WECHAT_PAGE_CASE_DETAIL", "type={case_type}&number={number}"),
+    "report_ready": ("WECHAT_PAGE_REPORT_DETAIL", "number={number}"),
+    "deadline": ("WECHAT_PAGE_REPORT_DETAIL", "number={number}"),
+    "binding": ("WECHAT_PAGE_BINDINGS", ""),
 }
 REPORT_REVOKED_TOPIC = "report.revoked"  # queued by backend/issued_reports/operations.py
 # Which purpose (template) each topic uses: the console filters message attempts by it.
@@ -110,6 +92,16 @@ def register(app) -> None:
     handlers[SUSPENDED_TOPIC] = handle_binding_suspended
     # The jobs pass (backend/jobs.py) runs this each time, before it delivers the outbox.
     app.extensions.setdefault(JOB_UNITS_KEY, {})["wechat-report-expiry"] = queue_report_expiry_reminders
+
+
+QUOTA_RESET_MARGIN = dt.timedelta(minutes=5)  # WeChat's clock and ours need not agree to the second
+
+
+def quota_reset_after(now: dt.datetime) -> dt.datetime:
+    """The next midnight in Beijing (when WeChat's daily quotas reset), plus a margin, as naive UTC."""
+    tomorrow = local_date(now) + dt.timedelta(days=1)
+    midnight = dt.datetime.combine(tomorrow, dt.time(), tzinfo=LOCAL_TZ)
+    return midnight.astimezone(dt.UTC).replace(tzinfo=None) + QUOTA_RESET_MARGIN
 
 
 def _thing(text: str, limit: int = 20) -> str:
@@ -148,8 +140,44 @@ def case_values(payload: dict[str, Any], action: str, now: dt.datetime) -> dict[
 
 
 def fields_for(purpose: str) -> dict[str, str]:
-    configured = current_app.config.get("WECHAT_TEMPLATE_FIELDS") or {}
-    return dict(configured.get(purpose) or DEFAULT_FIELDS[purpose])
+    """The template's keywords -> the value names that fill them (checked at start)."""
+    return parse_template_fields(purpose.upper(), getattr(_settings(), f"WECHAT_TEMPLATE_FIELDS_{purpose.upper()}"))
+
+
+def page_for(purpose: str, **query: str) -> str:
+    setting, pattern = PAGE_SETTINGS[purpose]
+    page = getattr(_settings(), setting)
+    return f"{page}?{pattern.format(**query)}" if pattern else page
+
+
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_ISO_MOMENT = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: (\d{2}:\d{2}))?")
+
+
+def shape_value(keyword: str, value: str) -> str:
+    """``value`` within the limits of ``keyword``'s type (subscribeMessage.send, "参数值内容限制
+    说明"): thing 20 characters, character_string 32 printable ASCII characters, phrase 5 Chinese
+    characters, name 10 (Chinese) or 20 characters, time and date as 2026年1月2日 15:01."""
+    kind = re.sub(r"\d+$", "", keyword)
+    value = (value or "").strip() or "-"
+    if kind in ("thing", "name"):
+        limit = 20 if kind == "thing" or not _HAN.search(value) else 10
+        return _thing(value, limit)
+    if kind == "character_string":
+        kept = "".join(ch for ch in value if "!" <= ch <= "~")
+        return (kept or "-")[:32]
+    if kind == "phrase":
+        return "".join(_HAN.findall(value))[:5] or "无"
+    if kind in ("time", "date"):
+        match = _ISO_MOMENT.fullmatch(value)
+        if match:
+            year, month, day, clock = match.groups()
+            text = f"{int(year)}年{int(month)}月{int(day)}日"
+            return f"{text} {clock}" if clock else text
+        return value
+    if kind in ("number", "letter", "phone_number", "amount"):
+        return value[:32] if kind != "phone_number" else value[:17]
+    return value
 
 
 def recipient_for(applicant_key: str) -> WeChatUser | None:
@@ -243,7 +271,7 @@ def _send(
             error=msg.SKIP_NO_TEMPLATE.format(title=msg.TEMPLATE_TITLES[purpose]),
         )
         return
-    data = {key: values[name] for key, name in fields_for(purpose).items()}
+    data = {key: shape_value(key, values[name]) for key, name in fields_for(purpose).items()}
     try:
         mp_api().send_subscribe_message(
             user.openid, template_id, data, page=page, state=_settings().WECHAT_MINIPROGRAM_STATE
@@ -253,6 +281,10 @@ def _send(
             _record(delivery, MessageAttemptStatus.NOT_SUBSCRIBED, user=user, template_id=template_id, error=exc)
             return  # retrying cannot help until the user subscribes again
         _record(delivery, MessageAttemptStatus.FAILED, user=user, template_id=template_id, error=exc)
+        if exc.errcode == DAILY_QUOTA:
+            # The day's quota is spent: no retry can succeed before it resets at midnight
+            # (Beijing time), and the outbox's backoff would give up long before.
+            raise RetryAt(quota_reset_after(utcnow()), exc.message) from exc
         raise
     _record(delivery, MessageAttemptStatus.SENT, user=user, template_id=template_id)
 
@@ -282,7 +314,7 @@ def handle_case_event(delivery: OutboxDelivery) -> None:
         _record(delivery, MessageAttemptStatus.SKIPPED, error=msg.SKIP_CASE_NOT_FOUND)
         return
     user = recipient_for(case.applicant_key)
-    page = PAGES["case_progress"].format(case_type=case_type, number=case.number)
+    page = page_for("case_progress", case_type=case_type, number=case.number)
     values = case_values(payload, action, utcnow())
     _send(delivery, user, "case_progress", _settings().WECHAT_TEMPLATE_CASE_PROGRESS, values, page)
 
@@ -318,7 +350,7 @@ def handle_report_ready(delivery: OutboxDelivery) -> None:
     user = db.session.get(WeChatUser, int(delivery.payload.get("user_id") or 0))
     if user is not None and (user.appid != _settings().WECHAT_MP_APPID or user.subject_id is None):
         user = None  # another mini-program's user, or no longer a verified person
-    page = PAGES["report_ready"].format(number=report.number)
+    page = page_for("report_ready", number=report.number)
     _send(delivery, user, "report_ready", _settings().WECHAT_TEMPLATE_REPORT_READY, report_values(report), page)
 
 
@@ -338,7 +370,7 @@ def handle_report_expiring(delivery: OutboxDelivery) -> None:
         )
         return
     user = recipient_for(f"citizen:{report.issued_by_id}") if report.issued_by_type == "citizen" else None
-    page = PAGES["deadline"].format(number=report.number)
+    page = page_for("deadline", number=report.number)
     _send(delivery, user, "deadline", _settings().WECHAT_TEMPLATE_DEADLINE, report_values(report), page)
 
 
@@ -360,8 +392,10 @@ def handle_report_revoked(delivery: OutboxDelivery) -> None:
         note=msg.REPORT_REVOKED_NOTE,
     )
     user = recipient_for(f"citizen:{report.issued_by_id}")
-    page = PAGES["deadline"].format(number=report.number)
+    page = page_for("deadline", number=report.number)
     _send(delivery, user, "deadline", _settings().WECHAT_TEMPLATE_DEADLINE, values, page)
+
+
 def handle_binding_suspended(delivery: OutboxDelivery) -> None:
     """An enterprise binding was suspended (binding_suspension.py): to the WeChat user who holds
     it. The message names the enterprise by its USCC (public) and says what to do; the reason in
@@ -383,4 +417,4 @@ def handle_binding_suspended(delivery: OutboxDelivery) -> None:
         "note": _thing(msg.BINDING_SUSPENDED_NOTE),
         "time": local_time_text(binding.suspended_at or utcnow()),
     }
-    _send(delivery, user, "case_progress", _settings().WECHAT_TEMPLATE_CASE_PROGRESS, values, PAGES["binding"])
+    _send(delivery, user, "case_progress", _settings().WECHAT_TEMPLATE_CASE_PROGRESS, values, page_for("binding"))

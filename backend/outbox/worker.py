@@ -16,7 +16,9 @@ Contract
   second call is recognised and has no second effect. With such handlers no notification is sent
   twice; without one, a crash in that window may repeat it.
 * Failures are retried with exponential backoff up to ``max_attempts``; then the event is FAILED
-  and stays visible (``last_error``) until an operator looks at it. Exception texts are stored
+  and stays visible (``last_error``) until an operator looks at it. A handler that knows when
+  trying again can succeed (a channel's daily quota resets at midnight) raises ``RetryAt``: the
+  event waits until then, and the wait does not count as one of its attempts. Exception texts are stored
   truncated in the row, never logged, because a channel error may echo the message content.
 
 This module is a delivery boundary like a job: it runs its own transactions on the engine and
@@ -41,6 +43,16 @@ from ..types import utcnow
 from .models import OutboxEvent, OutboxStatus, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
+
+
+class RetryAt(Exception):
+    """Raised by a handler: deliver the event again at ``at`` (naive UTC), not counted as a
+    failed attempt; ``reason`` goes to ``last_error``."""
+
+    def __init__(self, at: dt.datetime, reason: str) -> None:
+        super().__init__(reason)
+        self.at = at
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -100,6 +112,10 @@ def deliver_pending(
             break
         try:
             handlers[delivery.topic](delivery)
+        except RetryAt as wait:
+            _reschedule(delivery.id, worker_id, wait.reason[:500], wait.at)
+            log.info("outbox event %s (%s) waits until %s", delivery.id, delivery.topic, wait.at.isoformat())
+            report.retrying.append(delivery.id)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
             final = delivery.attempt >= max_attempts
@@ -175,6 +191,25 @@ def _mark_delivered(event_id: int, now: dt.datetime) -> None:
                 claimed_by=None,
                 claimed_until=None,
                 last_error=None,
+            )
+        )
+
+
+def _reschedule(event_id: int, worker_id: str, reason: str, at: dt.datetime) -> None:
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.update(OutboxEvent)
+            .where(
+                OutboxEvent.id == event_id,
+                OutboxEvent.claimed_by == worker_id,
+                OutboxEvent.status == OutboxStatus.PENDING,
+            )
+            .values(
+                attempts=OutboxEvent.attempts - 1,  # waiting for a quota is not a failed attempt
+                last_error=reason,
+                available_at=at,
+                claimed_by=None,
+                claimed_until=None,
             )
         )
 

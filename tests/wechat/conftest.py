@@ -20,6 +20,7 @@ OA_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 TEMPLATE_CASE = "TPL-CASE-PROGRESS-0001"
 TEMPLATE_DEADLINE = "TPL-DEADLINE-0002"
 TEMPLATE_REPORT = "TPL-REPORT-READY-0003"
+MP_PAGES = {"pages/index/index", "pages/case/detail", "pages/report/detail", "pages/enterprise/bindings"}
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +36,17 @@ def fake(fake_server):
     fake_server.apps = {MP_APPID: MP_SECRET, OA_APPID: OA_SECRET}
     fake_server.auto_login = False
     fake_server.accept_all_subscriptions = False
-    fake_server.templates = None
+    # The templates as a deployment picks them in the console, with the default keywords
+    # (backend/config.py); "TPL" is test_client's one-keyword template.
+    fake_server.set_templates(
+        {
+            TEMPLATE_CASE: ["character_string1", "thing2", "phrase3", "thing4", "time5"],
+            TEMPLATE_REPORT: ["character_string1", "thing2", "thing3", "time4", "date5"],
+            TEMPLATE_DEADLINE: ["thing1", "character_string2", "date3", "thing4"],
+            "TPL": ["thing1"],
+        },
+        pages=MP_PAGES,
+    )
     yield fake_server
     fake_server.reset()
 

@@ -36,22 +36,26 @@ def test_token_is_fetched_once_and_reused(fake):
     assert len(fake.subscribe_messages) == 2
 
 
-def test_40001_forever_costs_at_most_two_fetches_and_a_clear_error(fake):
+def test_40001_forever_costs_one_forced_fetch_and_a_clear_error(fake):
     fake.accept_all_subscriptions = True
     fake.fail(SEND, 40001)
     api = mp_api()
     with pytest.raises(WeChatError) as info:
         _send(api)
-    assert fake.fetch_count() == 2
+    # normal mode (first token), normal mode again (the same token comes back), then forced
+    assert [f["force_refresh"] for f in fake.token_fetches] == [False, False, True]
     assert info.value.errcode == 40001
     assert "access_token" in info.value.message and "已停止重试" in info.value.message
     assert MP_APPID in info.value.message
+    assert "其他程序在用" not in info.value.message  # stable tokens are not touched by cgi-bin/token
     sends = [r for r in fake.requests if r["path"] == SEND]
     assert len(sends) == 2  # the call and its one retry
-    # The next call pays again at most two fetches: the cost is per call, never a storm.
-    with pytest.raises(WeChatError):
+    # The next call finds the force_refresh budget spent (30 s apart): no second forced fetch.
+    with pytest.raises(WeChatError) as info:
         _send(api)
-    assert fake.fetch_count() <= 4
+    assert "强制刷新额度" in info.value.message
+    assert [f["force_refresh"] for f in fake.token_fetches].count(True) == 1
+    assert len([r for r in fake.requests if r["path"] == SEND]) == 3
 
 
 def test_token_endpoint_answering_40001_forever_is_one_fetch(fake):
@@ -72,13 +76,13 @@ def test_wrong_secret_is_named(fake, wechat_settings, monkeypatch):
     assert info.value.transient is False
 
 
-def test_one_40001_is_healed_by_a_forced_refresh(fake):
+def test_one_40001_is_healed_in_normal_mode(fake):
     fake.accept_all_subscriptions = True
     api = mp_api()
     _send(api)
-    fake.invalidate_tokens()  # e.g. someone called cgi-bin/token elsewhere
+    fake.invalidate_tokens()  # e.g. the AppSecret was reset: normal mode issues a new token
     _send(api)
-    assert [f["force_refresh"] for f in fake.token_fetches] == [False, True]
+    assert [f["force_refresh"] for f in fake.token_fetches] == [False, False]
     assert len(fake.subscribe_messages) == 2
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.outbox.models import OutboxEvent, OutboxStatus
 from backend.outbox.worker import deliver_pending
+from backend.types import LOCAL_TZ, local_date, utcnow
 from backend.workflows.objections.models import Objection
 from backend.workflows.objections.operations import accept_objection
+from miniprogram_api import client as client_module
+from miniprogram_api.client import WeChatError, mp_api
 from miniprogram_api.models import MessageAttempt, MessageAttemptStatus
-from miniprogram_api.notifications import CASE_TOPICS, handle_case_event
+from miniprogram_api.notifications import CASE_TOPICS, handle_case_event, quota_reset_after
 from tests.wechat.conftest import TEMPLATE_CASE
 from tests.wechat.helpers import Staff, department, file_objection, person_record, verified_person
 
@@ -77,12 +81,12 @@ def test_not_subscribed_is_recorded_and_not_retried(client, fake):
 def test_rate_limit_is_retried_with_backoff_then_sent(client, fake):
     person, _ = _accepted_objection(client, fake)
     fake.grant_subscription(person.openid, TEMPLATE_CASE)
-    fake.fail(SEND, 45009, times=1)
+    fake.fail(SEND, 45011, times=1)  # the minute quota: backoff
     report = _deliver()
     assert report.retrying and not report.delivered
     event = _event()
     assert event.status is OutboxStatus.PENDING and event.attempts == 1
-    assert "45009" in (event.last_error or "")
+    assert "45011" in (event.last_error or "")
     assert _deliver().count == 0  # not before the backoff
     later = _deliver(now=event.available_at + dt.timedelta(seconds=1))
     assert len(later.delivered) == 1
@@ -121,3 +125,44 @@ def test_cases_filed_at_the_counter_are_skipped(client, fake):
     db.session.commit()
     assert _deliver().delivered
     assert [a.status for a in _attempts()] == [MessageAttemptStatus.SKIPPED]
+
+
+def test_daily_quota_waits_for_the_reset_at_beijing_midnight(client, fake):
+    """45009 (the day's quota is spent): the event waits until just after midnight in Beijing,
+    is not FAILED even on its last allowed attempt, and is sent after the reset."""
+    person, _ = _accepted_objection(client, fake)
+    fake.grant_subscription(person.openid, TEMPLATE_CASE)
+    fake.fail(SEND, 45009, times=1)
+    db.session.remove()
+    before = utcnow()
+    report = deliver_pending(dict.fromkeys(CASE_TOPICS, handle_case_event), max_attempts=1)
+    assert report.retrying and not report.failed
+    event = _event()
+    assert event.status is OutboxStatus.PENDING and event.attempts == 0  # waiting is not a failure
+    assert "45009" in (event.last_error or "")
+    reset = event.available_at.replace(tzinfo=dt.UTC).astimezone(LOCAL_TZ)
+    assert reset.date() == local_date(before) + dt.timedelta(days=1)
+    assert (reset.hour, reset.minute) == (0, 5)
+    assert event.available_at == quota_reset_after(before)
+    assert _deliver(now=event.available_at - dt.timedelta(minutes=1)).count == 0
+    assert _deliver(now=event.available_at + dt.timedelta(seconds=1)).delivered
+    assert [a.status for a in _attempts()] == [MessageAttemptStatus.FAILED, MessageAttemptStatus.SENT]
+    assert len(fake.subscribe_messages) == 1
+
+
+def test_busy_reads_are_retried_with_backoff_and_sends_are_not(fake, monkeypatch):
+    monkeypatch.setattr(client_module, "BUSY_RETRY_PAUSES", (0, 0))
+    api = mp_api()
+    fake.fail("cgi-bin/get_api_domain_ip", -1, times=2)
+    assert api.api_domain_ip()
+    assert len([r for r in fake.requests if r["path"] == "cgi-bin/get_api_domain_ip"]) == 3
+    fake.fail("cgi-bin/get_api_domain_ip", -1)  # busy for good: bounded
+    with pytest.raises(WeChatError) as info:
+        api.api_domain_ip()
+    assert info.value.errcode == -1 and info.value.transient
+    assert len([r for r in fake.requests if r["path"] == "cgi-bin/get_api_domain_ip"]) == 6
+    fake.accept_all_subscriptions = True
+    fake.fail(SEND, -1, times=1)
+    with pytest.raises(WeChatError):
+        api.send_subscribe_message("o-user", "TPL", {"thing1": "测试"})
+    assert len([r for r in fake.requests if r["path"] == SEND]) == 1  # the outbox retries a send

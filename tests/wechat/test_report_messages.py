@@ -18,6 +18,7 @@ from backend.outbox.worker import deliver_pending, registered_handlers
 from backend.types import local_date, utcnow
 from backend.workflows.common import local_time_text
 from miniprogram_api.models import MessageAttempt, MessageAttemptStatus, WeChatUser
+from miniprogram_api.notifications import shape_value
 from tests.wechat.conftest import TEMPLATE_DEADLINE, TEMPLATE_REPORT
 from tests.wechat.helpers import API, department, enterprise, verified_person
 
@@ -74,7 +75,7 @@ def test_report_ready_reaches_the_fake_with_template_and_data(client, fake):
         "character_string1": issued["number"],
         "thing2": "个人公共信用信息报告",
         "thing3": "张*华",
-        "time4": local_time_text(report.issued_at),
+        "time4": shape_value("time4", local_time_text(report.issued_at)),
         "date5": _chinese_day(report.valid_until),
     }
     assert message["page"] == f"pages/report/detail?number={issued['number']}"
