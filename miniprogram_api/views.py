@@ -143,6 +143,27 @@ def _responses(*statuses: int) -> dict[int, dict]:
     }
 
 
+def _coded_responses(codes: dict[int, str]) -> dict[int, dict]:
+    """Error responses whose descriptions name the ``error.code`` values a page branches on."""
+    responses = _responses(*codes)
+    for status, text in codes.items():
+        responses[status]["description"] = f"{ERROR_TEXT[status]}：{text}"
+    return responses
+
+
+# The codes every JSON body can get before its view runs (backend/request_guard.py) and the
+# schema validation's, shared by the operations below.
+JSON_400 = "bad_request（JSON 无法解析）、nesting_too_deep（嵌套过深）"
+SIGNED_OUT_401 = "token_invalid（未携带令牌、令牌无效、过期或已退出登录：重新 wx.login 并 POST /session）"
+VERIFIED_403 = "identity_required（未完成实名认证）"
+VALIDATION_422 = "validation_error（details 给出各字段的错误）"
+CASE_400 = (
+    "bad_request、nesting_too_deep、applicant_invalid、reason_required、reason_too_long、commitment_required、"
+    "commitment_mismatch、material_used、material_too_many、authorisation_required"
+)
+MATERIALS_403 = "material_not_yours"
+
+
 def _settings():
     return current_app.extensions["settings"]
 
@@ -182,7 +203,18 @@ def _wechat_failure(exc: WeChatError) -> ApiError:
 @limiter.limit(_public_limit)
 @bp.input(SessionIn, arg_name="body")
 @bp.output(SessionOut, status_code=201)
-@bp.doc(summary="登录：用 wx.login 的 code 换取令牌", responses=_responses(401, 422, 429, 503))
+@bp.doc(
+    summary="登录：用 wx.login 的 code 换取令牌",
+    responses=_coded_responses(
+        {
+            400: JSON_400,
+            401: "login_code_invalid（code 无效、已使用或过期：重新 wx.login）",
+            422: VALIDATION_422,
+            429: "rate_limited",
+            503: "wechat_unavailable、wechat_not_configured",
+        }
+    ),
+)
 def create_session(body: dict):
     try:
         api = mp_api()
@@ -207,7 +239,15 @@ def create_session(body: dict):
 @bp.delete("/session")
 @login_required
 @bp.output(EmptyOut)
-@bp.doc(summary="退出登录：吊销当前令牌", security=AUTH, responses=_responses(401))
+@bp.doc(
+    summary="退出登录：吊销当前令牌",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+        }
+    ),
+)
 def delete_session():
     session = current_session()
     assert session is not None
@@ -231,14 +271,6 @@ def _face_failure(exc: WeChatError, api: str) -> ApiError:
     return _wechat_failure(exc)
 
 
-def _coded_responses(codes: dict[int, str]) -> dict[int, dict]:
-    """Error responses whose descriptions name the ``error.code`` values a page branches on."""
-    responses = _responses(*codes)
-    for status, text in codes.items():
-        responses[status]["description"] = f"{ERROR_TEXT[status]}：{text}"
-    return responses
-
-
 # Face verification 2.0: https://developers.weixin.qq.com/miniprogram/dev/server/API/face/api_getverifyid
 # and .../api_queryverifyinfo; the sequence is in miniprogram_api/README.md ("实名核验").
 @bp.post("/identity/verification")
@@ -257,9 +289,10 @@ def _coded_responses(codes: dict[int, str]) -> dict[int, dict]:
     security=AUTH,
     responses=_coded_responses(
         {
-            401: "token_invalid",
+            400: JSON_400,
+            401: SIGNED_OUT_401,
             409: "already_bound_other",
-            422: "name_invalid、id_number_invalid、face_result_invalid（微信拒绝发起核身）",
+            422: "name_invalid、id_number_invalid、face_result_invalid（微信拒绝发起核身）、validation_error",
             429: "rate_limited",
             503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
         }
@@ -302,10 +335,11 @@ def face_verification_start(body: dict):
     security=AUTH,
     responses=_coded_responses(
         {
-            401: "token_invalid",
+            400: JSON_400,
+            401: SIGNED_OUT_401,
             403: "face_not_passed（verify_ret 不是 10000）",
             409: "face_result_used、already_bound_other",
-            422: "face_result_invalid（verify_id 无效、不属于当前用户、已过期，或微信拒绝查询）",
+            422: "face_result_invalid（verify_id 无效、不属于当前用户、已过期，或微信拒绝查询）、validation_error",
             429: "rate_limited",
             503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
         }
@@ -351,7 +385,15 @@ def _me(user: WeChatUser) -> dict[str, Any]:
 @bp.get("/me")
 @login_required
 @bp.output(MeOut)
-@bp.doc(summary="当前用户：实名状态和绑定的企业", security=AUTH, responses=_responses(401))
+@bp.doc(
+    summary="当前用户：实名状态和绑定的企业",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+        }
+    ),
+)
 def me():
     user = current_user()
     assert user is not None
@@ -371,7 +413,15 @@ def me():
     summary="本人（或所绑定企业）的信用记录，含不公示的记录",
     description="每次查询都记入审计日志。",
     security=AUTH,
-    responses=_responses(400, 401, 403, 404, 422),
+    responses=_coded_responses(
+        {
+            400: "invalid_uscc",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            404: "subject_not_found（企业不存在，或不是本人绑定的企业）",
+            422: VALIDATION_422,
+        }
+    ),
 )
 def my_records(query: dict):
     user, actor = verified_actor()
@@ -398,7 +448,18 @@ def my_records(query: dict):
     description="法定代表人：实名姓名须与登记的法定代表人一致，立即生效。授权代理人：先上传授权委托书"
     "（POST /materials，purpose=authorisation），由平台工作人员审核后生效。",
     security=AUTH,
-    responses=_responses(400, 401, 403, 404, 409, 422),
+    responses=_coded_responses(
+        {
+            400: JSON_400 + "、invalid_uscc、letter_required、material_used",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403
+            + "、representative_id_unknown（未登记法定代表人证件号码，请用授权委托书）、"
+            + "not_legal_representative、material_not_yours",
+            404: "subject_not_found、material_not_found",
+            409: "binding_exists",
+            422: VALIDATION_422,
+        }
+    ),
 )
 def bind_enterprise(body: dict):
     user, actor = verified_actor()
@@ -410,7 +471,15 @@ def bind_enterprise(body: dict):
 @bp.get("/enterprise-bindings")
 @login_required
 @bp.output(BindingListOut)
-@bp.doc(summary="我绑定的企业", security=AUTH, responses=_responses(401))
+@bp.doc(
+    summary="我绑定的企业",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+        }
+    ),
+)
 def list_bindings():
     user = current_user()
     assert user is not None
@@ -420,7 +489,17 @@ def list_bindings():
 @bp.delete("/enterprise-bindings/<int:binding_id>")
 @verified_required
 @bp.output(BindingResultOut)
-@bp.doc(summary="解除企业绑定", security=AUTH, responses=_responses(401, 403, 404))
+@bp.doc(
+    summary="解除企业绑定",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            404: "binding_not_found",
+        }
+    ),
+)
 def unbind_enterprise(binding_id: int):
     user, actor = verified_actor()
     binding = ops.revoke_enterprise_binding(actor, user, binding_id)
@@ -435,7 +514,16 @@ def unbind_enterprise(binding_id: int):
 @public_query_limit
 @bp.input(SearchQuerySchema, location="query", arg_name="query")
 @bp.output(SearchPageSchema)
-@bp.doc(summary="按名称或统一社会信用代码查询企业（公开）", responses=_responses(400, 422, 429))
+@bp.doc(
+    summary="按名称或统一社会信用代码查询企业（公开）",
+    responses=_coded_responses(
+        {
+            400: "empty_query",
+            422: VALIDATION_422,
+            429: "rate_limited",
+        }
+    ),
+)
 def search_subjects(query: dict):
     text = query["q"].strip()
     if not text:
@@ -446,7 +534,16 @@ def search_subjects(query: dict):
 @bp.get("/subjects/<uscc>")
 @public_query_limit
 @bp.output(PublicProfileSchema)
-@bp.doc(summary="企业的公示信用信息（公开）", responses=_responses(400, 404, 429))
+@bp.doc(
+    summary="企业的公示信用信息（公开）",
+    responses=_coded_responses(
+        {
+            400: "invalid_uscc",
+            404: "subject_not_found",
+            429: "rate_limited",
+        }
+    ),
+)
 def get_subject(uscc: str):
     subject = ops.find_enterprise(uscc)
     profile = get_public_profile(subject.uscc, local_date())
@@ -461,7 +558,17 @@ def get_subject(uscc: str):
 @bp.get("/records/<int:record_id>/eligibility")
 @verified_required
 @bp.output(EligibilityOut)
-@bp.doc(summary="该记录能否提出异议、申请信用修复", security=AUTH, responses=_responses(401, 403, 404))
+@bp.doc(
+    summary="该记录能否提出异议、申请信用修复",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            404: "record_not_found",
+        }
+    ),
+)
 def record_eligibility(record_id: int):
     _, actor = verified_actor()
     record = ops.get_actionable_record(actor, record_id)
@@ -477,7 +584,19 @@ def record_eligibility(record_id: int):
 @verified_required
 @bp.input(CommitmentQuery, location="query", arg_name="query")
 @bp.output(CommitmentTextOut)
-@bp.doc(summary="待签署的承诺书全文", security=AUTH, responses=_responses(401, 403, 404, 422))
+@bp.doc(
+    summary="待签署的承诺书全文",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: "applicant_invalid",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、not_representative（不是该企业的法定代表人或授权代理人）",
+            404: "record_not_found",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def commitment_text(record_id: int, query: dict):
     user, actor = verified_actor()
     record = ops.get_actionable_record(actor, record_id)
@@ -491,7 +610,20 @@ def commitment_text(record_id: int, query: dict):
 @verified_required
 @bp.input(CommitmentIn, arg_name="body")
 @bp.output(CommitmentOut, status_code=201)
-@bp.doc(summary="签署承诺书（点击确认）", security=AUTH, responses=_responses(401, 403, 404, 409, 422))
+@bp.doc(
+    summary="签署承诺书（点击确认）",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: JSON_400 + "、applicant_invalid",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、not_representative",
+            404: "record_not_found",
+            409: "commitment_changed（承诺书内容已更新：重新 GET 后再签署）",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def sign_record_commitment(record_id: int, body: dict):
     user, actor = verified_actor()
     record = ops.get_actionable_record(actor, record_id)
@@ -518,7 +650,18 @@ def sign_record_commitment(record_id: int, body: dict):
     summary="上传申请材料（PDF、JPEG、PNG）",
     description="按文件内容识别类型；上传后在提交或补正申请时引用其编号。",
     security=AUTH,
-    responses=_responses(400, 401, 403, 413, 422, 429),
+    responses=_coded_responses(
+        {
+            400: "bad_file_name、material_empty、material_too_large、material_type",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            413: "payload_too_large（超过请求大小上限）",
+            422: "material_broken、material_encrypted、material_polyglot、material_active_content、"
+            "material_too_complex、material_too_many_pages、material_too_many_pixels、validation_error",
+            429: "rate_limited（按用户计数）",
+            503: "storage_unavailable",
+        }
+    ),
 )
 def upload(form: dict):
     _, actor = verified_actor()
@@ -635,14 +778,24 @@ def _withdraw_case(getter, operation, number: str, body: dict) -> dict[str, Any]
     return _case_detail(case)
 
 
-CASE_ERRORS = _responses(400, 401, 403, 404, 409, 422)
-
-
 @bp.post("/objections")
 @verified_required
 @bp.input(ObjectionIn, arg_name="body")
 @bp.output(CaseDetailOut, status_code=201)
-@bp.doc(summary="提出异议申诉", security=AUTH, responses=CASE_ERRORS)
+@bp.doc(
+    summary="提出异议申诉",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: CASE_400,
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、not_representative、" + MATERIALS_403,
+            404: "record_not_found、material_not_found",
+            409: "record_withdrawn、record_repaired、open_application_exists",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def create_objection(body: dict):
     return _file_case(body, "objection")
 
@@ -650,7 +803,16 @@ def create_objection(body: dict):
 @bp.get("/objections")
 @verified_required
 @bp.output(CaseListOut)
-@bp.doc(summary="我的异议申诉", security=AUTH, responses=_responses(401, 403))
+@bp.doc(
+    summary="我的异议申诉",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+        }
+    ),
+)
 def list_objections():
     return _list_cases(Objection)
 
@@ -658,7 +820,17 @@ def list_objections():
 @bp.get("/objections/<number>")
 @verified_required
 @bp.output(CaseDetailOut)
-@bp.doc(summary="异议申诉详情：进度、期限、历史", security=AUTH, responses=_responses(401, 403, 404))
+@bp.doc(
+    summary="异议申诉详情：进度、期限、历史",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            404: "case_not_found",
+        }
+    ),
+)
 def show_objection(number: str):
     return _show_case(get_objection, number)
 
@@ -667,7 +839,20 @@ def show_objection(number: str):
 @verified_required
 @bp.input(SupplementIn, arg_name="body")
 @bp.output(CaseDetailOut)
-@bp.doc(summary="补正异议材料", security=AUTH, responses=CASE_ERRORS)
+@bp.doc(
+    summary="补正异议材料",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: JSON_400 + "、material_used、material_too_many",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、forbidden（不是申请人）、" + MATERIALS_403,
+            404: "case_not_found、material_not_found",
+            409: "wrong_state（只有被退回补正的申请可以补正）、already_handled",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def supplement_objection_view(number: str, body: dict):
     return _supplement_case(get_objection, supplement_objection, number, body)
 
@@ -676,7 +861,20 @@ def supplement_objection_view(number: str, body: dict):
 @verified_required
 @bp.input(WithdrawIn, arg_name="body")
 @bp.output(CaseDetailOut)
-@bp.doc(summary="撤回异议申诉", security=AUTH, responses=CASE_ERRORS)
+@bp.doc(
+    summary="撤回异议申诉",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: JSON_400,
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、forbidden（不是申请人）",
+            404: "case_not_found",
+            409: "wrong_state、already_handled（已受理完结，无法撤回）",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def withdraw_objection_view(number: str, body: dict):
     return _withdraw_case(get_objection, withdraw_objection, number, body)
 
@@ -685,7 +883,22 @@ def withdraw_objection_view(number: str, body: dict):
 @verified_required
 @bp.input(RepairIn, arg_name="body")
 @bp.output(CaseDetailOut, status_code=201)
-@bp.doc(summary="申请信用修复", security=AUTH, responses=CASE_ERRORS)
+@bp.doc(
+    summary="申请信用修复",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: CASE_400 + "、fulfilment_required、not_eligible_withdrawn、not_eligible_already_repaired、"
+            "not_eligible_not_negative、not_eligible_not_repairable、not_eligible_minor_unpublished、"
+            "not_eligible_expired、not_eligible_under_objection、not_eligible_too_early",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、not_representative、" + MATERIALS_403,
+            404: "record_not_found、material_not_found",
+            409: "open_application_exists",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def create_repair(body: dict):
     return _file_case(body, "repair")
 
@@ -693,7 +906,16 @@ def create_repair(body: dict):
 @bp.get("/repairs")
 @verified_required
 @bp.output(CaseListOut)
-@bp.doc(summary="我的信用修复申请", security=AUTH, responses=_responses(401, 403))
+@bp.doc(
+    summary="我的信用修复申请",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+        }
+    ),
+)
 def list_repairs():
     return _list_cases(RepairApplication)
 
@@ -701,7 +923,17 @@ def list_repairs():
 @bp.get("/repairs/<number>")
 @verified_required
 @bp.output(CaseDetailOut)
-@bp.doc(summary="信用修复申请详情：进度、期限、历史", security=AUTH, responses=_responses(401, 403, 404))
+@bp.doc(
+    summary="信用修复申请详情：进度、期限、历史",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            404: "case_not_found",
+        }
+    ),
+)
 def show_repair(number: str):
     return _show_case(get_repair, number)
 
@@ -710,7 +942,20 @@ def show_repair(number: str):
 @verified_required
 @bp.input(SupplementIn, arg_name="body")
 @bp.output(CaseDetailOut)
-@bp.doc(summary="补正修复材料", security=AUTH, responses=CASE_ERRORS)
+@bp.doc(
+    summary="补正修复材料",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: JSON_400 + "、material_used、material_too_many",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、forbidden（不是申请人）、" + MATERIALS_403,
+            404: "case_not_found、material_not_found",
+            409: "wrong_state（只有被退回补正的申请可以补正）、already_handled",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def supplement_repair_view(number: str, body: dict):
     return _supplement_case(get_repair, supplement_repair, number, body)
 
@@ -719,7 +964,20 @@ def supplement_repair_view(number: str, body: dict):
 @verified_required
 @bp.input(WithdrawIn, arg_name="body")
 @bp.output(CaseDetailOut)
-@bp.doc(summary="撤回信用修复申请", security=AUTH, responses=CASE_ERRORS)
+@bp.doc(
+    summary="撤回信用修复申请",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: JSON_400,
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、forbidden（不是申请人）",
+            404: "case_not_found",
+            409: "wrong_state、already_handled（已受理完结，无法撤回）",
+            422: VALIDATION_422,
+        }
+    ),
+)
 def withdraw_repair_view(number: str, body: dict):
     return _withdraw_case(get_repair, withdraw_repair, number, body)
 
@@ -769,7 +1027,16 @@ def _report_out(report, user: WeChatUser | None = None) -> dict[str, Any]:
     description="personal：本人的个人公共信用信息报告；enterprise：任一企业的公共信用信息报告（填 uscc）；"
     "special：本人或所绑定企业（填 uscc）的专项信用报告。",
     security=AUTH,
-    responses=_responses(400, 401, 403, 404, 422, 503),
+    responses=_coded_responses(
+        {
+            400: JSON_400 + "、invalid_uscc、kind_not_for_subject、years_invalid、domains_invalid",
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403 + "、forbidden（无权为该主体出具此类报告）",
+            404: "subject_not_found",
+            422: "uscc_required（企业报告须填 uscc）、validation_error",
+            503: "signing_failed、storage_unavailable",
+        }
+    ),
 )
 def create_report(body: dict):
     user, actor = verified_actor()
@@ -791,7 +1058,16 @@ def create_report(body: dict):
 @bp.get("/reports")
 @verified_required
 @bp.output(ReportListOut)
-@bp.doc(summary="我的信用报告（本人及所绑定企业）", security=AUTH, responses=_responses(401, 403))
+@bp.doc(
+    summary="我的信用报告（本人及所绑定企业）",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+        }
+    ),
+)
 def list_reports():
     _, actor = verified_actor()
     items = [_report_out(report) for report in ops.list_reports(actor)]
@@ -802,7 +1078,17 @@ def list_reports():
 @bp.get("/reports/<number>/download-url")
 @verified_required
 @bp.output(DownloadUrlOut)
-@bp.doc(summary="获取报告 PDF 的短时下载地址", security=AUTH, responses=_responses(401, 403, 404))
+@bp.doc(
+    summary="获取报告 PDF 的短时下载地址",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            404: "report_not_found",
+        }
+    ),
+)
 def report_download_url(number: str):
     user, actor = verified_actor()
     report = ops.get_own_report(actor, number)
@@ -813,7 +1099,18 @@ def report_download_url(number: str):
 @bp.get("/reports/<number>/pdf")
 @bp.input(PdfQuery, location="query", arg_name="query")
 @bp.output(FileSchema, content_type="application/pdf", description="报告 PDF")
-@bp.doc(summary="下载报告 PDF（凭短时签名地址）", responses=_responses(401, 403, 404, 422))
+@bp.doc(
+    summary="下载报告 PDF（凭短时签名地址）",
+    responses=_coded_responses(
+        {
+            401: "download_link_invalid（地址过期、签名不符，或签发它的登录已退出：重新获取下载地址）",
+            403: "download_link_other（地址属于另一位用户）、report_forbidden",
+            404: "report_not_found",
+            422: VALIDATION_422,
+            503: "report_file_missing、report_file_changed",
+        }
+    ),
+)
 def report_pdf(number: str, query: dict):
     link_session = check_download(number, query["session"], query["expires"], query["signature"])
     if link_session is None:
@@ -844,7 +1141,14 @@ def report_pdf(number: str, query: dict):
 @bp.doc(
     summary="核验报告：扫描的二维码内容或 PDF 文件",
     description="与 POST /api/v1/verify 相同的核验结果，含可离线复核的签名信息（signature）。",
-    responses=_responses(400, 413, 422, 429),
+    responses=_coded_responses(
+        {
+            400: JSON_400 + "、verify_input_required",
+            413: "payload_too_large",
+            422: VALIDATION_422,
+            429: "rate_limited",
+        }
+    ),
 )
 def verify():
     verdict, via = verdict_from_request()
@@ -874,7 +1178,14 @@ _annotate(verify, body=VerifyIn(), content_type=["application/json", "multipart/
     summary="确认在自助终端登录（扫描终端屏幕上的二维码）",
     description="二维码两分钟内有效、只能使用一次；确认后终端以本人身份登录。",
     security=AUTH,
-    responses=_responses(401, 403, 404, 409),
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+            403: VERIFIED_403,
+            404: "ticket_invalid（二维码无效或已过期）",
+            409: "ticket_used",
+        }
+    ),
 )
 def confirm_kiosk_login(ticket: str):
     user, actor = verified_actor()
@@ -903,7 +1214,15 @@ def _templates() -> list[dict[str, str]]:
 @bp.get("/subscriptions")
 @login_required
 @bp.output(SubscriptionsOut)
-@bp.doc(summary="需要用户订阅的消息模板，以及当前的订阅情况", security=AUTH, responses=_responses(401))
+@bp.doc(
+    summary="需要用户订阅的消息模板，以及当前的订阅情况",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            401: SIGNED_OUT_401,
+        }
+    ),
+)
 def subscriptions():
     user = current_user()
     assert user is not None
@@ -923,7 +1242,17 @@ def _subscriptions_out(user, ignored: list | None = None) -> dict:
 @login_required
 @bp.input(SubscriptionsIn, arg_name="body")
 @bp.output(SubscriptionsOut)
-@bp.doc(summary="上报 wx.requestSubscribeMessage 的订阅结果", security=AUTH, responses=_responses(401, 422))
+@bp.doc(
+    summary="上报 wx.requestSubscribeMessage 的订阅结果",
+    security=AUTH,
+    responses=_coded_responses(
+        {
+            400: JSON_400,
+            401: SIGNED_OUT_401,
+            422: VALIDATION_422,
+        }
+    ),
+)
 def record_subscriptions(body: dict):
     user = current_user()
     assert user is not None
