@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 from backend.actors import Actor
 from backend.audit.operations import record_event
+from backend.config import WECHAT_TEMPLATE_VALUES, parse_template_fields
 from backend.extensions import db
 
 from .client import WeChatError, oa_api
@@ -49,16 +50,34 @@ def sync_menu_command(path: str | None) -> None:
     click.echo(f"menu created: {len(menu['button'])} top-level buttons")
 
 
+PAGE_SETTINGS = ("WECHAT_PAGE_CASE_DETAIL", "WECHAT_PAGE_REPORT_DETAIL", "WECHAT_PAGE_BINDINGS")
+
+
+def fake_templates(settings) -> tuple[dict[str, list[str]], set[str]]:
+    """The templates (id -> keywords) and pages the fake holds, as a deployment picks them in the
+    WeChat console: the ones the settings name, so the demo's sends are refused (40037, 47003,
+    41030) where WeChat would refuse them instead of passing whatever keys and page they carry."""
+    templates = {}
+    for purpose in WECHAT_TEMPLATE_VALUES:
+        template_id = getattr(settings, f"WECHAT_TEMPLATE_{purpose}")
+        if template_id:
+            keywords = parse_template_fields(purpose, getattr(settings, f"WECHAT_TEMPLATE_FIELDS_{purpose}"))
+            templates[template_id] = list(keywords)
+    return templates, {getattr(settings, name) for name in PAGE_SETTINGS}
+
+
 @wechat_cli.command("fake-server")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8901, show_default=True, type=int)
 def fake_server_command(host: str, port: int) -> None:
     """Run the fake WeChat API on loopback for the demo (set WECHAT_API_BASE_URL to it).
 
-    It knows the configured AppIDs and secrets, accepts any wx.login code and every subscribe
-    message; play the face scan of wx.requestFacialVerify with POST /__fake__/facial-verify
-    ({verify_id, verify_ret}, 10000 = passed) and look at what it received at GET
-    /__fake__/state."""
+    It knows the configured AppIDs and secrets and accepts any wx.login code. It holds the
+    subscribe templates and pages the settings name (WECHAT_TEMPLATE_*, WECHAT_TEMPLATE_FIELDS_*,
+    WECHAT_PAGE_*) and refuses a send that does not match them as WeChat does; the user's
+    consent is taken as given (no one taps "允许" in a demo). Play the face scan of
+    wx.requestFacialVerify with POST /__fake__/facial-verify ({verify_id, verify_ret}, 10000 =
+    passed) and look at what it received at GET /__fake__/state."""
     settings = current_app.extensions["settings"]
     apps = {
         appid: secret
@@ -71,6 +90,8 @@ def fake_server_command(host: str, port: int) -> None:
     if not apps:
         raise click.ClickException("set WECHAT_MP_APPID/WECHAT_MP_SECRET (and/or the OA ones) first")
     fake = FakeWeChat(apps=apps, auto_login=True, accept_all_subscriptions=True)
+    templates, pages = fake_templates(settings)
+    fake.set_templates(templates, pages)
     click.echo(f"fake WeChat API on http://{host}:{port}  (WECHAT_API_BASE_URL=http://{host}:{port})")
     fake.serve_forever(host, port)
 
