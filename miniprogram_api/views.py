@@ -539,7 +539,7 @@ def search_subjects(query: dict):
     responses=_coded_responses(
         {
             400: "invalid_uscc",
-            404: "subject_not_found",
+            404: "subject_not_found、id_number_in_path（路径中是身份证号码而非统一社会信用代码）",
             429: "rate_limited",
         }
     ),
