@@ -158,7 +158,7 @@ SIGNED_OUT_401 = "token_invalid（未携带令牌、令牌无效、过期或已�
 VERIFIED_403 = "identity_required（未完成实名认证）"
 VALIDATION_422 = "validation_error（details 给出各字段的错误）"
 CASE_400 = (
-    "bad_request、nesting_too_deep、applicant_invalid、reason_required、reason_too_long、commitment_required、"
+    "bad_request、nesting_too_deep、applicant_invalid、reason_required、commitment_required、"
     "commitment_mismatch、material_used、material_too_many、authorisation_required"
 )
 MATERIALS_403 = "material_not_yours"
