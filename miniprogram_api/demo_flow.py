@@ -19,6 +19,7 @@ from flask import Flask
 
 from backend.identifiers import id_number_with_check
 
+from .cli import fake_templates
 from .fake_wechat import FakeWeChat, is_loopback_url
 
 API = "/api/mp/v1"
@@ -40,7 +41,9 @@ def run_demo_flow(app: Flask, base_url: str | None = None, echo: Callable[[str],
     secret = settings.WECHAT_MP_SECRET or DEMO_MP_SECRET
     fake = None
     if base_url is None:
-        fake = FakeWeChat(apps={appid: secret}, auto_login=True, accept_all_subscriptions=True).start()
+        fake = FakeWeChat(apps={appid: secret}, auto_login=True, accept_all_subscriptions=True)
+        fake.set_templates(*fake_templates(settings))  # as strict as the demo's fake server
+        fake.start()
         base_url = fake.base_url
     if not is_loopback_url(base_url):
         raise DemoFlowError("the demo flow runs against the fake WeChat server on loopback only")

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from backend.config import ConfigError, load_settings
+from miniprogram_api.cli import fake_templates
 from tests.wechat.conftest import MP_APPID
 
 
@@ -56,3 +57,20 @@ def test_production_refuses_a_channel_without_its_secret(tmp_path):
 def test_aes_key_must_be_43_characters(tmp_path):
     with pytest.raises(ConfigError, match="WECHAT_OA_AES_KEY"):
         load_settings(tmp_path, environ={"ENV": "testing", "WECHAT_OA_AES_KEY": "short"})
+
+
+def test_the_demo_fake_holds_the_configured_templates_and_pages(tmp_path):
+    """The demo's fake WeChat refuses what WeChat would: it holds the templates and pages the
+    settings name, not "anything goes"."""
+    settings = load_settings(
+        tmp_path,
+        environ={
+            "ENV": "testing",
+            "WECHAT_TEMPLATE_CASE_PROGRESS": "tpl-case",
+            "WECHAT_TEMPLATE_FIELDS_CASE_PROGRESS": "thing1:case_type,character_string7:number,phrase2:progress",
+            "WECHAT_PAGE_CASE_DETAIL": "pages/cases/show",
+        },
+    )
+    templates, pages = fake_templates(settings)
+    assert templates == {"tpl-case": ["thing1", "character_string7", "phrase2"]}
+    assert pages == {"pages/cases/show", "pages/report/detail", "pages/enterprise/bindings"}
