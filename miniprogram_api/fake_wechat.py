@@ -8,7 +8,7 @@ It answers the endpoints the platform uses the way WeChat does, including its er
   ``cgi-bin/token`` (https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html):
   normal mode returns the current stable token and renews it only in its last 5 minutes (the
   old one stays valid until it expires); ``force_refresh`` replaces it at once, at most 20 times
-  a day (45009) and 30 s apart (45011);
+  a day (45009) and 30 s apart (a forced call sooner answers the current token unchanged);
 * ``GET sns/jscode2session`` (a ``wx.login`` code is single use: 40029 unknown, 40163 used);
 * face verification 2.0 (``POST cityservice/face/identify/getverifyid`` and
   ``POST cityservice/face/identify/queryverifyinfo``, see ``_face_getverifyid``); the retired 1.0
@@ -333,8 +333,12 @@ class FakeWeChat:
                 recent = [t for t in self.forced_at.get(appid, []) if t > now - 86400]
                 if len(recent) >= FORCE_REFRESH_PER_DAY:
                     return {"errcode": 45009, "errmsg": "reach max api daily quota limit"}
-                if recent and now - recent[-1] < FORCE_REFRESH_SPACING_SECONDS:
-                    return {"errcode": 45011, "errmsg": "api minute-quota reach limit"}
+                if recent and now - recent[-1] < FORCE_REFRESH_SPACING_SECONDS and slot:
+                    # auth.getStableAccessToken: "连续使用该模式时，请保证调用时间隔至少为 30s，否则不会
+                    # 刷新": a forced call within 30 s answers the current token, unchanged.
+                    current = slot[-1]
+                    self.token_fetches.append({"appid": appid, "endpoint": "stable_token", "force_refresh": True})
+                    return {"access_token": current.value, "expires_in": int(current.expires_at - now)}
                 self.forced_at[appid] = [*recent, now]
                 slot = []  # forcing invalidates the previous stable token
             elif slot and slot[-1].expires_at - now > STABLE_RENEW_SECONDS:
