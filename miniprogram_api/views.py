@@ -155,6 +155,7 @@ def _coded_responses(codes: dict[int, str]) -> dict[int, dict]:
 # schema validation's, shared by the operations below.
 JSON_400 = "bad_request（JSON 无法解析）、nesting_too_deep（嵌套过深）"
 SIGNED_OUT_401 = "token_invalid（未携带令牌、令牌无效、过期或已退出登录：重新 wx.login 并 POST /session）"
+FACE_503 = "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured"
 VERIFIED_403 = "identity_required（未完成实名认证）"
 VALIDATION_422 = "validation_error（details 给出各字段的错误）"
 CASE_400 = (
@@ -294,7 +295,7 @@ def _face_failure(exc: WeChatError, api: str) -> ApiError:
             409: "already_bound_other",
             422: "name_invalid、id_number_invalid、face_result_invalid（微信拒绝发起核身）、validation_error",
             429: "rate_limited",
-            503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
+            503: FACE_503,
         }
     ),
 )
@@ -341,7 +342,7 @@ def face_verification_start(body: dict):
             409: "face_result_used、already_bound_other",
             422: "face_result_invalid（verify_id 无效、不属于当前用户、已过期，或微信拒绝查询）、validation_error",
             429: "rate_limited",
-            503: "service_unavailable（平台微信配置错误，已通知运维）、wechat_unavailable、wechat_not_configured",
+            503: FACE_503,
         }
     ),
 )
