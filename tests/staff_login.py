@@ -7,6 +7,7 @@ opens the console goes through here. Re-exported by test_staff_auth for the olde
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 
@@ -19,6 +20,7 @@ from backend.departments.operations import create_department
 from backend.extensions import db
 from backend.staff.models import StaffRole, StaffUser
 from backend.staff.operations import create_staff, totp_secret
+from backend.types import utcnow
 
 PASSWORD = "correct-horse-battery"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -64,7 +66,13 @@ def post_form(client, path: str, data: dict | None = None, *, token_from: str | 
 
 def totp_code(user: StaffUser, offset_steps: int = 0) -> str:
     secret = totp_secret(db.session.get(StaffUser, user.id))
-    return pyotp.TOTP(secret).at(time.time() + 30 * offset_steps)
+    return pyotp.TOTP(secret).at(_server_time() + 30 * offset_steps)
+
+
+def _server_time() -> float:
+    """The server's clock (the suite's frozen one), not the wall clock: a test that crossed a
+    30 s boundary asked for a code two steps ahead of the frozen server and was refused."""
+    return utcnow().replace(tzinfo=dt.UTC).timestamp()
 
 
 def unused_totp_code(user: StaffUser) -> str:
@@ -73,7 +81,7 @@ def unused_totp_code(user: StaffUser) -> str:
     the next 30 s had passed."""
     db.session.expire_all()
     stored = db.session.get(StaffUser, user.id)
-    now_step = int(time.time() // 30)
+    now_step = int(_server_time() // 30)
     if stored.last_totp_step is not None and stored.last_totp_step >= now_step + 1:
         stored.last_totp_step = now_step - 2
         db.session.commit()
