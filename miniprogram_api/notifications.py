@@ -45,7 +45,7 @@ from backend.issued_reports import messages as report_msg
 from backend.issued_reports.models import IssuedReport, ReportStatus
 from backend.outbox.worker import OutboxDelivery, RetryAt
 from backend.types import LOCAL_TZ, local_date, utcnow
-from backend.workflows.common import local_time_text
+from backend.workflows.cases import local_time_text
 from backend.workflows.objections.models import Objection
 from backend.workflows.repairs.models import RepairApplication
 

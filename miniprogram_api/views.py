@@ -30,9 +30,9 @@ from backend.records.models import CreditRecord
 from backend.subjects.queries import get_public_profile, search_enterprises
 from backend.subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
 from backend.types import local_date
+from backend.workflows.cases import CaseState
 from backend.workflows.commitments.models import CommitmentKind, CreditCommitment
 from backend.workflows.commitments.operations import TEMPLATES, render_commitment, sign_commitment, text_hash
-from backend.workflows.common import CaseState
 from backend.workflows.materials.operations import check_file_name, upload_material
 from backend.workflows.objections import messages as objection_msg
 from backend.workflows.objections.models import Objection

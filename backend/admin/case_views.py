@@ -32,8 +32,8 @@ from ..pii import cipher
 from ..types import local_date
 from ..workdays.service import WorkdayCalendar, load_calendar
 from ..workflows import messages as wf_msg
+from ..workflows.cases import DEADLINE_STATES, OPEN_STATES, CaseState, local_time_text, workflow_setting
 from ..workflows.commitments.operations import TEMPLATES, verify_commitment
-from ..workflows.common import DEADLINE_STATES, OPEN_STATES, CaseState, local_time_text, workflow_setting
 from ..workflows.materials.models import Material, MaterialType
 from ..workflows.materials.operations import read_material
 from ..workflows.objections import messages as objection_msg
