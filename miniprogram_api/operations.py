@@ -768,7 +768,7 @@ def queue_report_expiry_reminders(today: dt.date) -> int:
 
     Why this is the applicant-side deadline: no step of an objection or a repair gives the
     applicant a time limit. A returned case (RETURNED) has no deadline at all (DOMAIN.md names
-    none; ``workflows.common.DEADLINE_STATES`` leaves it out: "a returned case waits for the
+    none; ``workflows.cases.DEADLINE_STATES`` leaves it out: "a returned case waits for the
     applicant"), and the running deadlines (accept, decide, deliver) bind the platform and the
     department, so reminding the applicant of them asks nothing of them; the return itself is
     already announced by the "case_progress" message (需补正). The one date a citizen must act
