@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from backend.app import create_app
 from backend.extensions import db, limiter
 from backend.types import CLOCK, local_date, utcnow
+from tests.snapshot import empty_database
 
 TEST_PII_KEY = "test1:" + base64.b64encode(bytes(range(32))).decode()
 # One PBKDF2 round instead of scrypt (~0.2 s per hash): allowed under ENV=testing only
@@ -89,13 +90,7 @@ def _app_context_and_clean_database(request):
     with app.app_context():
         yield
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(sa.text(f"DELETE FROM {name}"))
+        empty_database()
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,8 @@ citizen signed in at it, a department's API key (signed requests) and the three 
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +13,7 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 
 from backend.actors import Actor
+from backend.departments.models import Department
 from backend.departments.operations import issue_api_key
 from backend.dept_api.auth import signed_headers
 from backend.extensions import db
@@ -18,6 +21,7 @@ from backend.records.models import CreditRecord
 from backend.staff.models import StaffRole
 from kiosk import operations as kiosk_ops
 from kiosk.agent.signing import PAYLOAD_TYPE, DeviceKey
+from tests.snapshot import copy_cookies
 from tests.wechat.helpers import Person, department, person_record, verified_person
 
 MP_APPID = "wxmp0000000000test"
@@ -81,6 +85,29 @@ class Callers:
             staff_client = app.test_client()
             login_as(staff_client, user_role, department=self.dept if user_role is StaffRole.DEPT_REVIEWER else None)
             self.clients[role] = staff_client
+        # What for_test loads again in a later session (the objects above expire at commit).
+        self._ids = {
+            "dept": self.dept.id,
+            "device": self.device.id,
+            "a": [r.id for r in self.a.records],
+            "b": [r.id for r in self.b.records],
+        }
+
+    def for_test(self, fake) -> Callers:
+        """These callers for a test that starts from the rows they were built with (restored by
+        tests/snapshot.py): the ORM objects loaded in the test's session, every client a new
+        one holding the same cookies (a test that signs one out leaves the next one alone)."""
+        other = copy.copy(self)
+        other.fake = fake
+        other.dept = db.session.get(Department, self._ids["dept"])
+        other.device = db.session.get(type(self.device), self._ids["device"])
+        other.a = dataclasses.replace(self.a, records=[db.session.get(CreditRecord, i) for i in self._ids["a"]])
+        other.b = dataclasses.replace(self.b, records=[db.session.get(CreditRecord, i) for i in self._ids["b"]])
+        other.clients = {}
+        for role, built in self.clients.items():
+            other.clients[role] = self.app.test_client()
+            copy_cookies(built, other.clients[role])
+        return other
 
     def ensure_kiosk_session(self) -> None:
         """Citizen A signed in at the kiosk with the ID card (again, if a request signed out)."""
