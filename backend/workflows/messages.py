@@ -11,6 +11,8 @@ STATE_LABELS = {
     "withdrawn": "已撤回",
 }
 
+KIND_LABELS = {"objection": "异议申诉", "repair": "信用修复"}
+
 APPLICANT_KIND_LABELS = {
     "self": "本人",
     "legal_representative": "法定代表人",
