@@ -81,6 +81,10 @@ class Settings:
     STAFF_LOCKOUT_MINUTES: int = 15
     STAFF_SESSION_MINUTES: int = 30  # idle timeout of a console session
     STAFF_SESSION_ABSOLUTE_HOURS: int = 12  # a console session ends this long after sign-in, active or not
+    # How staff passwords are hashed (werkzeug's method string). Only ENV=testing may lower it:
+    # everywhere else it must be scrypt at least as strong as werkzeug's default (N=2^15, r=8,
+    # p=1; RFC 7914), and the start is refused otherwise.
+    STAFF_PASSWORD_HASH: str = "scrypt:32768:8:1"  # noqa: S105 (a method name, not a password)
     # The console (every /admin path) answers only clients from these networks (CIDR), as the
     # app sees them after TRUSTED_PROXY_HOPS; everyone else gets 404. Empty: development and
     # testing allow loopback and the private ranges, production allows nobody until it is set.
@@ -481,6 +485,29 @@ def _check_report_keys(settings: Settings) -> None:
         raise ConfigError(f"production start refused: {exc}") from None
 
 
+# The weakest hash a non-testing start accepts: werkzeug's scrypt default (N, r, p of RFC 7914).
+MIN_SCRYPT_PARAMETERS = (32768, 8, 1)
+
+
+def _check_password_hash(settings: Settings) -> None:
+    method = settings.STAFF_PASSWORD_HASH
+    parts = method.split(":")
+    if parts[0] not in {"scrypt", "pbkdf2"} or len(parts) > (4 if parts[0] == "scrypt" else 3):
+        raise ConfigError(f"STAFF_PASSWORD_HASH must be 'scrypt:N:r:p' (or pbkdf2 under testing), not {method!r}")
+    if settings.ENV == "testing":
+        return
+    try:
+        numbers = tuple(int(x) for x in parts[1:]) if parts[0] == "scrypt" else ()
+    except ValueError:
+        numbers = ()
+    full = numbers + MIN_SCRYPT_PARAMETERS[len(numbers) :]
+    if parts[0] != "scrypt" or any(n < least for n, least in zip(full, MIN_SCRYPT_PARAMETERS, strict=True)):
+        raise ConfigError(
+            f"STAFF_PASSWORD_HASH {method!r} is weaker than scrypt:32768:8:1; only ENV=testing may use "
+            "a cheaper password hash"
+        )
+
+
 def _check_admin_networks(settings: Settings) -> None:
     if settings.STAFF_SESSION_MINUTES < 1 or settings.STAFF_SESSION_ABSOLUTE_HOURS < 1:
         raise ConfigError("STAFF_SESSION_MINUTES and STAFF_SESSION_ABSOLUTE_HOURS must be at least 1")
@@ -529,5 +556,6 @@ def _check_operations(settings: Settings) -> None:
         except ValueError as exc:
             raise ConfigError(f"TRUSTED_PROXIES: {network!r} is not an address or network") from exc
     _check_admin_networks(settings)
+    _check_password_hash(settings)
     if settings.DATABASE_PING_AFTER_IDLE_SECONDS < 0:
         raise ConfigError("DATABASE_PING_AFTER_IDLE_SECONDS must be 0 or more")

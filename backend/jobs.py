@@ -39,9 +39,10 @@ from .outbox.worker import (
 )
 from .pii import redacted_traceback
 from .records.operations import expire_records
-from .types import utcnow
+from .types import local_date, utcnow
 from .workdays.service import load_calendar
-from .workflows.common import DEADLINE_STATES, escalate_overdue, local_date, remind_deadline, workflow_setting
+from .workflows.cases import DEADLINE_STATES, workflow_setting
+from .workflows.deadlines import escalate_overdue, remind_deadline
 from .workflows.objections.models import Objection
 from .workflows.repairs.models import RepairApplication
 

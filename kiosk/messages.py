@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from backend.workflows.messages import KIND_LABELS as CASE_KIND_LABELS
+
 SITE_TITLE = "信用金昌 · 自助信用服务"
 
 # Device authentication and state.
@@ -99,5 +101,5 @@ RECEIPT_BODY = (
     "请妥善保管本回执。"
 )
 RECEIPT_ISSUER = "信用金昌 公共信用信息服务平台"
-KIND_LABELS = {"objection": "异议申诉", "repair": "信用修复"}
+KIND_LABELS = CASE_KIND_LABELS  # one wording for every channel (backend/workflows/messages.py)
 CHANNEL_KIOSK = "自助服务终端 {code}（{hall}）"

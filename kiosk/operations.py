@@ -36,7 +36,7 @@ from backend.records.operations import find_natural_subject, new_natural_subject
 from backend.subjects.models import NameSource, Subject
 from backend.subjects.names import record_verified_name
 from backend.types import LOCAL_TZ, local_date, utcnow
-from backend.workflows.common import Applicant, ApplicantKind, actor_key, local_time_text, normalise_case_number
+from backend.workflows.cases import Applicant, ApplicantKind, actor_key, local_time_text, normalise_case_number
 from backend.workflows.materials.models import Material
 from backend.workflows.objections.models import Objection
 from backend.workflows.repairs.models import RepairApplication

@@ -33,7 +33,7 @@ from backend.outbox.models import OutboxEvent
 from backend.pii import mask_name
 from backend.subjects.models import Subject
 from backend.types import LOCAL_TZ
-from backend.workflows.common import local_time_text
+from backend.workflows.cases import local_time_text
 from backend.workflows.materials.models import Material
 
 from . import operations as ops

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from backend.workflows.objections.messages import OUTCOME_LABELS as OBJECTION_OUTCOME_LABELS
+
 TAG = "微信小程序"
 TAG_DESCRIPTION = (
     "“信用金昌”小程序接口。先用 wx.login 的 code 换取本平台的令牌（Authorization: Bearer <token>），"
@@ -77,7 +79,6 @@ TEMPLATE_TITLES = {
     "deadline": "办理时限提醒",
     "report_ready": "信用报告出具通知",
 }
-CASE_TYPE_LABELS = {"objection": "异议申诉", "repair": "信用修复"}
 # Why a message was not sent (shown to staff on the message attempts page).
 SKIP_NO_USER = "收件人没有已实名认证的微信用户"
 SKIP_NO_TEMPLATE = "未配置“{title}”订阅消息模板"
@@ -101,6 +102,9 @@ OUTCOME_NOTES = {
     "approved": "准予信用修复",
     "rejected": "不予信用修复",
 }
+# A case's page names the decision as the console does for objections, as the notes for repairs
+# (the outcomes of the two kinds never share a value).
+CASE_OUTCOME_LABELS = {**OUTCOME_NOTES, **OBJECTION_OUTCOME_LABELS}
 NOTE_ACCEPT = "预计{deadline}前办结"
 NOTE_RETURN = "请按要求补正材料"
 NOTE_EXTEND = "办理期限延至{deadline}"

@@ -45,9 +45,8 @@ from backend.issued_reports import messages as report_msg
 from backend.issued_reports.models import IssuedReport, ReportStatus
 from backend.outbox.worker import OutboxDelivery, RetryAt
 from backend.types import LOCAL_TZ, local_date, utcnow
-from backend.workflows.common import local_time_text
-from backend.workflows.objections.models import Objection
-from backend.workflows.repairs.models import RepairApplication
+from backend.workflows.cases import local_time_text
+from backend.workflows.kinds import CASE_KINDS
 
 from . import messages as msg
 from .binding_suspension import SUSPENDED_TOPIC
@@ -58,8 +57,8 @@ from .operations import REPORT_EXPIRING_TOPIC, REPORT_READY_TOPIC, queue_report_
 log = logging.getLogger(__name__)
 
 CASE_ACTIONS = ("accept", "return", "decide", "extend", "deliver")
-CASE_TOPICS = tuple(f"{case_type}.{action}" for case_type in ("objection", "repair") for action in CASE_ACTIONS)
-CASE_MODELS = {"objection": Objection, "repair": RepairApplication}
+CASE_TOPICS = tuple(f"{case_type}.{action}" for case_type in CASE_KINDS for action in CASE_ACTIONS)
+CASE_MODELS = {case_type: kind.model for case_type, kind in CASE_KINDS.items()}
 
 # The query each purpose's page gets (the page itself is a setting).
 PAGE_SETTINGS = {
@@ -132,7 +131,7 @@ def case_values(payload: dict[str, Any], action: str, now: dt.datetime) -> dict[
         note = msg.NOTE_DEFAULT
     return {
         "number": str(payload["number"]),
-        "case_type": msg.CASE_TYPE_LABELS[payload["case_type"]],
+        "case_type": CASE_KINDS[payload["case_type"]].label,
         "progress": msg.ACTION_PHRASES[action],
         "note": _thing(note),
         "time": local_time_text(now),

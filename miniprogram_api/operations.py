@@ -34,7 +34,7 @@ from backend.records.operations import find_natural_subject, new_natural_subject
 from backend.subjects.models import NameSource, Subject, SubjectKind
 from backend.subjects.names import record_verified_name
 from backend.types import utcnow
-from backend.workflows.common import Applicant, ApplicantKind, actor_key
+from backend.workflows.cases import Applicant, ApplicantKind, actor_key
 from backend.workflows.materials.models import Material, MaterialPurpose
 from backend.workflows.materials.operations import check_materials, stored_bytes
 
@@ -383,7 +383,7 @@ def review_enterprise_binding(
     """Platform staff decide on an authorisation letter, or on a suspended legal-representative
     binding after checking the representative offline (console: miniprogram_api/console_views.py);
     a rejection needs a reason, which the applicant's binding keeps."""
-    from backend.workflows.common import is_platform_staff
+    from backend.workflows.cases import is_platform_staff
 
     if not is_platform_staff(actor):
         raise Forbidden("只有平台管理员可以审核企业授权", code="forbidden")
@@ -768,7 +768,7 @@ def queue_report_expiry_reminders(today: dt.date) -> int:
 
     Why this is the applicant-side deadline: no step of an objection or a repair gives the
     applicant a time limit. A returned case (RETURNED) has no deadline at all (DOMAIN.md names
-    none; ``workflows.common.DEADLINE_STATES`` leaves it out: "a returned case waits for the
+    none; ``workflows.cases.DEADLINE_STATES`` leaves it out: "a returned case waits for the
     applicant"), and the running deadlines (accept, decide, deliver) bind the platform and the
     department, so reminding the applicant of them asks nothing of them; the return itself is
     already announced by the "case_progress" message (需补正). The one date a citizen must act
@@ -818,7 +818,7 @@ def get_binding(binding_id: int) -> EnterpriseBinding:
 
 def can_read_binding_letter(actor: Actor) -> bool:
     """The authorisation letter names the agent: platform staff (who review it) and auditors."""
-    from backend.workflows.common import is_auditor, is_platform_staff
+    from backend.workflows.cases import is_auditor, is_platform_staff
 
     return is_platform_staff(actor) or is_auditor(actor)
 

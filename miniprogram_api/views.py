@@ -30,22 +30,21 @@ from backend.records.models import CreditRecord
 from backend.subjects.queries import get_public_profile, search_enterprises
 from backend.subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
 from backend.types import local_date
+from backend.workflows.cases import CaseState
 from backend.workflows.commitments.models import CommitmentKind, CreditCommitment
 from backend.workflows.commitments.operations import TEMPLATES, render_commitment, sign_commitment, text_hash
-from backend.workflows.common import CaseState
+from backend.workflows.kinds import CASE_KINDS
 from backend.workflows.materials.operations import check_file_name, upload_material
-from backend.workflows.objections import messages as objection_msg
 from backend.workflows.objections.models import Objection
 from backend.workflows.objections.operations import (
     check_record_open_to_cases,
-    file_objection,
     get_objection,
     supplement_objection,
     withdraw_objection,
 )
 from backend.workflows.repairs.eligibility import check_repair_eligibility
 from backend.workflows.repairs.models import RepairApplication
-from backend.workflows.repairs.operations import file_repair, get_repair, supplement_repair, withdraw_repair
+from backend.workflows.repairs.operations import get_repair, supplement_repair, withdraw_repair
 from reports.content import ReportKind
 
 from . import message_push, oa
@@ -695,12 +694,10 @@ def _case_detail(case: Any) -> dict[str, Any]:
     record: CreditRecord = case.record
     outcome_label = None
     if case.outcome is not None:
-        outcome_label = msg.OUTCOME_NOTES.get(case.outcome.value)
-        if case.CASE_TYPE == "objection":
-            outcome_label = objection_msg.OUTCOME_LABELS.get(case.outcome.value, outcome_label)
+        outcome_label = msg.CASE_OUTCOME_LABELS.get(case.outcome.value)
     return {
         **_case_summary(case),
-        "ground": case.ground.value if case.CASE_TYPE == "objection" else None,
+        "ground": getattr(getattr(case, "ground", None), "value", None),
         "statement": case.statement,
         "applicant_kind": case.applicant_kind.value,
         "outcome_label": outcome_label,
@@ -726,25 +723,16 @@ def _file_case(body: dict, kind: str):
     record = ops.get_actionable_record(actor, body["record_id"])
     applicant = ops.applicant_for(actor, user, record)
     commitment = db.session.get(CreditCommitment, body["commitment_id"])
-    if kind == "objection":
-        case = file_objection(
-            actor,
-            record,
-            applicant,
-            ground=body["ground"],
-            statement=body["statement"],
-            commitment=commitment,
-            material_ids=body["material_ids"],
-        )
-    else:
-        case = file_repair(
-            actor,
-            record,
-            applicant,
-            statement=body["statement"],
-            commitment=commitment,
-            material_ids=body["material_ids"],
-        )
+    spec = CASE_KINDS[kind]
+    case = spec.file(
+        actor,
+        record,
+        applicant,
+        statement=body["statement"],
+        commitment=commitment,
+        material_ids=body["material_ids"],
+        **{name: body[name] for name in spec.filing_fields},
+    )
     db.session.commit()
     return _case_detail(case)
 

@@ -16,8 +16,12 @@ import sqlalchemy as sa
 from backend.app import create_app
 from backend.extensions import db, limiter
 from backend.types import CLOCK, local_date, utcnow
+from tests.snapshot import empty_database
 
 TEST_PII_KEY = "test1:" + base64.b64encode(bytes(range(32))).decode()
+# One PBKDF2 round instead of scrypt (~0.2 s per hash): allowed under ENV=testing only
+# (backend/config.py refuses it anywhere else; tests/test_password_hash.py).
+TEST_PASSWORD_HASH = "pbkdf2:sha256:1"
 
 
 def _database_url(tmp_path_factory) -> str:
@@ -40,6 +44,7 @@ def sibling_config(app, **overrides) -> dict:
         "RATELIMIT_ENABLED": False,
         "PUBLIC_BASE_URL": "http://credit.test",
         "STORAGE_DIR": settings.STORAGE_DIR,
+        "STAFF_PASSWORD_HASH": TEST_PASSWORD_HASH,
     }
     config.update(overrides)
     return config
@@ -58,6 +63,7 @@ def app(tmp_path_factory):
             "RATELIMIT_ENABLED": False,
             "PUBLIC_BASE_URL": "http://credit.test",
             "STORAGE_DIR": str(tmp_path_factory.mktemp("storage")),
+            "STAFF_PASSWORD_HASH": TEST_PASSWORD_HASH,
         }
     )
     with app.app_context():
@@ -84,13 +90,7 @@ def _app_context_and_clean_database(request):
     with app.app_context():
         yield
         db.session.remove()
-        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-        with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for name in tables:
-                    conn.execute(sa.text(f"DELETE FROM {name}"))
+        empty_database()
 
 
 @pytest.fixture(autouse=True)

@@ -23,9 +23,9 @@ from backend.outbox.models import OutboxEvent, OutboxStatus
 from backend.records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from backend.storage import get_storage
 from backend.types import utcnow
+from backend.workflows.cases import Applicant, ApplicantKind, CaseState
 from backend.workflows.commitments.models import CommitmentKind
 from backend.workflows.commitments.operations import sign_commitment
-from backend.workflows.common import Applicant, ApplicantKind, CaseState
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.materials.operations import upload_material
 from backend.workflows.objections.models import Objection, ObjectionGround, ObjectionHistory

@@ -74,7 +74,7 @@ def _produced_topics() -> tuple[set[str], list[str]]:
                         found.add(arg.value)
                     elif isinstance(arg, ast.Name):
                         found.add(getattr(importlib.import_module(_module_name(path)), arg.id))
-                    elif path.name == "common.py" and "workflows" in path.parts:
+                    elif path.name == "steps.py" and "workflows" in path.parts:
                         continue  # notify_transition's f-string: its actions are collected below
                     else:
                         unresolved.append(where)

@@ -32,31 +32,13 @@ from ..pii import cipher
 from ..types import local_date
 from ..workdays.service import WorkdayCalendar, load_calendar
 from ..workflows import messages as wf_msg
+from ..workflows.cases import DEADLINE_STATES, OPEN_STATES, CaseState, local_time_text, workflow_setting
 from ..workflows.commitments.operations import TEMPLATES, verify_commitment
-from ..workflows.common import DEADLINE_STATES, OPEN_STATES, CaseState, local_time_text, workflow_setting
+from ..workflows.kinds import CASE_KINDS
 from ..workflows.materials.models import Material, MaterialType
 from ..workflows.materials.operations import read_material
 from ..workflows.objections import messages as objection_msg
-from ..workflows.objections.models import Objection, ObjectionHistory, ObjectionOutcome
-from ..workflows.objections.operations import (
-    CORRECTABLE_FIELDS,
-    accept_objection,
-    decide_objection,
-    deliver_objection_result,
-    extend_objection,
-    return_objection,
-    withdraw_objection,
-)
-from ..workflows.repairs import messages as repair_msg
-from ..workflows.repairs.models import RepairApplication, RepairHistory, RepairOutcome
-from ..workflows.repairs.operations import (
-    accept_repair,
-    decide_repair,
-    deliver_repair_result,
-    extend_repair,
-    return_repair,
-    withdraw_repair,
-)
+from ..workflows.objections.operations import CORRECTABLE_FIELDS
 from .auth import ADMIN, AUDITOR, REVIEWER, current_staff, department_scope, require_role, staff_actor
 from .case_forms import ExtendForm, ObjectionDecisionForm, RepairDecisionForm, ReturnForm, WithdrawForm
 from .forms import ActionForm, ReasonForm
@@ -64,7 +46,6 @@ from .views import PAGE_SIZE, Page, bp, paginate, submitted
 
 # --- Texts (the console's wording for cases, kept together) -------------------------------
 
-KIND_LABELS = {"objection": "异议申诉", "repair": "信用修复"}
 ACCEPTED = "已受理申请 {number}，已转交认定部门核查"
 RETURNED = "已退回申请 {number}，请申请人补正"
 DECIDED = "已对申请 {number} 作出决定"
@@ -111,47 +92,7 @@ LETTER_FOOTNOTE = "本文件由平台根据申请人签署的承诺书生成；�
 # --- The two workflows, side by side ------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CaseKind:
-    key: str
-    model: type
-    history: type
-    accept: Callable
-    return_: Callable
-    extend: Callable
-    deliver: Callable
-    withdraw: Callable
-    outcome_labels: dict[str, str]
-
-    @property
-    def label(self) -> str:
-        return KIND_LABELS[self.key]
-
-
-KINDS = {
-    "objection": CaseKind(
-        "objection",
-        Objection,
-        ObjectionHistory,
-        accept_objection,
-        return_objection,
-        extend_objection,
-        deliver_objection_result,
-        withdraw_objection,
-        objection_msg.OUTCOME_LABELS,
-    ),
-    "repair": CaseKind(
-        "repair",
-        RepairApplication,
-        RepairHistory,
-        accept_repair,
-        return_repair,
-        extend_repair,
-        deliver_repair_result,
-        withdraw_repair,
-        repair_msg.OUTCOME_LABELS,
-    ),
-}
+KINDS = CASE_KINDS  # backend/workflows/kinds.py
 KIND_PATH = "<any(objection, repair):kind>"
 # The applicant may withdraw before the decision (the operations guard the same states).
 WITHDRAWABLE_STATES = (CaseState.SUBMITTED, CaseState.RETURNED, CaseState.UNDER_REVIEW)
@@ -292,12 +233,20 @@ def _correction_prefill(record) -> dict[str, str]:
     return {f"fix_{name}": _field_text(getattr(record, name)) for name in CORRECTABLE_FIELDS}
 
 
+# The decision form of each kind; an objection's also corrects the record (CORRECTABLE_FIELDS).
+DECISION_FORMS = {"objection": ObjectionDecisionForm, "repair": RepairDecisionForm}
+
+
+def _corrects_record(form_class: type) -> bool:
+    return all(hasattr(form_class, f"fix_{name}") for name in CORRECTABLE_FIELDS)
+
+
 def _decision_form(kind: str, case: Any, bound: bool = False):
-    if kind == "objection":
-        if bound:
-            return ObjectionDecisionForm()
-        return ObjectionDecisionForm(formdata=None, data=_correction_prefill(case.record))
-    return RepairDecisionForm() if bound else RepairDecisionForm(formdata=None)
+    form_class = DECISION_FORMS[kind]
+    if bound:
+        return form_class()
+    prefill = _correction_prefill(case.record) if _corrects_record(form_class) else None
+    return form_class(formdata=None, data=prefill)
 
 
 def _render_case(
@@ -324,9 +273,7 @@ def _render_case(
         # applicant in, who never signs in here).
         "withdraw": state in WITHDRAWABLE_STATES and user.role is ADMIN and case.can_withdraw(actor),
     }
-    limit_setting = (
-        "OBJECTION_EXTENSION_MAX_WORKING_DAYS" if kind == "objection" else "REPAIR_EXTENSION_MAX_WORKING_DAYS"
-    )
+    limit_setting = spec.extension_setting
     return render_template(
         "admin/cases/detail.html",
         kind=kind,
@@ -410,7 +357,10 @@ def decide_case(kind: str, case_id: int):
         return _render_case(kind, case, status=422, decision_form=form)
     actor = staff_actor(current_staff())
     reason = form.decision_reason.data
-    if kind == "objection":
+    spec = KINDS[kind]
+    outcome = spec.outcome(form.outcome.data)
+    extra: dict[str, Any] = {}
+    if _corrects_record(type(form)):
         current = _correction_prefill(case.record)
         corrections = {}
         for name in CORRECTABLE_FIELDS:
@@ -419,17 +369,8 @@ def decide_case(kind: str, case_id: int):
             raw = (form[f"fix_{name}"].data or "").replace("\r\n", "\n").strip()
             if raw != current[f"fix_{name}"].strip():
                 corrections[name] = raw
-        outcome = ObjectionOutcome(form.outcome.data)
-
-        def operation():
-            return decide_objection(actor, case, outcome, reason, corrections=corrections or None)
-    else:
-        repair_outcome = RepairOutcome(form.outcome.data)
-
-        def operation():
-            return decide_repair(actor, case, repair_outcome, reason)
-
-    return _run(kind, case, operation, DECIDED, decision_form=form)
+        extra["corrections"] = corrections or None
+    return _run(kind, case, lambda: spec.decide(actor, case, outcome, reason, **extra), DECIDED, decision_form=form)
 
 
 @bp.post(f"/cases/{KIND_PATH}/<int:case_id>/extend")
@@ -507,7 +448,7 @@ def case_material(kind: str, case_id: int, material_id: int):
     """One submitted file, for inline preview: the operation re-checks permission and hash."""
     case = _load_case(kind, case_id)
     material = db.session.get(Material, material_id)
-    owner = getattr(material, "objection_id" if kind == "objection" else "repair_application_id", None)
+    owner = getattr(material, KINDS[kind].material_key, None)
     if material is None or owner != case.id:
         abort(404)
     try:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from ..actors import Actor
 from ..errors import ApiError
 from ..extensions import db
-from ..workflows.common import local_time_text
+from ..workflows.cases import local_time_text
 from .models import Department, DepartmentApiKey
 from .operations import create_department, issue_api_key, revoke_api_key
 

@@ -4,12 +4,18 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..departments.models import Department
 from ..extensions import db
 from ..types import enum_column, utcnow
+
+
+def password_hash_method() -> str:
+    """The configured hash (STAFF_PASSWORD_HASH: scrypt everywhere but under ENV=testing)."""
+    return current_app.extensions["settings"].STAFF_PASSWORD_HASH
 
 
 class StaffRole(enum.Enum):
@@ -47,7 +53,7 @@ class StaffUser(db.Model):
     department: Mapped[Department | None] = relationship()
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

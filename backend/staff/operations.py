@@ -9,6 +9,7 @@ account exists.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from ..errors import ApiError, Conflict
 from ..extensions import db
 from ..pii import cipher
 from ..types import utcnow
-from .models import StaffRole, StaffUser
+from .models import StaffRole, StaffUser, password_hash_method
 from .sessions import revoke_all_staff_sessions
 
 MIN_PASSWORD_LENGTH = 10
@@ -33,8 +34,12 @@ TOTP_CONTEXT = "staff_user.totp_secret"  # AEAD context label
 TOTP_ISSUER = "信用金昌"
 LOGIN_TARGET = "staff_login"  # audit target_type of failures, keyed by the user name typed
 
-# Compared against when the user name is unknown, so both paths cost one password hash check.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-0000")
+
+@functools.cache
+def _dummy_hash(method: str) -> str:
+    """Compared against when the user name is unknown, so both paths cost one password hash
+    check of the configured method."""
+    return generate_password_hash("not-a-real-password-0000", method=method)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def authenticate_staff(actor: Actor, username: str, password: str, now: dt.datet
     username = username.strip()[:64]
     user = db.session.scalar(sa.select(StaffUser).where(StaffUser.username == username))
     if user is None or not user.is_active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(password_hash_method()), password)
         locked_until = _unknown_user_locked_until(username, now)
         if locked_until is not None:
             record_event(actor, "staff.login_locked", target_type=LOGIN_TARGET, target_id=username)

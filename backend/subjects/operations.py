@@ -30,7 +30,7 @@ def resolve_name_discrepancy(actor: Actor, discrepancy: SubjectNameDiscrepancy, 
     """Platform staff take the department's name as the subject's name (a rename, audited like
     a registering authority's) or keep the registered name (the discrepancy is dismissed and not
     raised again for the same name from the same department)."""
-    from ..workflows.common import is_platform_staff
+    from ..workflows.cases import is_platform_staff
 
     if not is_platform_staff(actor):
         raise Forbidden(msg.ONLY_PLATFORM_STAFF, code="forbidden")

@@ -11,6 +11,8 @@ STATE_LABELS = {
     "withdrawn": "已撤回",
 }
 
+KIND_LABELS = {"objection": "异议申诉", "repair": "信用修复"}
+
 APPLICANT_KIND_LABELS = {
     "self": "本人",
     "legal_representative": "法定代表人",
@@ -38,6 +40,7 @@ RECORD_WITHDRAWN = "该信用记录已撤销，无需再申请"
 RECORD_REPAIRED = "该信用记录已完成信用修复"
 OPEN_OBJECTION_EXISTS = "该信用记录已有正在办理的异议申请（查询码 {number}），请勿重复提交"
 OPEN_REPAIR_EXISTS = "该信用记录已有正在办理的信用修复申请（查询码 {number}），请勿重复提交"
+OPEN_CASE_EXISTS = {"objection": OPEN_OBJECTION_EXISTS, "repair": OPEN_REPAIR_EXISTS}
 
 ACTIONS = {
     "file": "提出申请",

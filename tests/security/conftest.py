@@ -9,7 +9,7 @@ import backend.workflows.models  # noqa: F401  (workflow tables in the metadata,
 from backend.issued_reports.keys import EXTENSION_KEY, ReportKeys
 from backend.storage import LocalStorage
 from reports import signing, tokens
-from tests.security.helpers import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, OA_TOKEN, Callers
+from tests.security.helpers import MP_APPID, MP_SECRET, OA_APPID, OA_SECRET, Callers, build_once, point_at_fake
 from tests.security.outage import FlakyWeChat
 
 
@@ -31,25 +31,7 @@ def fake(fake_server):
 @pytest.fixture(autouse=True)
 def wechat_settings(app, fake, monkeypatch):
     """The app's WeChat channel pointed at the fake server, fresh clients and token store."""
-    settings = app.extensions["settings"]
-    values = {
-        "WECHAT_API_BASE_URL": fake.base_url,
-        "WECHAT_MP_APPID": MP_APPID,
-        "WECHAT_MP_SECRET": MP_SECRET,
-        "WECHAT_OA_APPID": OA_APPID,
-        "WECHAT_OA_SECRET": OA_SECRET,
-        "WECHAT_OA_TOKEN": OA_TOKEN,
-        "WECHAT_OA_AES_KEY": "",
-        "WECHAT_TIMEOUT_SECONDS": 2,
-        "WECHAT_TEMPLATE_CASE_PROGRESS": "TPL-CASE-PROGRESS-0001",
-        "WECHAT_TEMPLATE_DEADLINE": "TPL-DEADLINE-0002",
-        "WECHAT_TEMPLATE_REPORT_READY": "TPL-REPORT-READY-0003",
-    }
-    for key, value in values.items():
-        monkeypatch.setattr(settings, key, value)
-    monkeypatch.delitem(app.extensions, "wechat_clients", raising=False)
-    monkeypatch.delitem(app.extensions, "wechat_token_store", raising=False)
-    return settings
+    return point_at_fake(app, fake, monkeypatch)
 
 
 @pytest.fixture(scope="session")
@@ -76,8 +58,16 @@ def storage(app, security_report_keys, tmp_path, monkeypatch) -> LocalStorage:
     return store
 
 
+@pytest.fixture(scope="module")
+def built_callers(app, fake_server, security_report_keys, tmp_path_factory):
+    """``Callers`` built once per module over HTTP (about 1.5 s); see ``build_once``."""
+    with build_once(app, fake_server, security_report_keys, tmp_path_factory, "callers", Callers) as built:
+        yield built
+
+
 @pytest.fixture
-def callers(app, client, fake) -> Callers:
+def callers(app, client, fake, clock, built_callers) -> Callers:
     """Two verified citizens, a kiosk (device and a signed-in citizen), a department's API key and
-    the three staff roles, each with its own test client."""
-    return Callers(app, client, fake)
+    the three staff roles, each with its own test client: the module's built world, restored
+    for this test as it was right after the build (rows, fake WeChat state, cookies, moment)."""
+    return built_callers.restore(clock, client, fake).for_test(fake)

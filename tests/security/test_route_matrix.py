@@ -19,6 +19,8 @@ may call it.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -28,7 +30,7 @@ import pytest
 import test_admin_access_matrix as console_matrix  # tests/ is on sys.path (rootdir conftest)
 
 from backend.extensions import db
-from tests.security.helpers import ROLES, STAFF_ROLES, Callers
+from tests.security.helpers import ROLES, STAFF_ROLES, Callers, build_once, rebind
 from tests.wechat import test_access_matrix as mp_matrix
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -197,15 +199,42 @@ class World(mp_matrix.World):
             "batch": first.json["batch_id"],
         }
 
+    def for_test(self, client, fake) -> World:
+        """This world for a test that starts from the rows it was built with (``built_world``):
+        ORM objects loaded in the test's session, the test's client, and none of the cases,
+        reports or bindings the rows create on demand (each test makes its own, as before)."""
+        lazy = {"objection", "repair", "report", "binding_id"}
+        other = copy.copy(self)
+        other.__dict__ = {k: v for k, v in self.__dict__.items() if k not in lazy}
+        other.client, other.fake = client, fake
+        other.dept = rebind(self.dept)
+        other.staff = copy.copy(self.staff)
+        other.staff.admin, other.staff.reviewer = rebind(self.staff.admin), rebind(self.staff.reviewer)
+        other.a = dataclasses.replace(self.a, records=[rebind(r) for r in self.a.records])
+        other.b = dataclasses.replace(self.b, records=[rebind(r) for r in self.b.records])
+        other.__dict__["company"] = rebind(self.company)
+        other.callers = self.callers.for_test(fake)
+        other.callers.dept, other.callers.a, other.callers.b = other.dept, other.a, other.b
+        other.values = dict(self.values)
+        return other
+
     def send(self, role: str, method: str, url: str, **kwargs):
         if role == "kiosk_citizen":
             self.callers.ensure_kiosk_session()
         return self.callers.request(role, method, url, **kwargs)
 
 
+@pytest.fixture(scope="module")
+def built_world(app, fake_server, security_report_keys, tmp_path_factory):
+    """The world built once for the module (about 2 s over HTTP); see helpers.build_once."""
+    with build_once(app, fake_server, security_report_keys, tmp_path_factory, "world", World) as built:
+        assert not {"objection", "repair", "report", "binding_id"} & set(built.value.__dict__)
+        yield built
+
+
 @pytest.fixture
-def world(app, client, fake):
-    return World(app, client, fake)
+def world(app, client, fake, clock, built_world):
+    return built_world.restore(clock, client, fake).for_test(client, fake)
 
 
 def _check(failures: list[str], role: str, method: str, url: str, response, expected: int) -> None:

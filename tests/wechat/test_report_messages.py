@@ -16,7 +16,7 @@ from backend.jobs import run_jobs_once
 from backend.outbox.models import OutboxEvent, OutboxStatus
 from backend.outbox.worker import deliver_pending, registered_handlers
 from backend.types import local_date, utcnow
-from backend.workflows.common import local_time_text
+from backend.workflows.cases import local_time_text
 from miniprogram_api.models import MessageAttempt, MessageAttemptStatus, WeChatUser
 from miniprogram_api.notifications import shape_value
 from tests.wechat.conftest import TEMPLATE_DEADLINE, TEMPLATE_REPORT

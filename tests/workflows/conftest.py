@@ -15,9 +15,9 @@ from backend.extensions import db
 from backend.records.models import CreditRecord
 from backend.staff.models import StaffRole, StaffUser
 from backend.storage import LocalStorage
+from backend.workflows.cases import Applicant, ApplicantKind
 from backend.workflows.commitments.models import CommitmentKind
 from backend.workflows.commitments.operations import sign_commitment
-from backend.workflows.common import Applicant, ApplicantKind
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.materials.operations import upload_material
 from tests.factories import make_department, record_input, write_records

@@ -15,6 +15,8 @@ from backend.issued_reports.content import ReportOptions, build_content
 from backend.outbox.models import OutboxEvent
 from backend.records.models import CreditRecord, RecordCategory, RecordStatus
 from backend.records.publicity import PublicityRules
+from backend.types import local_date
+from backend.workflows.cases import Applicant, ApplicantKind, CaseState
 from backend.workflows.commitments.models import CommitmentKind
 from backend.workflows.commitments.operations import (
     published_commitment_number,
@@ -22,7 +24,6 @@ from backend.workflows.commitments.operations import (
     sign_commitment,
     verify_commitment,
 )
-from backend.workflows.common import Applicant, ApplicantKind, CaseState, local_date
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.repairs.models import RepairOutcome
 from backend.workflows.repairs.operations import accept_repair, decide_repair, file_repair, withdraw_repair

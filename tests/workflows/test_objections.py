@@ -14,7 +14,7 @@ from backend.extensions import db
 from backend.outbox.models import OutboxEvent
 from backend.records.models import RecordStatus
 from backend.records.publicity import PublicityRules
-from backend.workflows.common import Applicant, ApplicantKind, CaseState
+from backend.workflows.cases import Applicant, ApplicantKind, CaseState
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.objections.models import Objection, ObjectionGround, ObjectionOutcome
 from backend.workflows.objections.operations import (

@@ -12,7 +12,7 @@ from backend.extensions import db
 from backend.outbox.models import OutboxEvent
 from backend.records.models import PenaltyTier, RecordCategory, RecordStatus
 from backend.records.publicity import PublicityRules
-from backend.workflows.common import CaseState
+from backend.workflows.cases import CaseState
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.objections.models import ObjectionGround
 from backend.workflows.objections.operations import file_objection

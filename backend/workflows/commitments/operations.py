@@ -37,9 +37,9 @@ from ...records.labels import category_label
 from ...records.models import CreditRecord, RecordCategory, RecordStatus
 from ...records.operations import RecordInput, RecordWriter
 from ...records.publicity import PublicityRules
-from ...types import utcnow
+from ...types import local_date, utcnow
 from ...workdays.service import load_calendar
-from ..common import Applicant, actor_key, local_date, lock_record
+from ..cases import Applicant, actor_key, lock_record
 from ..messages import APPLICANT_KIND_LABELS
 from . import templates
 from .models import CommitmentKind, CreditCommitment

@@ -25,7 +25,7 @@ from ...extensions import db
 from ...storage import StorageError, get_storage, put_for_transaction
 from ...types import utcnow
 from .. import messages as msg
-from ..common import actor_key, is_auditor, is_department_actor, is_platform_staff, workflow_setting
+from ..cases import actor_key, case_of_material, is_auditor, is_department_actor, is_platform_staff, workflow_setting
 from . import checks
 from .models import Material, MaterialPurpose, MaterialType
 
@@ -186,7 +186,7 @@ def can_read_material(actor: Actor, material: Material) -> bool:
     """Reviewers only: platform staff and auditors, and the deciding department of its case."""
     if is_platform_staff(actor) or is_auditor(actor):
         return material.is_attached
-    case = _case_of(material)
+    case = case_of_material(material)
     return case is not None and is_department_actor(actor, case.department_id)
 
 
@@ -206,7 +206,7 @@ def read_material(actor: Actor, material: Material) -> bytes:
     """The file's bytes for a reviewer; every view is audited."""
     if not can_read_material(actor, material):
         raise Forbidden(msg.NOT_ALLOWED.format(action=msg.ACTIONS["view"]))
-    case = _case_of(material)
+    case = case_of_material(material)
     data = stored_bytes(material, msg.MATERIAL_FILE_MISSING)
     record_event(
         actor,
@@ -216,14 +216,3 @@ def read_material(actor: Actor, material: Material) -> bytes:
         details={"case": case.number if case else None, "sha256": material.sha256},
     )
     return data
-
-
-def _case_of(material: Material) -> Any:
-    from ..objections.models import Objection
-    from ..repairs.models import RepairApplication
-
-    if material.objection_id is not None:
-        return db.session.get(Objection, material.objection_id)
-    if material.repair_application_id is not None:
-        return db.session.get(RepairApplication, material.repair_application_id)
-    return None

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ...extensions import db
 from ...records.models import CreditRecord
 from ...types import enum_column
+from ..cases import CaseMixin, CaseState, HistoryMixin, open_states_sql
 from ..commitments.models import CreditCommitment
-from ..common import CaseMixin, CaseState, HistoryMixin, open_states_sql
 from ..materials.models import Material
 
 
@@ -66,6 +66,7 @@ class Objection(CaseMixin, db.Model):
     )
     CASE_TYPE = "objection"
     NUMBER_PREFIX = "YY"  # 异议
+    MATERIAL_KEY = "objection_id"
 
     state: Mapped[CaseState] = mapped_column(enum_column(CaseState, "objection_state"), default=CaseState.SUBMITTED)
     ground: Mapped[ObjectionGround] = mapped_column(enum_column(ObjectionGround, "objection_ground"))

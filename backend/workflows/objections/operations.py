@@ -16,35 +16,32 @@ from typing import Any
 from flask import current_app
 
 from ...actors import Actor
-from ...errors import ApiError, Conflict
+from ...errors import ApiError
 from ...outbox.operations import enqueue_event
 from ...records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from ...records.operations import RecordInput, RecordWriter
 from ...records.publicity import PublicityRules
-from ...types import utcnow
+from ...types import local_date, utcnow
 from ...workdays.service import load_calendar
 from .. import messages as common_msg
-from ..commitments.models import CommitmentKind, CreditCommitment
-from ..commitments.templates import OBJECTION as OBJECTION_TEMPLATE
-from ..common import (
+from ..cases import (
     Applicant,
     ApplicantKind,
     CaseState,
-    Step,
     check_commitment,
     check_missing_items,
-    extend_case,
-    find_open_case,
+    check_record_open_to_cases,
     get_case_by_number,
-    local_date,
     lock_record,
-    open_case,
     record_status_after_case,
     require,
     require_reason,
 )
+from ..commitments.models import CommitmentKind, CreditCommitment
+from ..commitments.templates import OBJECTION as OBJECTION_TEMPLATE
 from ..materials.models import MaterialPurpose
 from ..materials.operations import attach_materials, check_materials
+from ..steps import Step, extend_case, open_case
 from . import messages as msg
 from .models import Objection, ObjectionGround, ObjectionHistory, ObjectionOutcome
 
@@ -87,28 +84,6 @@ def file_objection(
     )
     attach_materials(actor, objection, material_ids)
     return objection
-
-
-def check_record_open_to_cases(record: CreditRecord) -> None:
-    """One open case per record, objection or repair: each would change the record's status."""
-    from ..repairs.models import RepairApplication
-
-    if record.status is RecordStatus.WITHDRAWN:
-        raise Conflict(common_msg.RECORD_WITHDRAWN, code="record_withdrawn")
-    if record.status is RecordStatus.REPAIRED:
-        raise Conflict(common_msg.RECORD_REPAIRED, code="record_repaired")
-    if (open_objection := find_open_case(Objection, record.id)) is not None:
-        raise Conflict(
-            common_msg.OPEN_OBJECTION_EXISTS.format(number=open_objection.number),
-            code="open_application_exists",
-            details={"number": open_objection.number},
-        )
-    if (open_repair := find_open_case(RepairApplication, record.id)) is not None:
-        raise Conflict(
-            common_msg.OPEN_REPAIR_EXISTS.format(number=open_repair.number),
-            code="open_application_exists",
-            details={"number": open_repair.number},
-        )
 
 
 def accept_objection(actor: Actor, objection: Objection, *, now: dt.datetime | None = None) -> Objection:

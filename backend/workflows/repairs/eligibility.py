@@ -9,7 +9,8 @@ from flask import current_app
 
 from ...records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from ...records.publicity import PublicityRules
-from ..common import find_open_case, local_date, workflow_setting
+from ...types import local_date
+from ..cases import find_open_case, workflow_setting
 from . import messages as msg
 
 

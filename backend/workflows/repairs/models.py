@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ...extensions import db
 from ...records.models import CreditRecord
 from ...types import enum_column, utcnow
+from ..cases import CaseMixin, CaseState, HistoryMixin, open_states_sql
 from ..commitments.models import CreditCommitment
-from ..common import CaseMixin, CaseState, HistoryMixin, open_states_sql
 from ..materials.models import Material
 
 
@@ -53,6 +53,7 @@ class RepairApplication(CaseMixin, db.Model):
     )
     CASE_TYPE = "repair"
     NUMBER_PREFIX = "XF"  # 修复
+    MATERIAL_KEY = "repair_application_id"
 
     state: Mapped[CaseState] = mapped_column(enum_column(CaseState, "repair_state"), default=CaseState.SUBMITTED)
     outcome: Mapped[RepairOutcome | None] = mapped_column(enum_column(RepairOutcome, "repair_outcome"))

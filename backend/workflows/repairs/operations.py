@@ -22,29 +22,26 @@ from ...errors import ApiError, Conflict
 from ...extensions import db
 from ...outbox.operations import enqueue_event
 from ...records.models import CreditRecord, RecordStatus
-from ...types import utcnow
+from ...types import local_date, utcnow
 from .. import messages as common_msg
-from ..commitments.models import CommitmentKind, CreditCommitment
-from ..commitments.operations import publish_repair_commitment, withdraw_repair_commitment
-from ..commitments.templates import REPAIR as REPAIR_TEMPLATE
-from ..common import (
+from ..cases import (
     Applicant,
     ApplicantKind,
     CaseState,
-    Step,
     check_commitment,
     check_missing_items,
-    extend_case,
-    find_open_case,
     get_case_by_number,
-    local_date,
     lock_record,
-    open_case,
+    open_case_on_record,
     require,
     require_reason,
 )
+from ..commitments.models import CommitmentKind, CreditCommitment
+from ..commitments.operations import publish_repair_commitment, withdraw_repair_commitment
+from ..commitments.templates import REPAIR as REPAIR_TEMPLATE
 from ..materials.models import MaterialPurpose
 from ..materials.operations import attach_materials, check_materials
+from ..steps import Step, extend_case, open_case
 from . import messages as msg
 from .eligibility import Eligibility, check_repair_eligibility
 from .models import RepairApplication, RepairArchive, RepairHistory, RepairOutcome
@@ -70,8 +67,6 @@ def file_repair(
     material_ids: Sequence[int] = (),
     now: dt.datetime | None = None,
 ) -> RepairApplication:
-    from ..objections.models import Objection
-
     applicant = applicant.validated()
     statement = require_reason(statement, "file")
     now = now or utcnow()
@@ -79,7 +74,7 @@ def file_repair(
     eligibility = check_repair_eligibility(record, local_date(now))
     if not eligibility.eligible:
         raise _not_eligible(eligibility)
-    if (objection := find_open_case(Objection, record.id)) is not None:
+    if (objection := open_case_on_record(record.id, "objection")) is not None:
         raise Conflict(
             msg.OPEN_OBJECTION.format(number=objection.number),
             code="open_application_exists",

@@ -1,8 +1,10 @@
-"""What objections and repairs share: settings, states, applicants, case numbers, history,
-deadlines, guarded transitions with optimistic locking, reminders and escalation.
+"""What every case kind shares: states, applicants, case numbers, the ORM mixins of a case and
+its history, the permission predicates, and filing (one open case per record, of any kind).
 
 Every time limit is a configurable default (DOMAIN.md) defined once, as a typed field of
-``backend/config.py``, and read through ``workflow_setting``.
+``backend/config.py``, and read through ``workflow_setting``. Case models register themselves
+here by ``CASE_TYPE`` (``CASE_MODELS``), so shared rules that look across kinds (one open case
+per record, the case a material belongs to) need no import of a kind's package.
 """
 
 from __future__ import annotations
@@ -16,18 +18,14 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
-from sqlalchemy.orm.attributes import set_committed_value
 
 from ..actors import Actor
-from ..audit.operations import record_event
 from ..errors import ApiError, Conflict, Forbidden, NotFound
 from ..extensions import db
 from ..identifiers import IdentifierError, validate_id_number
-from ..outbox.operations import enqueue_event
 from ..pii import cipher, mask_id_number, mask_name
 from ..staff.models import StaffRole
-from ..types import LOCAL_TZ, enum_column, local_date, utcnow
-from ..workdays.service import WorkdayCalendar, load_calendar
+from ..types import LOCAL_TZ, enum_column, utcnow
 from . import messages as msg
 
 
@@ -58,16 +56,6 @@ class CaseState(enum.Enum):
 OPEN_STATES = (CaseState.SUBMITTED, CaseState.RETURNED, CaseState.UNDER_REVIEW, CaseState.DECIDED)
 # Only these have a running deadline; a returned case waits for the applicant.
 DEADLINE_STATES = (CaseState.SUBMITTED, CaseState.UNDER_REVIEW, CaseState.DECIDED)
-# How far a case has progressed: a guard failure on a case that has moved past the requested
-# step means someone else handled it already.
-_RANK = {
-    CaseState.SUBMITTED: 0,
-    CaseState.RETURNED: 0,
-    CaseState.UNDER_REVIEW: 1,
-    CaseState.DECIDED: 2,
-    CaseState.CLOSED: 3,
-    CaseState.WITHDRAWN: 3,
-}
 
 
 def open_states_sql() -> str:
@@ -141,6 +129,10 @@ def normalise_case_number(raw: str) -> str:
     return "".join(ch for ch in (raw or "").upper() if ch.isalnum())
 
 
+# Every case model by its CASE_TYPE, in the order the models were defined (objection, repair).
+CASE_MODELS: dict[str, type] = {}
+
+
 class CaseMixin:
     """Columns every case (objection, repair application) has."""
 
@@ -189,6 +181,12 @@ class CaseMixin:
 
     CASE_TYPE = "case"  # "objection" | "repair": topics, audit actions, history
     NUMBER_PREFIX = "XX"
+    MATERIAL_KEY = "case_id"  # the column of Material that points at a case of this kind
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "CASE_TYPE" in cls.__dict__:
+            CASE_MODELS[cls.CASE_TYPE] = cls
 
     @property
     def is_open(self) -> bool:
@@ -294,266 +292,7 @@ class HistoryMixin:
         return self.actor_label if self.actor_type in ("staff", "department", "system") else msg.APPLICANT_LABEL
 
 
-def step_deadline(calendar: WorkdayCalendar, start: dt.date, setting_name: str | None) -> dt.date | None:
-    if setting_name is None:
-        return None
-    return calendar.add_working_days(start, int(workflow_setting(setting_name)))
-
-
-@dataclass
-class Step:
-    """A guarded transition of one case. ``apply`` does it all or raises before any change."""
-
-    case: Any
-    history_cls: type
-    action: str  # e.g. "accept"; also the audit and outbox suffix
-    allowed_from: tuple[CaseState, ...]
-    to_state: CaseState
-    deadline_setting: str | None = None  # the limit of the step that starts now
-
-    def apply(
-        self,
-        actor: Actor,
-        *,
-        now: dt.datetime | None = None,
-        reason: str | None = None,
-        details: dict[str, Any] | None = None,
-        calendar: WorkdayCalendar | None = None,
-        notify: dict[str, Any] | None = None,
-        changes: dict[str, Any] | None = None,
-    ) -> Any:
-        """Guard, claim the version, then change: nothing is touched before both pass."""
-        case = self.case
-        now = now or utcnow()
-        guard_state(case, self.history_cls, self.allowed_from, self.action)
-        claim_version(case, self.history_cls)
-        from_state = case.state
-        case.state = self.to_state
-        for name, value in (changes or {}).items():
-            setattr(case, name, value)
-        if self.to_state in DEADLINE_STATES:
-            start_step(case, calendar or load_calendar(), self.deadline_setting, now)
-        else:
-            case.deadline = None
-        add_history(case, self.history_cls, actor, self.action, from_state, self.to_state, now, reason, details)
-        audit_transition(actor, case, self.action, from_state, reason, details)
-        notify_transition(case, self.action, notify)
-        return case
-
-
-def guard_state(case: Any, history_cls: type, allowed: tuple[CaseState, ...], action: str) -> None:
-    if case.state in allowed:
-        return
-    if _RANK[case.state] > max(_RANK[s] for s in allowed):
-        raise already_handled(case, history_cls)
-    raise Conflict(
-        msg.WRONG_STATE.format(state=case.state.label, action=msg.ACTIONS[action]),
-        code="wrong_state",
-        details={"state": case.state.value},
-    )
-
-
-def claim_version(case: Any, history_cls: type) -> None:
-    """Compare-and-set the version: of two reviewers acting on the same version, exactly one
-    passes. On PostgreSQL the loser's UPDATE waits for the winner's commit and then matches no
-    row; the UPDATE also holds the row lock for the rest of the transaction."""
-    table = type(case)
-    result = db.session.execute(
-        sa.update(table)
-        .where(table.id == case.id, table.version == case.version)
-        .values(version=table.version + 1)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:
-        raise already_handled(case, history_cls)
-    set_committed_value(case, "version", case.version + 1)
-
-
-def already_handled(case: Any, history_cls: type) -> Conflict:
-    # A fresh statement: under READ COMMITTED it sees the winner's committed rows.
-    row = db.session.execute(
-        sa.select(history_cls.actor_type, history_cls.actor_label, history_cls.at, history_cls.to_state)
-        .where(history_cls.case_id == case.id)
-        .order_by(history_cls.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:  # pragma: no cover - every case has its filing row
-        return Conflict(msg.WRONG_STATE.format(state="", action=""), code="already_handled")
-    who = row.actor_label if row.actor_type in ("staff", "department", "system") else msg.APPLICANT_LABEL
-    state = CaseState(row.to_state)
-    return Conflict(
-        msg.ALREADY_HANDLED.format(who=who, when=local_time_text(row.at), state=state.label),
-        code="already_handled",
-        details={"by": who, "at": row.at.isoformat(timespec="seconds"), "state": state.value},
-    )
-
-
-def start_step(case: Any, calendar: WorkdayCalendar, setting_name: str | None, now: dt.datetime) -> None:
-    today = local_date(now)
-    case.step_started_on = today
-    case.deadline = step_deadline(calendar, today, setting_name)
-    case.reminded_deadline = None
-    case.escalated_deadline = None
-    case.escalated_at = None
-
-
-def add_history(
-    case: Any,
-    history_cls: type,
-    actor: Actor,
-    action: str,
-    from_state: CaseState | None,
-    to_state: CaseState,
-    now: dt.datetime,
-    reason: str | None = None,
-    details: dict[str, Any] | None = None,
-) -> Any:
-    row = history_cls(
-        case_id=case.id,
-        at=now,
-        action=action,
-        from_state=from_state.value if from_state else None,
-        to_state=to_state.value,
-        actor_type=actor.type,
-        actor_id=actor.id,
-        actor_label=actor.label[:100],
-        channel=actor.channel,
-        reason=reason,
-        details=_jsonable(details or {}),
-    )
-    db.session.add(row)
-    db.session.flush()
-    return row
-
-
-def audit_transition(
-    actor: Actor,
-    case: Any,
-    action: str,
-    from_state: CaseState | None,
-    reason: str | None,
-    details: dict[str, Any] | None = None,
-) -> None:
-    record_event(
-        actor,
-        f"{case.CASE_TYPE}.{action}",
-        target=case,
-        subject_id=case.subject_id,
-        reason=(reason or "")[:200] or None,
-        details={
-            "number": case.number,
-            "from": from_state.value if from_state else None,
-            "to": case.state.value,
-            "deadline": case.deadline,
-            **(details or {}),
-        },
-    )
-
-
-def notify_transition(case: Any, action: str, extra: dict[str, Any] | None = None) -> None:
-    """Queue the notification of a state change (the channel looks the applicant up by id)."""
-    enqueue_event(
-        f"{case.CASE_TYPE}.{action}",
-        {
-            "case_type": case.CASE_TYPE,
-            "case_id": case.id,
-            "number": case.number,
-            "state": case.state.value,
-            "deadline": case.deadline,
-            "department_id": case.department_id,
-            "subject_id": case.subject_id,
-            **(extra or {}),
-        },
-        dedupe_key=f"{case.CASE_TYPE}:{case.id}:v{case.version}:{action}",
-    )
-
-
-def _jsonable(value: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    return json.loads(json.dumps(value, ensure_ascii=False, default=str))
-
-
-# Jobs: reminders and escalations. Each writes its flag with a conditional UPDATE on the version
-# it read, so a case a reviewer moved on in the meantime is left alone.
-
-
-def remind_deadline(case: Any, today: dt.date, calendar: WorkdayCalendar) -> bool:
-    """Queue a reminder if the deadline is within the configured working days. True if sent."""
-    if case.state not in DEADLINE_STATES or case.deadline is None or case.reminded_deadline == case.deadline:
-        return False
-    if case.deadline < today:
-        return False  # overdue: escalation's business
-    left = calendar.working_days_between(today, case.deadline)
-    if left > int(workflow_setting("DEADLINE_REMINDER_WORKING_DAYS")):
-        return False
-    if not _flag(case, reminded_deadline=case.deadline):
-        return False
-    enqueue_event(
-        "case.deadline_reminder",
-        {
-            "case_type": case.CASE_TYPE,
-            "case_id": case.id,
-            "number": case.number,
-            "state": case.state.value,
-            "deadline": case.deadline,
-            "working_days_left": left,
-            "department_id": case.department_id,
-            "audience": "department" if case.state is CaseState.UNDER_REVIEW else "platform",
-        },
-        dedupe_key=f"reminder:{case.CASE_TYPE}:{case.id}:{case.deadline}",
-    )
-    return True
-
-
-def escalate_overdue(case: Any, today: dt.date, actor: Actor, now: dt.datetime | None = None) -> bool:
-    """Flag an overdue case and queue an escalation to the platform admin. True if escalated."""
-    if case.state not in DEADLINE_STATES or case.deadline is None or case.deadline >= today:
-        return False
-    if case.escalated_deadline == case.deadline:
-        return False
-    now = now or utcnow()
-    if not _flag(case, escalated_deadline=case.deadline, escalated_at=now):
-        return False
-    enqueue_event(
-        "case.overdue_escalated",
-        {
-            "case_type": case.CASE_TYPE,
-            "case_id": case.id,
-            "number": case.number,
-            "state": case.state.value,
-            "deadline": case.deadline,
-            "department_id": case.department_id,
-            "audience": "platform_admin",
-        },
-        dedupe_key=f"escalation:{case.CASE_TYPE}:{case.id}:{case.deadline}",
-    )
-    record_event(
-        actor,
-        f"{case.CASE_TYPE}.escalate",
-        target=case,
-        subject_id=case.subject_id,
-        reason="超过办理时限",
-        details={"number": case.number, "state": case.state.value, "deadline": case.deadline, "today": today},
-    )
-    return True
-
-
-def _flag(case: Any, **values: Any) -> bool:
-    table = type(case)
-    done = db.session.execute(
-        sa.update(table)
-        .where(table.id == case.id, table.version == case.version, table.state == case.state)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if done:
-        for key, value in values.items():
-            set_committed_value(case, key, value)
-    return bool(done)
-
-
-# Filing: shared by file_objection and file_repair.
+# Filing: shared by every kind.
 
 
 def find_open_case(model: type, record_id: int) -> Any:
@@ -583,45 +322,6 @@ def check_commitment(actor: Actor, commitment: Any, kind: Any, record: Any, mode
         raise ApiError(msg.COMMITMENT_MISMATCH, code="commitment_mismatch")
 
 
-def open_case(
-    model: type,
-    history_cls: type,
-    actor: Actor,
-    record: Any,
-    applicant: Applicant,
-    *,
-    statement: str,
-    commitment: Any,
-    deadline_setting: str,
-    now: dt.datetime | None = None,
-    **columns: Any,
-) -> Any:
-    """Create a case in SUBMITTED with its first deadline, history row, audit row and event."""
-    now = now or utcnow()
-    today = local_date(now)
-    case = model(
-        number=new_case_number(model.NUMBER_PREFIX, today),
-        record_id=record.id,
-        subject_id=record.subject_id,
-        department_id=record.department_id,
-        commitment_id=commitment.id,
-        state=CaseState.SUBMITTED,
-        statement=statement,
-        step_started_on=today,
-        deadline=step_deadline(load_calendar(), today, deadline_setting),
-        filed_at=now,
-        version=1,
-        **applicant_columns(applicant, actor),
-        **columns,
-    )
-    db.session.add(case)
-    db.session.flush()
-    add_history(case, history_cls, actor, "file", None, CaseState.SUBMITTED, now, statement[:500])
-    audit_transition(actor, case, "file", None, None, {"record_id": record.id})
-    notify_transition(case, "file")
-    return case
-
-
 def get_case_by_number(model: type, number: str) -> Any:
     case = db.session.scalar(sa.select(model).where(model.number == normalise_case_number(number)))
     if case is None:
@@ -636,33 +336,6 @@ def check_missing_items(items: Any) -> list[str]:
     return cleaned
 
 
-def extend_case(
-    case: Any, history_cls: type, actor: Actor, days: int, reason: str, max_setting: str, now: dt.datetime | None
-) -> Any:
-    """The one extension of the deciding step, counted from the current deadline."""
-    now = now or utcnow()
-    guard_state(case, history_cls, (CaseState.UNDER_REVIEW,), "extend")
-    if case.extended_at is not None:
-        raise Conflict(msg.EXTENSION_ONCE, code="already_extended")
-    limit = int(workflow_setting(max_setting))
-    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= limit:
-        raise ApiError(msg.EXTENSION_RANGE.format(limit=limit), code="extension_range", details={"limit": limit})
-    reason = require_reason(reason, "extend")
-    claim_version(case, history_cls)
-    old = case.deadline
-    case.deadline = load_calendar().add_working_days(old, days)
-    case.extended_at = now
-    case.extension_days = days
-    case.extension_reason = reason
-    case.reminded_deadline = None
-    case.escalated_deadline = None
-    details = {"days": days, "old_deadline": old, "new_deadline": case.deadline}
-    add_history(case, history_cls, actor, "extend", case.state, case.state, now, reason, details)
-    audit_transition(actor, case, "extend", case.state, reason, details)
-    notify_transition(case, "extend", {"old_deadline": old})
-    return case
-
-
 def record_status_after_case(record: Any, today: dt.date) -> Any:
     """Where a record goes back to when its mark is removed: shown again, or expired by now."""
     from ..records.models import RecordStatus
@@ -670,3 +343,37 @@ def record_status_after_case(record: Any, today: dt.date) -> Any:
     if record.visible_until is not None and record.visible_until < today:
         return RecordStatus.EXPIRED
     return RecordStatus.PUBLIC
+
+
+def open_case_on_record(record_id: int, *kinds: str) -> Any:
+    """The open case of any kind (or of ``kinds``) on a record, if there is one."""
+    for kind, model in CASE_MODELS.items():
+        if kinds and kind not in kinds:
+            continue
+        if (case := find_open_case(model, record_id)) is not None:
+            return case
+    return None
+
+
+def check_record_open_to_cases(record: Any) -> None:
+    """One open case per record, objection or repair: each would change the record's status."""
+    from ..records.models import RecordStatus
+
+    if record.status is RecordStatus.WITHDRAWN:
+        raise Conflict(msg.RECORD_WITHDRAWN, code="record_withdrawn")
+    if record.status is RecordStatus.REPAIRED:
+        raise Conflict(msg.RECORD_REPAIRED, code="record_repaired")
+    if (case := open_case_on_record(record.id)) is not None:
+        raise Conflict(
+            msg.OPEN_CASE_EXISTS[case.CASE_TYPE].format(number=case.number),
+            code="open_application_exists",
+            details={"number": case.number},
+        )
+
+
+def case_of_material(material: Any) -> Any:
+    """The case a material was submitted with, of whichever kind; None while unattached."""
+    for model in CASE_MODELS.values():
+        if (case_id := getattr(material, model.MATERIAL_KEY)) is not None:
+            return db.session.get(model, case_id)
+    return None
