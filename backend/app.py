@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
+from .db_session import TransactionalApp, rollback_leftovers
 from .errors import ErrorSchema, register_error_handlers
 from .extensions import AUTOCOMMIT_ENGINES, REPLICA_BIND, close_read_session, csrf, db, limiter
 from .json_provider import OrjsonProvider
@@ -31,7 +32,9 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
 
 def create_app(config: dict[str, Any] | None = None) -> APIFlask:
-    app = APIFlask(
+    # Every view runs in the request's transaction: commit on success, roll back on error
+    # (db_session.py; commit_refusal() keeps a refused attempt on record).
+    app = TransactionalApp(
         "backend",
         title="信用金昌 公共信用信息服务平台 API",
         version="1.0",
@@ -49,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
         for engine in db.engines.values():
             _ping_after_idle(engine, settings.DATABASE_PING_AFTER_IDLE_SECONDS)
         _add_autocommit_engines(app, settings)
+    app.teardown_request(rollback_leftovers)
     app.teardown_appcontext(close_read_session)
     if settings.ENV != "production" or click.get_current_context(silent=True) is not None:
         init_migrations(app)

@@ -74,7 +74,6 @@ def kiosks():
                 db.session.rollback()
                 form.code.errors = [*form.code.errors, exc.message]
             else:
-                db.session.commit()
                 # Rendered here once; neither stored in clear nor kept in the session.
                 return render_template("kiosk/console_credential.html", device=device, credential=credential)
     return render_template(
@@ -97,7 +96,6 @@ def disable_kiosk(device_id: int):
     form = DisableForm()
     if submitted(form):
         ops.set_device_enabled(staff_actor(current_staff()), device, False, form.reason.data)
-        db.session.commit()
         flash(msg.DEVICE_DISABLED_DONE.format(code=device.code), "success")
     elif form.errors:
         flash(msg.DEVICE_REASON_REQUIRED, "error")
@@ -110,7 +108,6 @@ def enable_kiosk(device_id: int):
     device = _device_or_404(device_id)
     if submitted(ActionForm()):
         ops.set_device_enabled(staff_actor(current_staff()), device, True)
-        db.session.commit()
         flash(msg.DEVICE_ENABLED_DONE.format(code=device.code), "success")
     return redirect(url_for("admin.kiosks"))
 
@@ -122,5 +119,4 @@ def reissue_kiosk_credential(device_id: int):
     if not submitted(ActionForm()):
         return redirect(url_for("admin.kiosks"))
     credential = ops.reissue_credential(staff_actor(current_staff()), device)
-    db.session.commit()
     return render_template("kiosk/console_credential.html", device=device, credential=credential)

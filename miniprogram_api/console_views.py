@@ -168,7 +168,6 @@ def wechat_binding_letter(binding_id: int):
         return render_template(
             "admin/error.html", status=exc.status, message=LETTER_ERROR.format(message=exc.message)
         ), exc.status
-    db.session.commit()
     return inline_file_response(material, data, "letter")
 
 
@@ -186,7 +185,6 @@ def wechat_binding_review(binding_id: int):
         db.session.rollback()
         form.reason.errors = [*form.reason.errors, exc.message]
         return _render_binding(db.session.get(EnterpriseBinding, binding_id), form, exc.status)
-    db.session.commit()
     flash(APPROVED if approve else REJECTED, "success")
     return redirect(url_for("admin.wechat_binding", binding_id=binding_id))
 

@@ -6,8 +6,11 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Boundaries that may commit: request views, CLI commands, jobs.
-BOUNDARY = re.compile(r"(views\.py|cli\.py|demo\.py|jobs\.py|auth\.py)$")
+# Boundaries that may commit: the request's (db_session.py), CLI commands, jobs. Views never do.
+BOUNDARY = re.compile(r"(db_session\.py|cli\.py|demo\.py|jobs\.py)$")
+# Modules that serve requests: views, the console's helpers, the WeChat callbacks.
+VIEW_MODULE = re.compile(r"((^|_)views\.py|auth\.py|oa\.py|message_push\.py)$")
+COMMIT = re.compile(r"\.commit\(\)")
 
 
 def _python_files():
@@ -21,9 +24,18 @@ def test_commits_only_at_the_boundary():
     offenders = [
         str(path.relative_to(ROOT))
         for path in _python_files()
-        if "session.commit(" in path.read_text() and not BOUNDARY.search(path.name)
+        if COMMIT.search(path.read_text()) and not BOUNDARY.search(path.name)
     ]
-    assert offenders == [], f"session.commit() outside a request/CLI/job boundary: {offenders}"
+    assert offenders == [], f"commit() outside a request/CLI/job boundary: {offenders}"
+
+
+def test_no_view_commits():
+    """The request commits (backend/db_session.py); a refused attempt that must stay on record
+    goes through ``commit_refusal()``, never a view's own ``commit()``."""
+    views = [path for path in _python_files() if VIEW_MODULE.search(path.name)]
+    assert len(views) >= 10, views
+    offenders = [str(p.relative_to(ROOT)) for p in views if COMMIT.search(p.read_text())]
+    assert offenders == [], f"commit() in a view module: {offenders}"
 
 
 def test_no_create_all_outside_tests():

@@ -143,9 +143,7 @@ def _session_user(expected_stage: str) -> StaffUser | None:
     if user is None or not user.is_active or user.is_locked():
         session.clear()
         return None
-    if touch_staff_session(row, now):
-        # The first thing a console request does: nothing else is pending in the transaction.
-        db.session.commit()
+    touch_staff_session(row, now)  # committed with the request (db_session.py)
     g.staff_session = row
     return user
 

@@ -376,7 +376,6 @@ def _run(kind: str, case: Any, operation: Callable[[], Any], done: str, **forms:
         # 400-type operation errors are form problems (422); conflicts and refusals keep theirs.
         status = 422 if exc.status == 400 else exc.status
         return _render_case(kind, _load_case(kind, case.id), status=status, error=exc.message, **forms)
-    db.session.commit()
     flash(done.format(number=number), "success")
     return redirect(url_for("admin.case_detail", kind=kind, case_id=case.id))
 
@@ -489,7 +488,6 @@ def case_applicant(kind: str, case_id: int):
         reason=form.reason.data.strip(),
         details={"number": case.number},
     )
-    db.session.commit()
     identity = {
         "name": case.applicant_name(),
         "id_number": (
@@ -517,7 +515,6 @@ def case_material(kind: str, case_id: int, material_id: int):
         return render_template(
             "admin/error.html", status=exc.status, message=MATERIAL_FILE_ERROR.format(message=exc.message)
         ), exc.status
-    db.session.commit()
     return inline_file_response(material, data, "material")
 
 
@@ -574,7 +571,6 @@ def case_commitment_pdf(kind: str, case_id: int):
         subject_id=case.subject_id,
         details={"number": case.number, "sha256": commitment.text_sha256},
     )
-    db.session.commit()
     return Response(
         pdf,
         mimetype="application/pdf",

@@ -38,7 +38,6 @@ def _resolve(discrepancy_id: int, accept: bool):
             flash(subject_msg.DISCREPANCY_RESOLVED, "warning")
         else:
             resolve_name_discrepancy(staff_actor(current_staff()), discrepancy, accept=accept)
-            db.session.commit()
             flash(msg.NAME_ACCEPTED if accept else msg.NAME_DISMISSED, "success")
     return redirect(url_for("admin.name_discrepancies"))
 
@@ -63,6 +62,5 @@ def toggle_registers_subjects(department_id: int):
         abort(404)
     if submitted(ActionForm()):
         set_registers_subjects(staff_actor(current_staff()), department, not department.registers_subjects)
-        db.session.commit()
         flash(msg.REGISTERS_SUBJECTS_ON if department.registers_subjects else msg.REGISTERS_SUBJECTS_OFF, "success")
     return redirect(url_for("admin.department", department_id=department_id))

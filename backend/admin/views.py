@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from ..actors import Actor
 from ..audit.models import AuditEvent
 from ..audit.operations import record_event, verify_chain
+from ..db_session import commit_refusal
 from ..departments.models import Department, DepartmentApiKey
 from ..departments.operations import create_department, issue_api_key, revoke_api_key
 from ..errors import ApiError
@@ -223,9 +224,8 @@ def login():
             # personal data and the audit log too (等保 2.0 level 3, GB/T 22239-2019 8.1.4.1 d:
             # two or more authentication factors for every administrator).
             start_session(result.user, STAGE_TOTP)
-            db.session.commit()
             return redirect(url_for("admin.totp", next=next_url))
-        db.session.commit()
+        commit_refusal()  # the failure count, a lockout and their audit rows
         error = msg.locked_message(result.locked_until) if result.locked_until else msg.LOGIN_FAILED
     return render_template("admin/login.html", form=form, error=error, next_url=next_url), form_status(form)
 
@@ -259,19 +259,18 @@ def totp():
         elif check_totp(actor, user, form.code.data or ""):
             record_login_success(actor, user)
             start_session(user, STAGE_OK)
-            db.session.commit()
             if secret is not None:
                 flash(msg.TOTP_ENROLLED, "success")
             return redirect(next_url or url_for("admin.dashboard"))
         elif user.is_locked():
             until = user.locked_until
             end_session("locked")
-            db.session.commit()
+            commit_refusal()  # the lockout and its audit row
             flash(msg.locked_message(until), "error")
             return redirect(url_for("admin.login"))
         else:
             error = msg.TOTP_FAILED
-    db.session.commit()
+            commit_refusal()  # the failure count and its audit row
     uri = totp_uri(user, secret) if secret else None
     return render_template(
         "admin/totp.html",
@@ -292,7 +291,6 @@ def logout():
     if user is not None:
         record_event(staff_actor(user), "staff.logout", target=user)
     end_session("logout")
-    db.session.commit()
     flash(msg.LOGGED_OUT, "success")
     return redirect(url_for("admin.login"))
 
@@ -339,15 +337,14 @@ def change_password():
             until = user.locked_until
             revoke_all_staff_sessions(user, "locked")
             session.clear()
-            db.session.commit()
+            commit_refusal()  # the lockout, the ended sessions and their audit rows
             flash(msg.locked_message(until), "error")
             return redirect(url_for("admin.login"))
-        db.session.commit()  # the failure count and its audit row
+        commit_refusal()  # the failure count and its audit row
         form.current_password.errors = [exc.message] if exc.code == "wrong_password" else []
         form.new_password.errors = [] if exc.code == "wrong_password" else [exc.message]
         return _render_account(form, 422)
     session.clear()  # its row is revoked with the others
-    db.session.commit()
     flash(msg.SIGN_IN_AGAIN_AFTER_CHANGE, "success")
     return redirect(url_for("admin.login"))
 
@@ -360,7 +357,6 @@ def sign_out_everywhere_self():
         abort(400)
     sign_out_everywhere(staff_actor(user), user, "signed_out_everywhere")
     session.clear()  # its row is revoked with the others
-    db.session.commit()
     flash(msg.SIGNED_OUT_EVERYWHERE, "success")
     return redirect(url_for("admin.login"))
 
@@ -384,7 +380,6 @@ def revoke_staff_sessions(staff_id: int):
     if not submitted(ActionForm()):
         abort(400)
     count = sign_out_everywhere(staff_actor(current_staff()), member, "revoked_by_admin")
-    db.session.commit()
     flash(msg.staff_signed_out(member.display_name, count), "success")
     if member.id == current_staff().id:
         session.clear()
@@ -401,7 +396,6 @@ def reset_totp(staff_id: int):
     if not submitted(ActionForm()):
         abort(400)
     reset_staff_totp(staff_actor(current_staff()), member)
-    db.session.commit()
     flash(msg.totp_reset(member.display_name), "success")
     if member.id == current_staff().id:
         session.clear()
@@ -479,7 +473,6 @@ def departments():
                 field = form.uscc if exc.code == "invalid_uscc" else form.code
                 field.errors = [*field.errors, exc.message]
             else:
-                db.session.commit()
                 flash(msg.DEPARTMENT_CREATED, "success")
                 return redirect(url_for("admin.department", department_id=department.id))
     key_counts = dict(
@@ -523,7 +516,6 @@ def issue_key(department_id: int):
     if not submitted(form):
         return redirect(url_for("admin.department", department_id=dep.id))
     key, secret = issue_api_key(staff_actor(current_staff()), dep, (form.label.data or "").strip())
-    db.session.commit()
     # The secret is rendered here once and never stored in clear or in the session.
     return render_template("admin/key_issued.html", department=dep, key=key, secret=secret)
 
@@ -536,7 +528,6 @@ def revoke_key(department_id: int, key_id: int):
         abort(404)
     if submitted(ActionForm()):
         revoke_api_key(staff_actor(current_staff()), key)
-        db.session.commit()
         flash(msg.KEY_REVOKED, "success")
     return redirect(url_for("admin.department", department_id=department_id))
 
@@ -582,7 +573,6 @@ def subject(subject_id: int):
             subject_id=subj.id,
             reason=form.reason.data.strip(),
         )
-        db.session.commit()
         if can_see_personal_data_clear(user):
             clear_identity = {"name": subj.reveal_name(), "id_number": subj.reveal_id_number()}
     records = db.session.scalars(
@@ -764,7 +754,6 @@ def add_override():
         db.session.rollback()
         form.day.errors = [*form.day.errors, msg.OVERRIDE_EXISTS]
         return _render_calendar(override_form=form, status=409)
-    db.session.commit()
     flash(msg.OVERRIDE_ADDED, "success")
     return redirect(url_for("admin.calendar"))
 
@@ -777,7 +766,6 @@ def delete_override(override_id: int):
         abort(404)
     if submitted(ActionForm()):
         delete_calendar_override(staff_actor(current_staff()), override)
-        db.session.commit()
         flash(msg.OVERRIDE_DELETED, "success")
     return redirect(url_for("admin.calendar"))
 
@@ -796,7 +784,6 @@ def confirm_year():
         db.session.rollback()
         form.year.errors = [*form.year.errors, msg.YEAR_ALREADY_CONFIRMED]
         return _render_calendar(year_form=form, status=409)
-    db.session.commit()
     flash(msg.YEAR_CONFIRMED, "success")
     return redirect(url_for("admin.calendar"))
 

@@ -88,7 +88,6 @@ def issue_report_page():
             error = exc.message
         else:
             number = issued.report.number
-            db.session.commit()
             flash(ISSUED.format(number=number), "success")
             return redirect(url_for("admin.report_detail", number=number))
     status = 422 if (error or (form.is_submitted() and form.errors)) else 200
@@ -121,7 +120,6 @@ def report_pdf(number: str):
     except ApiError as exc:
         db.session.rollback()
         abort(404 if exc.status == 404 else 403 if exc.status == 403 else 503)
-    db.session.commit()
     return Response(
         data,
         mimetype="application/pdf",
@@ -146,6 +144,5 @@ def revoke_report_page(number: str):
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(REVOKED.format(number=report.number), "success")
     return redirect(url_for("admin.report_detail", number=report.number))
