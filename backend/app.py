@@ -257,14 +257,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no 
 
 
 def _register_blueprints(app: APIFlask) -> None:
-    from kiosk import console_views as kiosk_console  # noqa: F401  (adds the kiosk fleet pages)
-    from miniprogram_api import console_views as wechat_console  # noqa: F401  (binding review, messages)
-
-    from .admin.views import bp as admin_bp
     from .api_docs import bp as api_docs_bp
     from .dept_api.views import bp as dept_bp
     from .health import bp as health_bp
-    from .issued_reports import console_views  # noqa: F401  (adds the report pages to the console)
     from .issued_reports.views import api as verify_api_bp
     from .issued_reports.views import pages as verify_pages_bp
     from .public_api.views import bp as public_bp
@@ -275,11 +270,50 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(public_web_bp)
     app.register_blueprint(dept_bp)
-    app.register_blueprint(admin_bp)
+    app.register_blueprint(_console())
     app.register_blueprint(verify_pages_bp)
     app.register_blueprint(verify_api_bp)
     _register_wechat(app)
     _register_kiosk(app)
+
+
+def _console():
+    """The staff console (/admin): each area is a blueprint of its own, nested in one parent
+    that holds the shared role check, base template and error page (admin/console.py)."""
+    from kiosk.console_views import bp as kiosks_area
+    from miniprogram_api.console_views import bp as wechat_area
+
+    from .admin import (
+        audit_views,
+        auth_views,
+        calendar_views,
+        case_views,
+        dashboard_views,
+        department_views,
+        import_views,
+        record_views,
+        staff_views,
+        subject_views,
+    )
+    from .admin.console import make_console
+    from .issued_reports.console_views import bp as reports_area
+
+    areas = [
+        auth_views.bp,
+        dashboard_views.bp,
+        case_views.bp,
+        subject_views.bp,
+        record_views.bp,
+        import_views.bp,
+        department_views.bp,
+        calendar_views.bp,
+        audit_views.bp,
+        staff_views.bp,
+        reports_area,
+        kiosks_area,
+        wechat_area,
+    ]
+    return make_console(areas)
 
 
 def _register_wechat(app: APIFlask) -> None:
@@ -296,8 +330,8 @@ def _register_wechat(app: APIFlask) -> None:
 
 
 def _register_kiosk(app: APIFlask) -> None:
-    """The kiosk channel (kiosk/): touchscreen pages and the agent's API (its fleet pages join
-    the console above, before the console's blueprint is registered)."""
+    """The kiosk channel (kiosk/): touchscreen pages and the agent's API (its fleet pages are a
+    console area, above)."""
     from kiosk.views import bp as kiosk_bp
 
     app.register_blueprint(kiosk_bp)

@@ -3,7 +3,7 @@
 Every request but the static files carries the device credential (the local agent adds it, the
 browser never sees it). A citizen's session is an HttpOnly cookie bound to that device, ended by
 结束, by the idle timeout (the page counts down, the server checks again), or at a hard cap.
-Views load, authenticate, call one operation, commit and render; the rules are in operations.
+Views load, authenticate, call one operation and render (the request commits: backend/db_session.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The mini-program API (/api/mp/v1): parse, authenticate, call one operation, commit, serialize.
+"""The mini-program API (/api/mp/v1): parse, authenticate, call one operation, serialize.
 
 WeChat is called before anything is written in a request (see client.py), and every view
 commits once at its end. Business rules live in backend/workflows and backend/issued_reports;

@@ -176,7 +176,7 @@ def require_role(*roles: StaffRole) -> Callable:
                 if g.get("session_expired"):
                     flash(SESSION_EXPIRED, "warning")
                 target = request.full_path.rstrip("?") if request.method == "GET" else None
-                return redirect(url_for("admin.login", next=target))
+                return redirect(url_for("admin.auth.login", next=target))
             if user.role not in allowed:
                 abort(403)
             return view(*args, **kwargs)
@@ -247,25 +247,25 @@ class NavItem:
 
 def nav_items(user: StaffUser) -> list[NavItem]:
     items = [
-        NavItem("admin.dashboard", "工作台"),
-        NavItem("admin.cases", "异议与修复"),
-        NavItem("admin.subjects", "信用主体"),
-        NavItem("admin.records", "信用记录"),
-        NavItem("admin.imports", "归集批次"),
+        NavItem("admin.dashboard.dashboard", "工作台"),
+        NavItem("admin.cases.cases", "异议与修复"),
+        NavItem("admin.subjects.subjects", "信用主体"),
+        NavItem("admin.records.records", "信用记录"),
+        NavItem("admin.imports.imports", "归集批次"),
     ]
     if user.role in (ADMIN, AUDITOR):
-        items.append(NavItem("admin.departments", "部门与密钥"))
-        items.append(NavItem("admin.name_discrepancies", "主体名称差异"))
-        items.append(NavItem("admin.reports", "信用报告"))
-        items.append(NavItem("admin.kiosks", "自助终端"))
-        items.append(NavItem("admin.wechat_bindings", "企业授权审核"))
-    items.append(NavItem("admin.calendar", "节假日维护"))
+        items.append(NavItem("admin.departments.departments", "部门与密钥"))
+        items.append(NavItem("admin.subjects.name_discrepancies", "主体名称差异"))
+        items.append(NavItem("admin.reports.reports", "信用报告"))
+        items.append(NavItem("admin.kiosks.kiosks", "自助终端"))
+        items.append(NavItem("admin.wechat.wechat_bindings", "企业授权审核"))
+    items.append(NavItem("admin.calendar.calendar", "节假日维护"))
     if user.role in (ADMIN, AUDITOR):
-        items.append(NavItem("admin.outbox", "消息发件箱"))
-        items.append(NavItem("admin.wechat_messages", "微信消息"))
+        items.append(NavItem("admin.cases.outbox", "消息发件箱"))
+        items.append(NavItem("admin.wechat.wechat_messages", "微信消息"))
     if can_read_audit_log(user):
-        items.append(NavItem("admin.audit_log", "审计日志"))
+        items.append(NavItem("admin.audit.audit_log", "审计日志"))
     if user.role in (ADMIN, AUDITOR):
-        items.append(NavItem("admin.staff_list", "工作人员"))
-    items.append(NavItem("admin.account", "账户与会话"))
+        items.append(NavItem("admin.staff.staff_list", "工作人员"))
+    items.append(NavItem("admin.auth.account", "账户与会话"))
     return items
