@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
-from flask import abort
+from flask import Response, abort
 
 from backend.actors import Actor
 from backend.app import create_app
@@ -73,6 +73,15 @@ def probe_app(app):
         commit_refusal()
         _write("probe.refusal.after")  # written after the kept part: the error rolls it back
         raise ApiError("拒绝", code="refused", status=403)
+
+    @probe.get("/probe/stream")
+    def stream():
+        _write("probe.stream")
+
+        def body():
+            yield f"committed={committed('probe.stream')}"  # read while the body is sent
+
+        return Response(body(), mimetype="text/plain")
 
     return probe
 
@@ -147,3 +156,9 @@ def test_a_successful_console_request_does_not_use_commit_refusal(app, client):
     login_user(client, user)
     assert client.get("/admin/").status_code == 200
     assert refusals_committed() == 0
+
+
+def test_a_streamed_body_sees_the_committed_writes_of_its_view(probe_app):
+    response = probe_app.test_client().get("/probe/stream")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "committed=1"
