@@ -8,8 +8,8 @@ in), the idle clock and the absolute end. Logout, a password change and "sign ou
 revoke rows, which ends every copy of the cookie.
 
 The console answers only the management networks (``ADMIN_ALLOWED_NETWORKS``): one check on the
-``/admin`` URL prefix, so the console routes other modules add (kiosks, reports, WeChat
-bindings) and the console's static files are covered without each remembering to.
+``/admin`` URL prefix, so every console area (the channels' kiosk, report and WeChat pages too)
+and the console's static files are covered without each remembering to.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def start_session(user: StaffUser, stage: str) -> None:
 
 
 def end_session(reason: str = "logout") -> None:
-    """Revoke this request's session row (the caller commits) and empty the cookie."""
+    """Revoke this request's session row (committed with the request) and empty the cookie."""
     row = find_staff_session(session.get(COOKIE_KEY))
     if row is not None:
         revoke_staff_session(row, reason)
