@@ -118,6 +118,9 @@ bp = APIBlueprint(
 )
 
 AUTH = [{SCHEME_NAME: []}]
+# Binding refusals the operation audits before raising (operations.bind_enterprise): kept
+# although the answer is a 403, so the log shows who claimed to represent an enterprise.
+KEPT_BIND_REFUSALS = frozenset({"not_legal_representative", "representative_id_unknown"})
 ERROR_TEXT = {
     400: "请求有误",
     401: "未登录或令牌无效",
@@ -460,7 +463,12 @@ def my_records(query: dict):
 )
 def bind_enterprise(body: dict):
     user, actor = verified_actor()
-    binding = ops.bind_enterprise(actor, user, body["uscc"], body["method"], material_id=body["material_id"])
+    try:
+        binding = ops.bind_enterprise(actor, user, body["uscc"], body["method"], material_id=body["material_id"])
+    except ApiError as exc:
+        if exc.code in KEPT_BIND_REFUSALS:
+            commit_refusal()  # the refusal's audit row (mp.enterprise.bind_refused)
+        raise
     return binding
 
 
