@@ -83,7 +83,10 @@ def probe_app(app):
 
         return Response(body(), mimetype="text/plain")
 
-    return probe
+    yield probe
+    with probe.app_context():  # its pooled connections closed now, not by the garbage collector
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_a_view_that_succeeds_is_committed(probe_app):
