@@ -19,6 +19,7 @@ from werkzeug.routing import IntegerConverter
 
 from . import models  # noqa: F401  (every table known to the metadata and Alembic)
 from .config import Settings, load_settings
+from .db_session import TransactionalApp, rollback_leftovers
 from .errors import ErrorSchema, register_error_handlers
 from .extensions import AUTOCOMMIT_ENGINES, REPLICA_BIND, close_read_session, csrf, db, limiter
 from .json_provider import OrjsonProvider
@@ -31,7 +32,9 @@ MIGRATIONS_DIR = os.path.join(os.path.dirname(__file__), "migrations")
 
 
 def create_app(config: dict[str, Any] | None = None) -> APIFlask:
-    app = APIFlask(
+    # Every view runs in the request's transaction: commit on success, roll back on error
+    # (db_session.py; commit_refusal() keeps a refused attempt on record).
+    app = TransactionalApp(
         "backend",
         title="信用金昌 公共信用信息服务平台 API",
         version="1.0",
@@ -49,6 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
         for engine in db.engines.values():
             _ping_after_idle(engine, settings.DATABASE_PING_AFTER_IDLE_SECONDS)
         _add_autocommit_engines(app, settings)
+    app.teardown_request(rollback_leftovers)
     app.teardown_appcontext(close_read_session)
     if settings.ENV != "production" or click.get_current_context(silent=True) is not None:
         init_migrations(app)
@@ -253,14 +257,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:  # pragma: no 
 
 
 def _register_blueprints(app: APIFlask) -> None:
-    from kiosk import console_views as kiosk_console  # noqa: F401  (adds the kiosk fleet pages)
-    from miniprogram_api import console_views as wechat_console  # noqa: F401  (binding review, messages)
-
-    from .admin.views import bp as admin_bp
     from .api_docs import bp as api_docs_bp
     from .dept_api.views import bp as dept_bp
     from .health import bp as health_bp
-    from .issued_reports import console_views  # noqa: F401  (adds the report pages to the console)
     from .issued_reports.views import api as verify_api_bp
     from .issued_reports.views import pages as verify_pages_bp
     from .public_api.views import bp as public_bp
@@ -271,11 +270,50 @@ def _register_blueprints(app: APIFlask) -> None:
     app.register_blueprint(public_bp)
     app.register_blueprint(public_web_bp)
     app.register_blueprint(dept_bp)
-    app.register_blueprint(admin_bp)
+    app.register_blueprint(_console())
     app.register_blueprint(verify_pages_bp)
     app.register_blueprint(verify_api_bp)
     _register_wechat(app)
     _register_kiosk(app)
+
+
+def _console():
+    """The staff console (/admin): each area is a blueprint of its own, nested in one parent
+    that holds the shared role check, base template and error page (admin/console.py)."""
+    from kiosk.console_views import bp as kiosks_area
+    from miniprogram_api.console_views import bp as wechat_area
+
+    from .admin import (
+        audit_views,
+        auth_views,
+        calendar_views,
+        case_views,
+        dashboard_views,
+        department_views,
+        import_views,
+        record_views,
+        staff_views,
+        subject_views,
+    )
+    from .admin.console import make_console
+    from .issued_reports.console_views import bp as reports_area
+
+    areas = [
+        auth_views.bp,
+        dashboard_views.bp,
+        case_views.bp,
+        subject_views.bp,
+        record_views.bp,
+        import_views.bp,
+        department_views.bp,
+        calendar_views.bp,
+        audit_views.bp,
+        staff_views.bp,
+        reports_area,
+        kiosks_area,
+        wechat_area,
+    ]
+    return make_console(areas)
 
 
 def _register_wechat(app: APIFlask) -> None:
@@ -292,8 +330,8 @@ def _register_wechat(app: APIFlask) -> None:
 
 
 def _register_kiosk(app: APIFlask) -> None:
-    """The kiosk channel (kiosk/): touchscreen pages and the agent's API (its fleet pages join
-    the console above, before the console's blueprint is registered)."""
+    """The kiosk channel (kiosk/): touchscreen pages and the agent's API (its fleet pages are a
+    console area, above)."""
     from kiosk.views import bp as kiosk_bp
 
     app.register_blueprint(kiosk_bp)

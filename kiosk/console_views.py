@@ -2,7 +2,8 @@
 see which are online, their printers, prints and faults today, disable or enable them remotely.
 
 Platform admins manage the fleet; auditors read it; department reviewers have no access.
-Routes are added to the console's blueprint, so they share its login, CSRF and error pages.
+A console area of its own (``backend/admin/console.py``): the console's login, CSRF and error
+pages are shared.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from wtforms import StringField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from backend.admin.auth import ADMIN, AUDITOR, current_staff, require_role, staff_actor
+from backend.admin.console import console_area, submitted
 from backend.admin.forms import REQUIRED, ActionForm
-from backend.admin.views import bp, submitted
 from backend.errors import ApiError
 from backend.extensions import db
 from backend.types import LOCAL_TZ
@@ -25,6 +26,8 @@ from . import messages as msg
 from . import operations as ops
 from .agent.signing import fingerprint
 from .models import KioskDevice
+
+bp = console_area("kiosks", __name__)
 
 
 class DeviceForm(FlaskForm):
@@ -74,7 +77,6 @@ def kiosks():
                 db.session.rollback()
                 form.code.errors = [*form.code.errors, exc.message]
             else:
-                db.session.commit()
                 # Rendered here once; neither stored in clear nor kept in the session.
                 return render_template("kiosk/console_credential.html", device=device, credential=credential)
     return render_template(
@@ -97,11 +99,10 @@ def disable_kiosk(device_id: int):
     form = DisableForm()
     if submitted(form):
         ops.set_device_enabled(staff_actor(current_staff()), device, False, form.reason.data)
-        db.session.commit()
         flash(msg.DEVICE_DISABLED_DONE.format(code=device.code), "success")
     elif form.errors:
         flash(msg.DEVICE_REASON_REQUIRED, "error")
-    return redirect(url_for("admin.kiosks"))
+    return redirect(url_for("admin.kiosks.kiosks"))
 
 
 @bp.post("/kiosks/<int:device_id>/enable")
@@ -110,9 +111,8 @@ def enable_kiosk(device_id: int):
     device = _device_or_404(device_id)
     if submitted(ActionForm()):
         ops.set_device_enabled(staff_actor(current_staff()), device, True)
-        db.session.commit()
         flash(msg.DEVICE_ENABLED_DONE.format(code=device.code), "success")
-    return redirect(url_for("admin.kiosks"))
+    return redirect(url_for("admin.kiosks.kiosks"))
 
 
 @bp.post("/kiosks/<int:device_id>/credential")
@@ -120,7 +120,6 @@ def enable_kiosk(device_id: int):
 def reissue_kiosk_credential(device_id: int):
     device = _device_or_404(device_id)
     if not submitted(ActionForm()):
-        return redirect(url_for("admin.kiosks"))
+        return redirect(url_for("admin.kiosks.kiosks"))
     credential = ops.reissue_credential(staff_actor(current_staff()), device)
-    db.session.commit()
     return render_template("kiosk/console_credential.html", device=device, credential=credential)

@@ -3,7 +3,7 @@
 Every request but the static files carries the device credential (the local agent adds it, the
 browser never sees it). A citizen's session is an HttpOnly cookie bound to that device, ended by
 结束, by the idle timeout (the page counts down, the server checks again), or at a hard cap.
-Views load, authenticate, call one operation, commit and render; the rules are in operations.
+Views load, authenticate, call one operation and render (the request commits: backend/db_session.py).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from flask import (
 )
 from limits import parse_many
 
+from backend.db_session import commit_refusal
 from backend.errors import ApiError, NotFound, Unauthorized, error_body
 from backend.extensions import db, limiter
 from backend.identifiers import IdentifierError, validate_uscc
@@ -104,13 +105,15 @@ def load_device_and_session():
         if _is_api():
             return jsonify(error_body("kiosk_disabled", msg.DEVICE_DISABLED)), 503
         return render_template("kiosk/paused.html", device=device), 503
-    session = ops.current_session(device, request.cookies.get(COOKIE))
+    token = request.cookies.get(COOKIE)
+    session = ops.current_session(device, token)
     if session is not None and request.endpoint not in _MACHINE_ENDPOINTS:
         ops.touch_session(session)
+    elif token and session is None:
+        # A session past its idle timeout or cap was ended in current_session: keep that (and
+        # its audit row) although the view will refuse the request.
+        commit_refusal()
     g.kiosk_session = session
-    # An ended session (idle, max) was written in current_session: keep that even if the view
-    # fails later.
-    db.session.commit()
     return None
 
 
@@ -221,7 +224,6 @@ def signout():
     if session is not None:
         reason = "idle" if request.args.get("reason") == "idle" else "user"
         ops.end_session(_device(), session, reason, ip=request.remote_addr)
-        db.session.commit()
     response = Response(render_template("kiosk/signout.html", page="signout"))
     response.delete_cookie(COOKIE, **_cookie_flags())
     # The browser drops its cache (any report PDF) and the site's storage for this origin.
@@ -237,7 +239,6 @@ def mine():
     actor = _actor()
     grouped = ops.list_own_records(actor, _device(), session)
     cases = ops.list_own_cases(actor)
-    db.session.commit()
     return render_template(
         "kiosk/mine.html",
         page="mine",
@@ -301,7 +302,6 @@ def _choose_record(kind: str):
     if login:
         return login
     grouped = ops.list_own_records(_actor(), _device(), session)
-    db.session.commit()
     return render_template(
         "kiosk/choose_record.html",
         page=kind,
@@ -353,7 +353,6 @@ def objection(record_id: int):
                 db.session.rollback()
                 error = exc.message
             else:
-                db.session.commit()
                 return redirect(url_for("kiosk.receipt", number=case.number))
     return render_template(
         "kiosk/case_form.html",
@@ -400,7 +399,6 @@ def repair(record_id: int):
             db.session.rollback()
             error = exc.message
         else:
-            db.session.commit()
             return redirect(url_for("kiosk.receipt", number=case.number))
     return render_template(
         "kiosk/case_form.html",
@@ -496,7 +494,6 @@ def heartbeat():
         printer_message=str(data.get("printer_message") or ""),
         paper_counter=_int_or_none(data.get("paper_counter")),
     )
-    db.session.commit()
     return {
         "enabled": device.enabled,
         "heartbeat_seconds": int(_settings().KIOSK_HEARTBEAT_SECONDS),
@@ -515,7 +512,6 @@ def device_key():
     """``python -m kiosk.agent enrol``: the agent's public key, once per credential."""
     data = _json()
     device = ops.enrol_device_key(_device(), str(data.get("public_key") or ""), ip=request.remote_addr)
-    db.session.commit()
     return {"device": device.code, "fingerprint": signing.fingerprint(device.public_key or "")}
 
 
@@ -524,7 +520,6 @@ def signin_challenge():
     """A one-time challenge for the agent to sign with the card it is reading."""
     _device_limit("kiosk-signin", _settings().KIOSK_RATELIMIT_SIGNIN)
     challenge, seconds = ops.new_signin_challenge(_device())
-    db.session.commit()
     return {"challenge": challenge, "expires_in": seconds}
 
 
@@ -540,9 +535,8 @@ def signin_card():
         )
     except ApiError as exc:
         if exc.code in ops.KEPT_REFUSALS:
-            db.session.commit()  # the consumed challenge and the refusal's audit row stay
+            commit_refusal()  # the consumed challenge and the refusal's audit row stay
         raise
-    db.session.commit()
     return _set_session_cookie(jsonify({"signed_in": True}), token)
 
 
@@ -550,7 +544,6 @@ def signin_card():
 def qr_ticket():
     _device_limit("kiosk-signin", _settings().KIOSK_RATELIMIT_SIGNIN)
     ticket, seconds = ops.new_login_ticket(_device())
-    db.session.commit()
     content = f"{_settings().PUBLIC_BASE_URL.rstrip('/')}/mp/kiosk-login?ticket={ticket}"
     # Imported here: the SVG factory brings lxml (about 7 MB), which only this kiosk route needs.
     import qrcode
@@ -567,7 +560,6 @@ def qr_ticket():
 def qr_poll():
     data = _json()
     result = ops.sign_in_with_ticket(_device(), str(data.get("ticket") or ""), ip=request.remote_addr)
-    db.session.commit()
     if result is None:
         return {"signed_in": False}, 202
     token, _ = result
@@ -584,7 +576,6 @@ def start_print():
     if subject is None:
         raise NotFound(msg.REPORT_NOT_ALLOWED, code="report_forbidden")
     job, issued = ops.start_report_print(_actor(), _device(), session, subject, kind)
-    db.session.commit()
     return {"job": job.id, "number": issued.report.number}
 
 
@@ -594,7 +585,6 @@ def print_receipt(number: str):
     actor = _actor()
     case = ops.get_own_case(actor, number)
     job = ops.start_receipt_print(actor, _device(), session, case)
-    db.session.commit()
     return {"job": job.id, "number": case.number}
 
 
@@ -603,7 +593,6 @@ def print_document(job_id: int):
     session = _require_session()
     job = ops.get_device_job(_device(), job_id)
     data = ops.take_print_document(_actor(), _device(), session, job)
-    db.session.commit()
     return Response(data, mimetype="application/pdf", headers={"Content-Disposition": f"inline; job-{job.id}.pdf"})
 
 
@@ -623,7 +612,6 @@ def print_result(job_id: int):
         error=str(data.get("error") or "")[:300],
         printer_state=printer_state,
     )
-    db.session.commit()
     done = job.state is PrintJobState.DONE
     counted = ops.job_counted(job)
     return {

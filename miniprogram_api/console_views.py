@@ -8,8 +8,9 @@ message attempts (微信消息发送记录).
   to; recipients are shown masked (part of the openid, the masked name), never in full.
 
 Platform admins review; auditors read both pages and the letters; department reviewers have no
-access (neither is department data). Routes are added to the console's blueprint, so they share
-its login, CSRF, idle timeout and error pages; templates are in templates/wechat.
+access (neither is department data). A console area of its own (``backend/admin/console.py``):
+the console's login, CSRF, idle timeout and error pages are shared; templates are in
+templates/wechat.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from wtforms.validators import InputRequired, Length
 
 from backend.admin.auth import ADMIN, AUDITOR, current_staff, require_role, staff_actor
 from backend.admin.case_views import OUTBOX_STATUS_LABELS, inline_file_response
-from backend.admin.views import PAGE_SIZE, Page, bp, paginate, submitted
+from backend.admin.console import PAGE_SIZE, Page, console_area, paginate, submitted
 from backend.errors import ApiError
 from backend.extensions import db
 from backend.outbox.models import OutboxEvent
@@ -39,6 +40,8 @@ from backend.workflows.materials.models import Material
 from . import operations as ops
 from .models import BindingMethod, BindingStatus, EnterpriseBinding, MessageAttempt, MessageAttemptStatus, WeChatUser
 from .notifications import TOPIC_PURPOSES
+
+bp = console_area("wechat", __name__)
 
 BINDING_STATUS_LABELS = {
     BindingStatus.PENDING_REVIEW: "待审核",
@@ -168,7 +171,6 @@ def wechat_binding_letter(binding_id: int):
         return render_template(
             "admin/error.html", status=exc.status, message=LETTER_ERROR.format(message=exc.message)
         ), exc.status
-    db.session.commit()
     return inline_file_response(material, data, "letter")
 
 
@@ -186,9 +188,8 @@ def wechat_binding_review(binding_id: int):
         db.session.rollback()
         form.reason.errors = [*form.reason.errors, exc.message]
         return _render_binding(db.session.get(EnterpriseBinding, binding_id), form, exc.status)
-    db.session.commit()
     flash(APPROVED if approve else REJECTED, "success")
-    return redirect(url_for("admin.wechat_binding", binding_id=binding_id))
+    return redirect(url_for("admin.wechat.wechat_binding", binding_id=binding_id))
 
 
 # --- subscribe message attempts ------------------------------------------------------------
@@ -259,7 +260,7 @@ def wechat_messages():
 
 
 def paginate_rows(query: sa.Select) -> Page:
-    """``admin.views.paginate`` for a query of several entities (that one reads scalars)."""
+    """``admin.console.paginate`` for a query of several entities (that one reads scalars)."""
     number = max(request.args.get("page", 1, type=int) or 1, 1)
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
     items = db.session.execute(query.limit(PAGE_SIZE).offset((number - 1) * PAGE_SIZE)).all()

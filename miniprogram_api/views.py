@@ -1,4 +1,4 @@
-"""The mini-program API (/api/mp/v1): parse, authenticate, call one operation, commit, serialize.
+"""The mini-program API (/api/mp/v1): parse, authenticate, call one operation, serialize.
 
 WeChat is called before anything is written in a request (see client.py), and every view
 commits once at its end. Business rules live in backend/workflows and backend/issued_reports;
@@ -18,6 +18,7 @@ from apiflask.schemas import FileSchema
 from flask import Response, current_app, jsonify, request
 
 from backend.audit.operations import record_event
+from backend.db_session import commit_refusal
 from backend.errors import ApiError, ErrorSchema, Forbidden, NotFound, Unauthorized
 from backend.extensions import db, limiter, public_query_limit, verification_limit
 from backend.issued_reports import messages as report_msg
@@ -116,6 +117,9 @@ bp = APIBlueprint(
 )
 
 AUTH = [{SCHEME_NAME: []}]
+# Binding refusals the operation audits before raising (operations.bind_enterprise): kept
+# although the answer is a 403, so the log shows who claimed to represent an enterprise.
+KEPT_BIND_REFUSALS = frozenset({"not_legal_representative", "representative_id_unknown"})
 ERROR_TEXT = {
     400: "请求有误",
     401: "未登录或令牌无效",
@@ -232,7 +236,6 @@ def create_session(body: dict):
         session_key=result.get("session_key"),
         ip=request.remote_addr,
     )
-    db.session.commit()
     return {"token": token, "expires_at": session.expires_at, "verified": session.user.is_verified}
 
 
@@ -252,7 +255,6 @@ def delete_session():
     session = current_session()
     assert session is not None
     ops.revoke_session(session)
-    db.session.commit()
     return {"ok": True}
 
 
@@ -263,7 +265,7 @@ def _face_failure(exc: WeChatError, api: str) -> ApiError:
     "请重新核身"."""
     if is_config_error(exc):
         record_config_error(exc, api)
-        db.session.commit()
+        commit_refusal()  # the console's alert stays although the citizen gets a 503
         return ApiError(msg.SERVICE_UNAVAILABLE, code="service_unavailable", status=503)
     if exc.errcode is not None and not exc.transient:
         log.warning("WeChat %s refused: %s", api, exc.message)
@@ -314,7 +316,6 @@ def face_verification_start(body: dict):
     session = ops.start_face_verification(
         user, name, number, out_seq_no, verify_id, _int_or(answer.get("expires_in"), 3600)
     )
-    db.session.commit()
     return {"verify_id": verify_id, "expires_at": session.expires_at}
 
 
@@ -358,8 +359,8 @@ def face_verification_finish(body: dict):
     if not isinstance(answer, dict):
         raise _wechat_failure(WeChatError("queryverifyinfo 返回格式错误", transient=True))
     attempt = ops.verify_identity(actor_for(user), user, session, answer)
-    db.session.commit()
     if attempt.outcome.value != "passed":
+        commit_refusal()  # the failed attempt and its audit row
         raise Forbidden(msg.FACE_NOT_PASSED, code="face_not_passed")
     return _me(user)
 
@@ -401,7 +402,6 @@ def me():
     if user.subject_id is not None:
         record_event(actor_for(user), "mp.me.view", target_type="subject", target_id=user.subject_id,
                      subject_id=user.subject_id, reason="本人查询")  # fmt: skip
-        db.session.commit()
     return data
 
 
@@ -428,7 +428,6 @@ def my_records(query: dict):
     subject = ops.find_enterprise(query["uscc"]) if query["uscc"] else user.subject
     assert subject is not None
     records = ops.list_own_records(actor, subject.id)
-    db.session.commit()
     return {
         "subject_kind": subject.kind.value,
         "subject_name": subject.reveal_name() if subject.is_natural else subject.name,
@@ -463,8 +462,12 @@ def my_records(query: dict):
 )
 def bind_enterprise(body: dict):
     user, actor = verified_actor()
-    binding = ops.bind_enterprise(actor, user, body["uscc"], body["method"], material_id=body["material_id"])
-    db.session.commit()
+    try:
+        binding = ops.bind_enterprise(actor, user, body["uscc"], body["method"], material_id=body["material_id"])
+    except ApiError as exc:
+        if exc.code in KEPT_BIND_REFUSALS:
+            commit_refusal()  # the refusal's audit row (mp.enterprise.bind_refused)
+        raise
     return binding
 
 
@@ -503,7 +506,6 @@ def list_bindings():
 def unbind_enterprise(binding_id: int):
     user, actor = verified_actor()
     binding = ops.revoke_enterprise_binding(actor, user, binding_id)
-    db.session.commit()
     return binding
 
 
@@ -634,7 +636,6 @@ def sign_record_commitment(record_id: int, body: dict):
         ops.applicant_for(actor, user, record),
         shown_text_sha256=body["text_sha256"],
     )
-    db.session.commit()
     return commitment
 
 
@@ -670,7 +671,6 @@ def upload(form: dict):
     limit = int(_settings().MATERIAL_MAX_BYTES)
     data = upload_file.read(limit + 1)
     material = upload_material(actor, data, upload_file.filename, form["purpose"])
-    db.session.commit()
     return material
 
 
@@ -733,7 +733,6 @@ def _file_case(body: dict, kind: str):
         material_ids=body["material_ids"],
         **{name: body[name] for name in spec.filing_fields},
     )
-    db.session.commit()
     return _case_detail(case)
 
 
@@ -747,7 +746,6 @@ def _show_case(getter, number: str) -> dict[str, Any]:
     case = ops.get_case_for(actor, getter, number)
     ops.audit_case_view(actor, case)
     data = _case_detail(case)
-    db.session.commit()
     return data
 
 
@@ -755,7 +753,6 @@ def _supplement_case(getter, operation, number: str, body: dict) -> dict[str, An
     _, actor = verified_actor()
     case = ops.get_case_for(actor, getter, number)
     operation(actor, case, note=body["note"], material_ids=body["material_ids"])
-    db.session.commit()
     return _case_detail(case)
 
 
@@ -763,7 +760,6 @@ def _withdraw_case(getter, operation, number: str, body: dict) -> dict[str, Any]
     _, actor = verified_actor()
     case = ops.get_case_for(actor, getter, number)
     operation(actor, case, body["reason"])
-    db.session.commit()
     return _case_detail(case)
 
 
@@ -1039,7 +1035,6 @@ def create_report(body: dict):
     options = ReportOptions(years=body["years"], domains=tuple(body["domains"])) if kind is ReportKind.SPECIAL else None
     issued = issue_report(actor, subject, kind, options, channel="mp")
     ops.queue_report_ready(user, issued.report)  # the "report ready" message, sent after commit
-    db.session.commit()
     readable = issued.report.subject_id in ops.own_subject_ids(actor)
     return _report_out(issued.report, user if readable else None)
 
@@ -1060,7 +1055,6 @@ def create_report(body: dict):
 def list_reports():
     _, actor = verified_actor()
     items = [_report_out(report) for report in ops.list_reports(actor)]
-    db.session.commit()
     return {"items": items}
 
 
@@ -1113,7 +1107,6 @@ def report_pdf(number: str, query: dict):
     actor = actor_for(user)
     report = ops.get_own_report(actor, number)
     data = read_report_pdf(actor, report, reason="小程序下载")
-    db.session.commit()
     return Response(
         data,
         mimetype="application/pdf",
@@ -1150,7 +1143,6 @@ def verify():
             subject_id=report.subject_id,
             details={"number": report.number, "via": via, "answer": verdict.code},
         )
-        db.session.commit()
     return jsonify(verdict_json(verdict))  # = VerifyResultSchema's dump, without its cost
 
 
@@ -1179,7 +1171,6 @@ _annotate(verify, body=VerifyIn(), content_type=["application/json", "multipart/
 def confirm_kiosk_login(ticket: str):
     user, actor = verified_actor()
     row = ops.confirm_kiosk_login(actor, user, ticket)
-    db.session.commit()
     return {"confirmed": True, "confirmed_at": row.confirmed_at}
 
 
@@ -1246,7 +1237,6 @@ def record_subscriptions(body: dict):
     user = current_user()
     assert user is not None
     capture = ops.record_subscription_answers(user, body["answers"])
-    db.session.commit()
     return _subscriptions_out(user, capture.ignored)
 
 
@@ -1261,7 +1251,6 @@ def oa_verify_server():
 @oa_bp.post("/oa")
 def oa_receive():
     response = oa.receive()
-    db.session.commit()  # audit rows of report look-ups, customer-service replies queued
     return response
 
 
@@ -1276,5 +1265,4 @@ def mp_push_verify_server():
 @oa_bp.post("/mp/push")
 def mp_push_receive():
     response = message_push.receive()
-    db.session.commit()  # subscription state from subscribe events
     return response

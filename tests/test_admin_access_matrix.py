@@ -44,91 +44,98 @@ REVIEWER_POST = row(302, 403, 400, 404, 403)
 # endpoint -> (path template, expected status per role); ``{name}`` is filled from the fixture.
 EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     "admin.static": [("/admin/static/admin/console.css", row(200, 200, 200, 200, 200))],
-    "admin.login": [("/admin/login", row(200, 302, 302, 302, 302))],
-    "admin.totp": [("/admin/login/totp", row(302, 302, 302, 302, 302))],
-    "admin.logout": [("/admin/logout", row(400, 400, 400, 400, 400))],
-    "admin.dashboard": [("/admin/", EVERYONE)],
+    "admin.auth.login": [("/admin/login", row(200, 302, 302, 302, 302))],
+    "admin.auth.totp": [("/admin/login/totp", row(302, 302, 302, 302, 302))],
+    "admin.auth.logout": [("/admin/logout", row(400, 400, 400, 400, 400))],
+    "admin.dashboard.dashboard": [("/admin/", EVERYONE)],
     # One's own account (sessions, password) and the staff list with "sign out everywhere".
-    "admin.account": [("/admin/account", EVERYONE)],
-    "admin.change_password": [("/admin/account/password", row(302, 400, 400, 400, 400))],
-    "admin.sign_out_everywhere_self": [("/admin/account/sessions/revoke", row(302, 400, 400, 400, 400))],
-    "admin.staff_list": [("/admin/staff", ADMIN_AUDITOR)],
-    "admin.revoke_staff_sessions": [("/admin/staff/{staff}/sessions/revoke", ADMIN_POST)],
-    "admin.reset_totp": [("/admin/staff/{staff}/totp/reset", ADMIN_POST)],
-    "admin.departments": [("/admin/departments", ADMIN_AUDITOR)],
-    "admin.department": [("/admin/departments/{market}", ADMIN_AUDITOR)],
-    "admin.issue_key": [("/admin/departments/{market}/keys", ADMIN_POST)],
-    "admin.revoke_key": [("/admin/departments/{market}/keys/{key}/revoke", ADMIN_POST)],
-    "admin.toggle_registers_subjects": [("/admin/departments/{market}/registers-subjects", ADMIN_POST)],
+    "admin.auth.account": [("/admin/account", EVERYONE)],
+    "admin.auth.change_password": [("/admin/account/password", row(302, 400, 400, 400, 400))],
+    "admin.auth.sign_out_everywhere_self": [("/admin/account/sessions/revoke", row(302, 400, 400, 400, 400))],
+    "admin.staff.staff_list": [("/admin/staff", ADMIN_AUDITOR)],
+    "admin.staff.revoke_staff_sessions": [("/admin/staff/{staff}/sessions/revoke", ADMIN_POST)],
+    "admin.staff.reset_totp": [("/admin/staff/{staff}/totp/reset", ADMIN_POST)],
+    "admin.departments.departments": [("/admin/departments", ADMIN_AUDITOR)],
+    "admin.departments.department": [("/admin/departments/{market}", ADMIN_AUDITOR)],
+    "admin.departments.issue_key": [("/admin/departments/{market}/keys", ADMIN_POST)],
+    "admin.departments.revoke_key": [("/admin/departments/{market}/keys/{key}/revoke", ADMIN_POST)],
+    "admin.departments.toggle_registers_subjects": [("/admin/departments/{market}/registers-subjects", ADMIN_POST)],
     # Subject names other departments sent (admins resolve, auditors read).
-    "admin.name_discrepancies": [("/admin/subjects/name-discrepancies", ADMIN_AUDITOR)],
-    "admin.accept_name_discrepancy": [
+    "admin.subjects.name_discrepancies": [("/admin/subjects/name-discrepancies", ADMIN_AUDITOR)],
+    "admin.subjects.accept_name_discrepancy": [
         ("/admin/subjects/name-discrepancies/999999/accept", row(302, 404, 403, 403, 403))
     ],
-    "admin.dismiss_name_discrepancy": [
+    "admin.subjects.dismiss_name_discrepancy": [
         ("/admin/subjects/name-discrepancies/999999/dismiss", row(302, 404, 403, 403, 403))
     ],
-    "admin.subjects": [("/admin/subjects", EVERYONE)],
-    "admin.subject": [("/admin/subjects/{subject}", OWN_DEPARTMENT)],
-    "admin.records": [("/admin/records", EVERYONE)],
-    "admin.imports": [("/admin/imports", EVERYONE)],
-    "admin.import_batch": [("/admin/imports/{batch}", OWN_DEPARTMENT)],
-    "admin.import_errors_csv": [("/admin/imports/{batch}/errors.csv", OWN_DEPARTMENT)],
-    "admin.audit_log": [("/admin/audit", ADMIN_AUDITOR)],
-    "admin.audit_verify": [("/admin/audit/verify", ADMIN_AUDITOR_POST)],
-    "admin.calendar": [("/admin/calendar", EVERYONE)],
-    "admin.add_override": [("/admin/calendar/overrides", ADMIN_POST)],
-    "admin.delete_override": [("/admin/calendar/overrides/{override}/delete", ADMIN_POST)],
-    "admin.confirm_year": [("/admin/calendar/years", ADMIN_POST)],
+    "admin.subjects.subjects": [("/admin/subjects", EVERYONE)],
+    "admin.subjects.subject": [("/admin/subjects/{subject}", OWN_DEPARTMENT)],
+    "admin.records.records": [("/admin/records", EVERYONE)],
+    "admin.imports.imports": [("/admin/imports", EVERYONE)],
+    "admin.imports.import_batch": [("/admin/imports/{batch}", OWN_DEPARTMENT)],
+    "admin.imports.import_errors_csv": [("/admin/imports/{batch}/errors.csv", OWN_DEPARTMENT)],
+    "admin.audit.audit_log": [("/admin/audit", ADMIN_AUDITOR)],
+    "admin.audit.audit_verify": [("/admin/audit/verify", ADMIN_AUDITOR_POST)],
+    "admin.calendar.calendar": [("/admin/calendar", EVERYONE)],
+    "admin.calendar.add_override": [("/admin/calendar/overrides", ADMIN_POST)],
+    "admin.calendar.delete_override": [("/admin/calendar/overrides/{override}/delete", ADMIN_POST)],
+    "admin.calendar.confirm_year": [("/admin/calendar/years", ADMIN_POST)],
     # Report pages (窗口打印): an unknown number is a 404 only for those allowed to look.
-    "admin.reports": [("/admin/reports", ADMIN_AUDITOR)],
-    "admin.issue_report_page": [("/admin/reports/issue", row(302, 200, 403, 403, 403))],
-    "admin.report_detail": [(f"/admin/reports/{MISSING_REPORT}", row(302, 404, 403, 403, 404))],
-    "admin.report_pdf": [(f"/admin/reports/{MISSING_REPORT}/pdf", row(302, 404, 403, 403, 403))],
-    "admin.revoke_report_page": [(f"/admin/reports/{MISSING_REPORT}/revoke", row(302, 404, 403, 403, 403))],
+    "admin.reports.reports": [("/admin/reports", ADMIN_AUDITOR)],
+    "admin.reports.issue_report_page": [("/admin/reports/issue", row(302, 200, 403, 403, 403))],
+    "admin.reports.report_detail": [(f"/admin/reports/{MISSING_REPORT}", row(302, 404, 403, 403, 404))],
+    "admin.reports.report_pdf": [(f"/admin/reports/{MISSING_REPORT}/pdf", row(302, 404, 403, 403, 403))],
+    "admin.reports.revoke_report_page": [(f"/admin/reports/{MISSING_REPORT}/revoke", row(302, 404, 403, 403, 403))],
     # Kiosk fleet (自助终端): admins manage, auditors read.
-    "admin.kiosks": [("/admin/kiosks", ADMIN_AUDITOR)],
-    "admin.disable_kiosk": [("/admin/kiosks/{kiosk}/disable", ADMIN_POST)],
-    "admin.enable_kiosk": [("/admin/kiosks/{kiosk}/enable", ADMIN_POST)],
-    "admin.reissue_kiosk_credential": [("/admin/kiosks/{kiosk}/credential", ADMIN_POST)],
+    "admin.kiosks.kiosks": [("/admin/kiosks", ADMIN_AUDITOR)],
+    "admin.kiosks.disable_kiosk": [("/admin/kiosks/{kiosk}/disable", ADMIN_POST)],
+    "admin.kiosks.enable_kiosk": [("/admin/kiosks/{kiosk}/enable", ADMIN_POST)],
+    "admin.kiosks.reissue_kiosk_credential": [("/admin/kiosks/{kiosk}/credential", ADMIN_POST)],
     # Objections and repairs.
-    "admin.cases": [("/admin/cases", EVERYONE), ("/admin/cases?state=all", EVERYONE)],
-    "admin.case_detail": [("/admin/cases/objection/{objection}", OWN_CASE), ("/admin/cases/repair/{repair}", OWN_CASE)],
-    "admin.case_applicant": [
+    "admin.cases.cases": [("/admin/cases", EVERYONE), ("/admin/cases?state=all", EVERYONE)],
+    "admin.cases.case_detail": [
+        ("/admin/cases/objection/{objection}", OWN_CASE),
+        ("/admin/cases/repair/{repair}", OWN_CASE),
+    ],
+    "admin.cases.case_applicant": [
         ("/admin/cases/objection/{objection}/applicant", row(302, 200, 403, 403, 403)),
         ("/admin/cases/repair/{repair}/applicant", row(302, 200, 403, 403, 403)),
     ],
-    "admin.case_material": [
+    "admin.cases.case_material": [
         ("/admin/cases/objection/{objection}/materials/{objection_material}", OWN_CASE),
         ("/admin/cases/repair/{repair}/materials/{repair_material}", OWN_CASE),
     ],
-    "admin.case_commitment_pdf": [
+    "admin.cases.case_commitment_pdf": [
         ("/admin/cases/objection/{objection}/commitment.pdf", OWN_CASE),
         ("/admin/cases/repair/{repair}/commitment.pdf", OWN_CASE),
     ],
-    "admin.accept_case": [("/admin/cases/objection/{objection}/accept", ADMIN_POST)],
-    "admin.return_case": [("/admin/cases/repair/{repair}/return", ADMIN_POST)],
-    "admin.decide_case": [
+    "admin.cases.accept_case": [("/admin/cases/objection/{objection}/accept", ADMIN_POST)],
+    "admin.cases.return_case": [("/admin/cases/repair/{repair}/return", ADMIN_POST)],
+    "admin.cases.decide_case": [
         ("/admin/cases/objection/{objection}/decide", REVIEWER_POST),
         ("/admin/cases/repair/{repair}/decide", REVIEWER_POST),
     ],
-    "admin.extend_case": [("/admin/cases/repair/{repair}/extend", REVIEWER_POST)],
-    "admin.deliver_case": [("/admin/cases/objection/{objection}/deliver", ADMIN_POST)],
-    "admin.withdraw_case": [
+    "admin.cases.extend_case": [("/admin/cases/repair/{repair}/extend", REVIEWER_POST)],
+    "admin.cases.deliver_case": [("/admin/cases/objection/{objection}/deliver", ADMIN_POST)],
+    "admin.cases.withdraw_case": [
         ("/admin/cases/objection/{objection}/withdraw", ADMIN_POST),
         ("/admin/cases/repair/{repair}/withdraw", ADMIN_POST),
     ],
-    "admin.outbox": [("/admin/outbox", ADMIN_AUDITOR)],
+    "admin.cases.outbox": [("/admin/outbox", ADMIN_AUDITOR)],
     # WeChat: enterprise bindings by authorisation letter (admins review, auditors read) and the
     # subscribe message attempts. An unknown binding is a 404 only for those allowed to look.
-    "admin.wechat_bindings": [
+    "admin.wechat.wechat_bindings": [
         ("/admin/wechat/bindings", ADMIN_AUDITOR),
         ("/admin/wechat/bindings?status=all", ADMIN_AUDITOR),
     ],
-    "admin.wechat_binding": [(f"/admin/wechat/bindings/{MISSING_BINDING}", row(302, 404, 403, 403, 404))],
-    "admin.wechat_binding_letter": [(f"/admin/wechat/bindings/{MISSING_BINDING}/letter", row(302, 404, 403, 403, 404))],
-    "admin.wechat_binding_review": [(f"/admin/wechat/bindings/{MISSING_BINDING}/review", row(302, 404, 403, 403, 403))],
-    "admin.wechat_messages": [("/admin/wechat/messages", ADMIN_AUDITOR)],
+    "admin.wechat.wechat_binding": [(f"/admin/wechat/bindings/{MISSING_BINDING}", row(302, 404, 403, 403, 404))],
+    "admin.wechat.wechat_binding_letter": [
+        (f"/admin/wechat/bindings/{MISSING_BINDING}/letter", row(302, 404, 403, 403, 404))
+    ],
+    "admin.wechat.wechat_binding_review": [
+        (f"/admin/wechat/bindings/{MISSING_BINDING}/review", row(302, 404, 403, 403, 403))
+    ],
+    "admin.wechat.wechat_messages": [("/admin/wechat/messages", ADMIN_AUDITOR)],
 }
 
 

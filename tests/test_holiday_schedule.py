@@ -44,7 +44,7 @@ def test_entries_are_shown_beside_the_estimate_and_win():
 
 
 def test_the_calendar_page_shows_both_years(client, monkeypatch):
-    monkeypatch.setattr("backend.admin.views.local_date", lambda: dt.date(OFFICIAL_DATA_THROUGH, 12, 4))
+    monkeypatch.setattr("backend.admin.calendar_views.local_date", lambda: dt.date(OFFICIAL_DATA_THROUGH, 12, 4))
     login_as(client, "platform_admin")
     db.session.add(CalendarOverride(day=dt.date(ESTIMATED, 2, 20), is_working_day=True, note="春节调休"))
     db.session.commit()

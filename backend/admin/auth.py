@@ -8,8 +8,8 @@ in), the idle clock and the absolute end. Logout, a password change and "sign ou
 revoke rows, which ends every copy of the cookie.
 
 The console answers only the management networks (``ADMIN_ALLOWED_NETWORKS``): one check on the
-``/admin`` URL prefix, so the console routes other modules add (kiosks, reports, WeChat
-bindings) and the console's static files are covered without each remembering to.
+``/admin`` URL prefix, so every console area (the channels' kiosk, report and WeChat pages too)
+and the console's static files are covered without each remembering to.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def start_session(user: StaffUser, stage: str) -> None:
 
 
 def end_session(reason: str = "logout") -> None:
-    """Revoke this request's session row (the caller commits) and empty the cookie."""
+    """Revoke this request's session row (committed with the request) and empty the cookie."""
     row = find_staff_session(session.get(COOKIE_KEY))
     if row is not None:
         revoke_staff_session(row, reason)
@@ -143,9 +143,7 @@ def _session_user(expected_stage: str) -> StaffUser | None:
     if user is None or not user.is_active or user.is_locked():
         session.clear()
         return None
-    if touch_staff_session(row, now):
-        # The first thing a console request does: nothing else is pending in the transaction.
-        db.session.commit()
+    touch_staff_session(row, now)  # committed with the request (db_session.py)
     g.staff_session = row
     return user
 
@@ -178,7 +176,7 @@ def require_role(*roles: StaffRole) -> Callable:
                 if g.get("session_expired"):
                     flash(SESSION_EXPIRED, "warning")
                 target = request.full_path.rstrip("?") if request.method == "GET" else None
-                return redirect(url_for("admin.login", next=target))
+                return redirect(url_for("admin.auth.login", next=target))
             if user.role not in allowed:
                 abort(403)
             return view(*args, **kwargs)
@@ -249,25 +247,25 @@ class NavItem:
 
 def nav_items(user: StaffUser) -> list[NavItem]:
     items = [
-        NavItem("admin.dashboard", "工作台"),
-        NavItem("admin.cases", "异议与修复"),
-        NavItem("admin.subjects", "信用主体"),
-        NavItem("admin.records", "信用记录"),
-        NavItem("admin.imports", "归集批次"),
+        NavItem("admin.dashboard.dashboard", "工作台"),
+        NavItem("admin.cases.cases", "异议与修复"),
+        NavItem("admin.subjects.subjects", "信用主体"),
+        NavItem("admin.records.records", "信用记录"),
+        NavItem("admin.imports.imports", "归集批次"),
     ]
     if user.role in (ADMIN, AUDITOR):
-        items.append(NavItem("admin.departments", "部门与密钥"))
-        items.append(NavItem("admin.name_discrepancies", "主体名称差异"))
-        items.append(NavItem("admin.reports", "信用报告"))
-        items.append(NavItem("admin.kiosks", "自助终端"))
-        items.append(NavItem("admin.wechat_bindings", "企业授权审核"))
-    items.append(NavItem("admin.calendar", "节假日维护"))
+        items.append(NavItem("admin.departments.departments", "部门与密钥"))
+        items.append(NavItem("admin.subjects.name_discrepancies", "主体名称差异"))
+        items.append(NavItem("admin.reports.reports", "信用报告"))
+        items.append(NavItem("admin.kiosks.kiosks", "自助终端"))
+        items.append(NavItem("admin.wechat.wechat_bindings", "企业授权审核"))
+    items.append(NavItem("admin.calendar.calendar", "节假日维护"))
     if user.role in (ADMIN, AUDITOR):
-        items.append(NavItem("admin.outbox", "消息发件箱"))
-        items.append(NavItem("admin.wechat_messages", "微信消息"))
+        items.append(NavItem("admin.cases.outbox", "消息发件箱"))
+        items.append(NavItem("admin.wechat.wechat_messages", "微信消息"))
     if can_read_audit_log(user):
-        items.append(NavItem("admin.audit_log", "审计日志"))
+        items.append(NavItem("admin.audit.audit_log", "审计日志"))
     if user.role in (ADMIN, AUDITOR):
-        items.append(NavItem("admin.staff_list", "工作人员"))
-    items.append(NavItem("admin.account", "账户与会话"))
+        items.append(NavItem("admin.staff.staff_list", "工作人员"))
+    items.append(NavItem("admin.auth.account", "账户与会话"))
     return items

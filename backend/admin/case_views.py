@@ -1,9 +1,9 @@
 """The reviewers' console: queues, case pages and decisions for objections (异议) and repairs
 (信用修复), materials, the signed commitment as PDF, and the outbox.
 
-Routes are added to the console's blueprint (login, CSRF, idle timeout, error pages shared).
+A console area of its own (console.py: login, CSRF, idle timeout, error pages shared).
 Every state change goes through the workflow operations, which check permissions and states
-again; the views only load, scope, validate the form, call one operation and commit.
+again; the views only load, scope, validate the form and call one operation (the request commits).
 Platform admins check completeness and deliver results, and record a withdrawal the applicant
 handed in at the counter or by letter; department reviewers decide their own department's cases
 only; auditors read.
@@ -41,8 +41,10 @@ from ..workflows.objections import messages as objection_msg
 from ..workflows.objections.operations import CORRECTABLE_FIELDS
 from .auth import ADMIN, AUDITOR, REVIEWER, current_staff, department_scope, require_role, staff_actor
 from .case_forms import ExtendForm, ObjectionDecisionForm, RepairDecisionForm, ReturnForm, WithdrawForm
+from .console import PAGE_SIZE, Page, console_area, paginate, submitted
 from .forms import ActionForm, ReasonForm
-from .views import PAGE_SIZE, Page, bp, paginate, submitted
+
+bp = console_area("cases", __name__)
 
 # --- Texts (the console's wording for cases, kept together) -------------------------------
 
@@ -323,9 +325,8 @@ def _run(kind: str, case: Any, operation: Callable[[], Any], done: str, **forms:
         # 400-type operation errors are form problems (422); conflicts and refusals keep theirs.
         status = 422 if exc.status == 400 else exc.status
         return _render_case(kind, _load_case(kind, case.id), status=status, error=exc.message, **forms)
-    db.session.commit()
     flash(done.format(number=number), "success")
-    return redirect(url_for("admin.case_detail", kind=kind, case_id=case.id))
+    return redirect(url_for("admin.cases.case_detail", kind=kind, case_id=case.id))
 
 
 @bp.post(f"/cases/{KIND_PATH}/<int:case_id>/accept")
@@ -430,7 +431,6 @@ def case_applicant(kind: str, case_id: int):
         reason=form.reason.data.strip(),
         details={"number": case.number},
     )
-    db.session.commit()
     identity = {
         "name": case.applicant_name(),
         "id_number": (
@@ -458,7 +458,6 @@ def case_material(kind: str, case_id: int, material_id: int):
         return render_template(
             "admin/error.html", status=exc.status, message=MATERIAL_FILE_ERROR.format(message=exc.message)
         ), exc.status
-    db.session.commit()
     return inline_file_response(material, data, "material")
 
 
@@ -515,7 +514,6 @@ def case_commitment_pdf(kind: str, case_id: int):
         subject_id=case.subject_id,
         details={"number": case.number, "sha256": commitment.text_sha256},
     )
-    db.session.commit()
     return Response(
         pdf,
         mimetype="application/pdf",
@@ -595,9 +593,3 @@ def case_dashboard(user) -> dict[str, Any]:
             "avg_decide": round(statistics.fmean(decide_days), 1) if decide_days else None,
         }
     return out
-
-
-@bp.context_processor
-def inject_case_helpers() -> dict[str, Any]:
-    # A callable, so the figures are computed only by the page that shows them (the dashboard).
-    return {"case_dashboard": case_dashboard, "case_state_labels": wf_msg.STATE_LABELS}

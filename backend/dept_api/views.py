@@ -7,6 +7,7 @@ from apiflask import APIBlueprint
 from flask import current_app, g, request
 
 from ..actors import Actor
+from ..db_session import commit_refusal
 from ..errors import ApiError, NotFound
 from ..extensions import db
 from ..imports import messages as msg
@@ -92,10 +93,10 @@ def submit_records(payload):
         channel=API_CHANNEL,
         atomic=payload["atomic"],
     )
-    db.session.commit()
     body = _batch_body(batch, unknown)
     if batch.atomic and batch.status is ImportStatus.REJECTED:
-        # Committed first: the rejected batch and its errors stay on record for the department.
+        # The rejected batch and its errors stay on record for the department.
+        commit_refusal()
         raise ApiError(
             msg.BATCH_REJECTED.format(count=batch.error_count),
             code="batch_rejected",
@@ -120,7 +121,6 @@ def get_batch(batch_id: int):
     if batch is None:
         raise NotFound(msg.BATCH_NOT_FOUND)
     body = _batch_body(batch, [])
-    db.session.commit()  # the nonce and the key's last use
     return body
 
 

@@ -1,8 +1,8 @@
 """Report pages of the staff console (窗口打印): issue and print at the counter, list, revoke.
 
 Platform admins serve the counter: they issue, print and revoke. Auditors read the list only.
-Department reviewers have no access. Routes are added to the console's blueprint, so they share
-its login, CSRF, idle timeout and error pages.
+Department reviewers have no access. A console area of its own
+(``backend/admin/console.py``): the console's login, CSRF, idle timeout and error pages are shared.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from reports.content import CHINA_TZ, ReportKind
 
 from ..admin.auth import ADMIN, AUDITOR, current_staff, require_role, staff_actor
-from ..admin.views import bp, paginate, submitted
+from ..admin.console import console_area, paginate, submitted
 from ..errors import ApiError
 from ..extensions import db
 from ..types import local_date
@@ -24,6 +24,8 @@ from .content import ReportOptions
 from .forms import IssueForm, RevokeForm
 from .models import IssuedReport, ReportStatus
 from .operations import find_subject, get_report, issue_report, read_report_pdf, revoke_report
+
+bp = console_area("reports", __name__)
 
 ISSUED = "报告已出具：{number}。请打印后交给申请人。"
 REVOKED = "报告 {number} 已撤销"
@@ -88,9 +90,8 @@ def issue_report_page():
             error = exc.message
         else:
             number = issued.report.number
-            db.session.commit()
             flash(ISSUED.format(number=number), "success")
-            return redirect(url_for("admin.report_detail", number=number))
+            return redirect(url_for("admin.reports.report_detail", number=number))
     status = 422 if (error or (form.is_submitted() and form.errors)) else 200
     return render_template("issued_reports/console_issue.html", form=form, error=error), status
 
@@ -121,7 +122,6 @@ def report_pdf(number: str):
     except ApiError as exc:
         db.session.rollback()
         abort(404 if exc.status == 404 else 403 if exc.status == 403 else 503)
-    db.session.commit()
     return Response(
         data,
         mimetype="application/pdf",
@@ -139,13 +139,12 @@ def revoke_report_page(number: str):
         abort(404)
     if not submitted(form):
         flash(msg.REVOKE_REASON_REQUIRED, "error")
-        return redirect(url_for("admin.report_detail", number=report.number))
+        return redirect(url_for("admin.reports.report_detail", number=report.number))
     try:
         revoke_report(staff_actor(current_staff()), report, form.reason.data)
     except ApiError as exc:
         db.session.rollback()
         flash(exc.message, "error")
     else:
-        db.session.commit()
         flash(REVOKED.format(number=report.number), "success")
-    return redirect(url_for("admin.report_detail", number=report.number))
+    return redirect(url_for("admin.reports.report_detail", number=report.number))

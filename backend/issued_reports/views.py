@@ -20,7 +20,7 @@ from reports.content import CHINA_TZ
 from ..actors import Actor
 from ..audit.operations import record_event
 from ..errors import ApiError
-from ..extensions import db, limiter, verification_limit, verification_post_limit
+from ..extensions import limiter, verification_limit, verification_post_limit
 from ..types import local_date
 from . import messages as msg
 from .forms import VerifyForm
@@ -114,7 +114,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def _audit(verdict: Verdict, via: str) -> None:
-    """Every view of a natural person's (masked) report data is logged, then committed."""
+    """Every view of a natural person's (masked) report data is logged (committed with the request)."""
     report = verdict.report
     if report is None or not report.subject_natural:
         return
@@ -125,7 +125,6 @@ def _audit(verdict: Verdict, via: str) -> None:
         subject_id=report.subject_id,
         details={"number": report.number, "via": via, "answer": verdict.code},
     )
-    db.session.commit()
 
 
 # --- HTML pages ----------------------------------------------------------------------------
