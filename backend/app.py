@@ -292,11 +292,13 @@ def _register_wechat(app: APIFlask) -> None:
 
 
 def _register_kiosk(app: APIFlask) -> None:
-    """The kiosk channel (kiosk/): touchscreen pages and the agent's API (its fleet pages join
-    the console above, before the console's blueprint is registered)."""
+    """The kiosk channel (kiosk/): touchscreen pages, the agent's API and its /metrics gauges
+    (its fleet pages join the console above, before the console's blueprint is registered)."""
+    from kiosk import metrics as kiosk_metrics
     from kiosk.views import bp as kiosk_bp
 
     app.register_blueprint(kiosk_bp)
+    kiosk_metrics.register()  # its gauges on /metrics
 
 
 def _hide_plain_blueprints_from_openapi(app: APIFlask) -> None:

@@ -18,6 +18,7 @@ from apiflask.schemas import FileSchema
 from flask import Response, current_app, jsonify, request
 
 from backend.audit.operations import record_event
+from backend.citizens.models import WeChatUser
 from backend.errors import ApiError, ErrorSchema, Forbidden, NotFound, Unauthorized
 from backend.extensions import db, limiter, public_query_limit, verification_limit
 from backend.issued_reports import messages as report_msg
@@ -65,7 +66,6 @@ from .auth import (
     verified_required,
 )
 from .client import WeChatError, WeChatNotConfigured, mp_api
-from .models import WeChatUser
 from .schemas import (
     BindingIn,
     BindingListOut,
