@@ -281,13 +281,14 @@ def _register_blueprints(app: APIFlask) -> None:
 def _register_wechat(app: APIFlask) -> None:
     """The WeChat channel (miniprogram_api/): mini-program API, official account callbacks, and
     its outbox handlers (subscribe messages)."""
-    from miniprogram_api import notifications, oa
+    from miniprogram_api import alerts, notifications, oa
     from miniprogram_api.views import bp as mp_bp
     from miniprogram_api.views import oa_bp
 
     app.register_blueprint(mp_bp)
     app.register_blueprint(oa_bp)
     notifications.register(app)
+    alerts.register()  # WeChat configuration errors as a console banner
     oa.register(app)  # official-account answers sent as customer-service messages
 
 
