@@ -16,7 +16,6 @@ from backend.config import WECHAT_TEMPLATE_VALUES, parse_template_fields
 from backend.extensions import db
 
 from .client import WeChatError, oa_api
-from .fake_wechat import FakeWeChat
 
 wechat_cli = AppGroup("wechat", help="WeChat channel: official account menu, fake server for the demo.")
 
@@ -78,6 +77,9 @@ def fake_server_command(host: str, port: int) -> None:
     consent is taken as given (no one taps "允许" in a demo). Play the face scan of
     wx.requestFacialVerify with POST /__fake__/facial-verify ({verify_id, verify_ret}, 10000 =
     passed) and look at what it received at GET /__fake__/state."""
+    # The fake is a test and demo tool: loaded by this command only, never with the app.
+    from .fake_wechat import FakeWeChat
+
     settings = current_app.extensions["settings"]
     apps = {
         appid: secret

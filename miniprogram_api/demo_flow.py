@@ -20,7 +20,8 @@ from flask import Flask
 from backend.identifiers import id_number_with_check
 
 from .cli import fake_templates
-from .fake_wechat import FakeWeChat, is_loopback_url
+from .client import is_loopback_url
+from .fake_wechat import FakeWeChat
 
 API = "/api/mp/v1"
 DEMO_MP_APPID = "wxdemo000000000mp"
