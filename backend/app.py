@@ -319,22 +319,25 @@ def _console():
 def _register_wechat(app: APIFlask) -> None:
     """The WeChat channel (miniprogram_api/): mini-program API, official account callbacks, and
     its outbox handlers (subscribe messages)."""
-    from miniprogram_api import notifications, oa
+    from miniprogram_api import alerts, notifications, oa
     from miniprogram_api.views import bp as mp_bp
     from miniprogram_api.views import oa_bp
 
     app.register_blueprint(mp_bp)
     app.register_blueprint(oa_bp)
     notifications.register(app)
+    alerts.register()  # WeChat configuration errors as a console banner
     oa.register(app)  # official-account answers sent as customer-service messages
 
 
 def _register_kiosk(app: APIFlask) -> None:
-    """The kiosk channel (kiosk/): touchscreen pages and the agent's API (its fleet pages are a
-    console area, above)."""
+    """The kiosk channel (kiosk/): touchscreen pages, the agent's API and its /metrics gauges
+    (its fleet pages are a console area, above)."""
+    from kiosk import metrics as kiosk_metrics
     from kiosk.views import bp as kiosk_bp
 
     app.register_blueprint(kiosk_bp)
+    kiosk_metrics.register()  # its gauges on /metrics
 
 
 def _hide_plain_blueprints_from_openapi(app: APIFlask) -> None:

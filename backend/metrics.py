@@ -1,6 +1,6 @@
 """Prometheus metrics at ``/metrics``: request latency by endpoint and status, rate-limit hits
 (and requests limited in memory while Redis is down), outbox depth and lag, jobs worker liveness,
-kiosk printer faults and kiosks offline.
+and the gauges channels register (kiosk printer faults and kiosks offline: kiosk/metrics.py).
 
 Request metrics are counted in each process. Under gunicorn (several worker processes) set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder before the processes start: prometheus_client then
@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import sqlalchemy as sa
 from apiflask import APIBlueprint
@@ -86,8 +86,17 @@ WECHAT_FORCE_REFRESH_REFUSED = Counter(
     ["appid"],
     registry=None,
 )
-# Printer states that need someone in the hall (kiosk.models.PrinterState values).
-PRINTER_FAULTS = ("paper_out", "jammed", "offline")
+# Gauges other packages read from their own tables at scrape time (the kiosk channel's printer
+# faults and kiosks offline: kiosk/metrics.py). They register here, so the core imports no
+# channel (issue 15); each handles its own query errors.
+DatabaseGauges = Callable[[], Iterator[GaugeMetricFamily]]
+_DATABASE_GAUGES: dict[str, DatabaseGauges] = {}
+
+
+def register_database_gauges(gauges: DatabaseGauges) -> DatabaseGauges:
+    """Add a source of gauges to every scrape (by qualified name: registering again replaces)."""
+    _DATABASE_GAUGES[f"{gauges.__module__}.{gauges.__qualname__}"] = gauges
+    return gauges
 
 
 def init_metrics(app: Flask) -> None:
@@ -174,8 +183,8 @@ class DatabaseCollector(Collector):
         except SQLAlchemyError:
             log.warning("metrics: worker heartbeat query failed", exc_info=True)
             up = 0
-        yield from self._kiosk_printers()
-        yield from self._kiosks_offline()
+        for gauges in _DATABASE_GAUGES.values():
+            yield from gauges()
         yield GaugeMetricFamily("credit_metrics_database_up", "1 if the database answered the metrics queries.", up)
 
     def _outbox(self) -> Iterator[GaugeMetricFamily]:
@@ -220,58 +229,4 @@ class DatabaseCollector(Collector):
         )
         for name, last in rows:
             gauge.add_metric([name], last.replace(tzinfo=dt.UTC).timestamp())
-        yield gauge
-
-    def _kiosks_offline(self) -> Iterator[GaugeMetricFamily]:
-        """Enabled kiosks whose agent has sent a heartbeat but none for KIOSK_OFFLINE_AFTER_SECONDS
-        (the fleet page's 离线); a kiosk never connected yet is not counted."""
-        try:
-            from kiosk.models import KioskDevice
-        except ImportError:
-            return
-        limit = utcnow() - dt.timedelta(seconds=int(current_app.extensions["settings"].KIOSK_OFFLINE_AFTER_SECONDS))
-        try:
-            with db.engine.connect() as conn:
-                count = conn.scalar(
-                    sa.select(sa.func.count()).where(
-                        KioskDevice.enabled.is_(True),
-                        KioskDevice.last_heartbeat_at.is_not(None),
-                        KioskDevice.last_heartbeat_at < limit,
-                    )
-                )
-        except SQLAlchemyError:
-            log.warning("metrics: kiosk heartbeat query failed", exc_info=True)
-            return
-        yield GaugeMetricFamily(
-            "credit_kiosks_offline",
-            "Enabled kiosks that stopped sending heartbeats (none for KIOSK_OFFLINE_AFTER_SECONDS).",
-            count or 0,
-        )
-
-    def _kiosk_printers(self) -> Iterator[GaugeMetricFamily]:
-        # The kiosk channel is optional: without its package or its table there is no gauge.
-        try:
-            from kiosk.models import KioskDevice
-        except ImportError:
-            return
-        try:
-            with db.engine.connect() as conn:
-                counts = dict(
-                    conn.execute(
-                        sa.select(KioskDevice.printer_state, sa.func.count())
-                        .where(KioskDevice.enabled.is_(True))
-                        .group_by(KioskDevice.printer_state)
-                    ).all()
-                )
-        except SQLAlchemyError:
-            log.warning("metrics: kiosk printer query failed", exc_info=True)
-            return
-        gauge = GaugeMetricFamily(
-            "credit_kiosk_printer_faults",
-            "Enabled kiosks whose printer needs attention, by printer state.",
-            labels=["state"],
-        )
-        values = {getattr(state, "value", state): count for state, count in counts.items()}
-        for state in PRINTER_FAULTS:
-            gauge.add_metric([state], values.get(state, 0))
         yield gauge

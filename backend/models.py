@@ -1,20 +1,15 @@
 """Every model, imported in one place so Alembic and the app see the whole schema."""
 
-# The channels' tables (kiosk/, miniprogram_api/), known to the metadata and Alembic like the rest.
-from kiosk.models import KioskDevice, KioskSession, PrintJob  # noqa: F401
-from miniprogram_api.models import (  # noqa: F401
+# The channels' own tables (kiosk/, miniprogram_api/) join the metadata when the app factory
+# registers those channels (backend/app.py): the core never imports a channel (issue 15).
+from .audit.models import AuditChainHead, AuditEvent
+from .citizens.models import (
     EnterpriseBinding,
     FaceVerification,
+    FaceVerifySession,
     KioskLoginTicket,
-    MessageAttempt,
-    MpSession,
-    MpSubscription,
-    WeChatAccessToken,
-    WeChatNonce,
     WeChatUser,
 )
-
-from .audit.models import AuditChainHead, AuditEvent
 from .departments.models import ApiNonce, Department, DepartmentApiKey
 from .imports.models import ImportBatch, ImportRowError, ImportStatus
 from .issued_reports.models import IssuedReport, IssuedReportRecord, ReportStatus
@@ -33,11 +28,15 @@ __all__ = [
     "CreditRecord",
     "Department",
     "DepartmentApiKey",
+    "EnterpriseBinding",
+    "FaceVerification",
+    "FaceVerifySession",
     "ImportBatch",
     "ImportRowError",
     "ImportStatus",
     "IssuedReport",
     "IssuedReportRecord",
+    "KioskLoginTicket",
     "PenaltyTier",
     "RecordCategory",
     "RecordStatus",
@@ -48,4 +47,5 @@ __all__ = [
     "Subject",
     "SubjectKind",
     "SubjectNameDiscrepancy",
+    "WeChatUser",
 ]

@@ -16,7 +16,7 @@ Flushes, never commits.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,84 +26,11 @@ from cryptography.exceptions import InvalidTag
 from .extensions import db
 from .pii import PiiCipher, PiiError, key_id_of
 
+# The columns come from the registry the models fill (pii_registry.py), never from imports of
+# other packages' tables; the app factory loads every model.
+from .pii_registry import EncryptedColumn, EncryptedTable, encrypted_tables
 
-@dataclass(frozen=True)
-class EncryptedColumn:
-    name: str
-    # The AEAD context of a row's value; some contexts name the row (the openid, the AppID).
-    context: Callable[[Any], str]
-
-
-@dataclass(frozen=True)
-class EncryptedTable:
-    table: sa.Table
-    columns: tuple[EncryptedColumn, ...]
-    # A column that records the key of the row's ciphertexts (subject.pii_key_id), kept in step.
-    key_id_column: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.table.name
-
-    @property
-    def pk(self) -> sa.Column:
-        (pk,) = self.table.primary_key.columns
-        return pk
-
-
-def _fixed(context: str) -> Callable[[Any], str]:
-    return lambda _row: context
-
-
-def encrypted_tables() -> list[EncryptedTable]:
-    """Every column the platform writes with ``cipher().encrypt``, with its context (a test
-    checks that every ``*_encrypted`` column of the schema is listed here)."""
-    from miniprogram_api.models import FaceVerifySession, WeChatAccessToken, WeChatUser
-
-    from .departments.models import DepartmentApiKey
-    from .departments.operations import SECRET_CONTEXT
-    from .staff.models import StaffUser
-    from .staff.operations import TOTP_CONTEXT
-    from .subjects.models import LEGAL_REPRESENTATIVE_ID_CONTEXT, Subject
-    from .workflows.commitments.models import CreditCommitment
-    from .workflows.objections.models import Objection
-    from .workflows.repairs.models import RepairApplication
-
-    case_columns = (
-        EncryptedColumn("applicant_name_encrypted", _fixed("case.applicant_name")),
-        EncryptedColumn("applicant_id_number_encrypted", _fixed("case.applicant_id_number")),
-    )
-    return [
-        EncryptedTable(
-            Subject.__table__,
-            (
-                EncryptedColumn("id_number_encrypted", _fixed("subject.id_number")),
-                EncryptedColumn("name_encrypted", _fixed("subject.name")),
-                EncryptedColumn("legal_representative_id_number_encrypted", _fixed(LEGAL_REPRESENTATIVE_ID_CONTEXT)),
-            ),
-            key_id_column="pii_key_id",
-        ),
-        EncryptedTable(Objection.__table__, case_columns),
-        EncryptedTable(RepairApplication.__table__, case_columns),
-        EncryptedTable(
-            CreditCommitment.__table__, (EncryptedColumn("signer_name_encrypted", _fixed("commitment.signer_name")),)
-        ),
-        EncryptedTable(StaffUser.__table__, (EncryptedColumn("totp_secret_encrypted", _fixed(TOTP_CONTEXT)),)),
-        EncryptedTable(DepartmentApiKey.__table__, (EncryptedColumn("secret_encrypted", _fixed(SECRET_CONTEXT)),)),
-        EncryptedTable(
-            WeChatUser.__table__,
-            (EncryptedColumn("session_key_encrypted", lambda row: f"wechat.session_key:{row.openid}"),),
-        ),
-        EncryptedTable(
-            FaceVerifySession.__table__,
-            # The claimed name and ID number of a face verification 2.0 session.
-            (EncryptedColumn("claim_encrypted", lambda row: f"wechat.face_claim:{row.out_seq_no}"),),
-        ),
-        EncryptedTable(
-            WeChatAccessToken.__table__,
-            (EncryptedColumn("token_encrypted", lambda row: f"wechat.access_token:{row.appid}"),),
-        ),
-    ]
+__all__ = ["EncryptedColumn", "EncryptedTable", "encrypted_tables", "rotate", "survey"]
 
 
 class UnknownKeyError(RuntimeError):

@@ -24,22 +24,21 @@ from flask import current_app
 
 from backend.actors import Actor, CitizenIdentity
 from backend.audit.operations import record_event
+from backend.citizens import own
+from backend.citizens.bindings import represented_subject_ids
+from backend.citizens.identity import verified_person
+from backend.citizens.own import get_own_case, list_own_cases, unattached_materials  # noqa: F401
+from backend.citizens.tickets import consume_kiosk_login, create_kiosk_login_ticket
 from backend.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
 from backend.extensions import db
 from backend.identifiers import IdentifierError, validate_id_number
-from backend.issued_reports.content import OWNER_STATUSES
 from backend.issued_reports.models import IssuedReport
 from backend.issued_reports.operations import Issued, issue_report, read_report_pdf
 from backend.pii import mask_id_number
 from backend.records.models import CreditRecord
-from backend.records.operations import find_natural_subject, new_natural_subject_row
 from backend.subjects.models import NameSource, Subject
-from backend.subjects.names import record_verified_name
 from backend.types import LOCAL_TZ, local_date, utcnow
-from backend.workflows.cases import Applicant, ApplicantKind, actor_key, local_time_text, normalise_case_number
-from backend.workflows.materials.models import Material
-from backend.workflows.objections.models import Objection
-from backend.workflows.repairs.models import RepairApplication
+from backend.workflows.cases import Applicant, local_time_text
 from reports.letters import Letter, render_letter
 
 from . import messages as msg
@@ -259,42 +258,6 @@ def check_card(card: CardReading, today: dt.date) -> tuple[str, str]:
     return name, number
 
 
-def _person(actor: Actor, number: str, name: str, now: dt.datetime) -> Subject | None:
-    """The natural person of this ID number, created when they have no records yet (they may
-    still print their, empty, personal report). The chip's name, read by an enrolled kiosk and
-    signed, is a verified source: it replaces an unverified name; None when it disagrees with
-    a name already verified (flagged for staff)."""
-    subject = find_natural_subject(number)
-    if subject is None:
-        db.session.execute(sa.insert(Subject), [new_natural_subject_row(number, name)])
-        subject = find_natural_subject(number)
-        assert subject is not None
-        subject.name_source = NameSource.KIOSK_CARD
-        subject.name_verified_at = now
-        db.session.flush()
-        return subject
-    if not record_verified_name(actor, subject, name, NameSource.KIOSK_CARD, now=now):
-        return None
-    return subject
-
-
-def _represented(subject_id: int) -> list[int]:
-    """Enterprises this person acts for, as checked in the WeChat channel (legal representative
-    by name match, or an authorisation letter reviewed by staff)."""
-    from miniprogram_api.models import BindingStatus, EnterpriseBinding
-
-    return sorted(
-        set(
-            db.session.scalars(
-                sa.select(EnterpriseBinding.subject_id).where(
-                    EnterpriseBinding.person_subject_id == subject_id,
-                    EnterpriseBinding.status == BindingStatus.ACTIVE,
-                )
-            )
-        )
-    )
-
-
 def _open_session(
     device: KioskDevice, subject: Subject, method: SignInMethod, face: str | None, now: dt.datetime, ip: str | None
 ) -> tuple[str, KioskSession]:
@@ -307,7 +270,7 @@ def _open_session(
         subject_id=subject.id,
         method=method,
         face_result=face,
-        represents=_represented(subject.id),
+        represents=represented_subject_ids(person_subject_id=subject.id),
         started_at=now,
         last_seen_at=now,
     )
@@ -508,7 +471,8 @@ def sign_in_with_signed_reading(
             face=face,
             id_number=mask_id_number(number),
         )
-    subject = _person(kiosk_actor(device, None, ip), number, name, now)
+    # The chip's name, read by an enrolled kiosk and signed, is a verified source.
+    subject = verified_person(kiosk_actor(device, None, ip), number, name, NameSource.KIOSK_CARD, now=now)
     if subject is None:
         raise _refuse(
             device,
@@ -521,9 +485,7 @@ def sign_in_with_signed_reading(
 
 
 def new_login_ticket(device: KioskDevice, *, now: dt.datetime | None = None) -> tuple[str, int]:
-    """A one-time sign-in ticket for the QR code (the WeChat channel owns the ticket table)."""
-    from miniprogram_api.operations import create_kiosk_login_ticket
-
+    """A one-time sign-in ticket for the QR code (backend/citizens/tickets.py)."""
     ticket, row = create_kiosk_login_ticket(device.code, now=now)
     return ticket, int((row.expires_at - row.created_at).total_seconds())
 
@@ -533,8 +495,6 @@ def sign_in_with_ticket(
 ) -> tuple[str, KioskSession] | None:
     """None while the ticket is not confirmed in the mini-program yet; NotFound (expired,
     unknown, another kiosk's) or Conflict (already used) refuse it."""
-    from miniprogram_api.operations import consume_kiosk_login
-
     now = now or utcnow()
     if not ticket or len(ticket) > 200:
         raise NotFound(msg.TICKET_WRONG, code="ticket_invalid")
@@ -600,99 +560,36 @@ def _end_open_sessions(device: KioskDevice, reason: str, now: dt.datetime) -> No
         end_session(device, session, reason, now=now)
 
 
-# --- what a signed-in citizen sees ---------------------------------------------------------
+# --- what a signed-in citizen sees (the owner's view: backend/citizens/own.py) -------------
 
 
 def own_subject_ids(session: KioskSession) -> list[int]:
     return [session.subject_id, *[int(s) for s in session.represents or ()]]
 
 
+def _owner(session: KioskSession) -> Actor:
+    """The session's citizen, for ownership checks (audited operations get ``kiosk_actor``)."""
+    ident = CitizenIdentity(session.subject_id, frozenset(int(s) for s in session.represents or ()))
+    return Actor("citizen", str(session.subject_id), f"citizen-{session.subject_id}", "kiosk", None, ident)
+
+
 def list_own_records(actor: Actor, device: KioskDevice, session: KioskSession) -> dict[int, list[CreditRecord]]:
     """The citizen's records and those of the enterprises they act for; the read is audited."""
-    subjects = own_subject_ids(session)
-    rows = db.session.scalars(
-        sa.select(CreditRecord)
-        .where(CreditRecord.subject_id.in_(subjects), CreditRecord.status.in_(OWNER_STATUSES))
-        .order_by(CreditRecord.decision_date.desc(), CreditRecord.id.desc())
-    ).all()
-    grouped: dict[int, list[CreditRecord]] = {subject_id: [] for subject_id in subjects}
-    for record in rows:
-        grouped[record.subject_id].append(record)
-    record_event(
-        actor,
-        "kiosk.records.view",
-        target_type="subject",
-        target_id=session.subject_id,
-        subject_id=session.subject_id,
-        reason="本人查询",
-        details={"device": device.code, "count": len(rows), "subjects": subjects},
-    )
-    return grouped
+    return own.list_own_records(actor, details={"device": device.code, "subjects": own_subject_ids(session)})
 
 
 def get_own_record(session: KioskSession, record_id: int) -> CreditRecord:
     """A record of the citizen or an enterprise they act for; 404 for anything else."""
-    record = db.session.get(CreditRecord, record_id)
-    if record is None or record.subject_id not in own_subject_ids(session) or record.status not in OWNER_STATUSES:
-        raise NotFound(msg.RECORD_NOT_FOUND, code="record_not_found")
-    return record
+    return own.get_own_record(_owner(session), record_id)
 
 
 def applicant_for(session: KioskSession, record: CreditRecord) -> Applicant:
-    """Who files, from the verified identity only."""
-    from miniprogram_api.models import BindingMethod, BindingStatus, EnterpriseBinding
-
-    person = db.session.get(Subject, session.subject_id)
-    assert person is not None
-    name, number = person.reveal_name(), person.reveal_id_number()
-    if record.subject_id == session.subject_id:
-        return Applicant(ApplicantKind.SELF, name, number)
-    method = db.session.scalar(
-        sa.select(EnterpriseBinding.method)
-        .where(
-            EnterpriseBinding.person_subject_id == session.subject_id,
-            EnterpriseBinding.subject_id == record.subject_id,
-            EnterpriseBinding.status == BindingStatus.ACTIVE,
-        )
-        .limit(1)
-    )
-    if method is None:
-        raise NotFound(msg.RECORD_NOT_FOUND, code="record_not_found")
-    kind = ApplicantKind.LEGAL_REPRESENTATIVE if method is BindingMethod.LEGAL_REPRESENTATIVE else ApplicantKind.AGENT
-    return Applicant(kind, name, number)
-
-
-def list_own_cases(actor: Actor) -> list[Any]:
-    key = actor_key(actor)
-    cases: list[Any] = []
-    for model in (Objection, RepairApplication):
-        cases += db.session.scalars(sa.select(model).where(model.applicant_key == key)).all()
-    return sorted(cases, key=lambda case: case.filed_at, reverse=True)
-
-
-def get_own_case(actor: Actor, number: str) -> Any:
-    """The case behind an application number, if this citizen filed it (404 otherwise)."""
-    number = normalise_case_number(number)
-    for model in (Objection, RepairApplication):
-        case = db.session.scalar(sa.select(model).where(model.number == number))
-        if case is not None and case.is_applicant(actor):
-            return case
-    raise NotFound(msg.CASE_NOT_FOUND, code="case_not_found")
-
-
-def unattached_materials(actor: Actor) -> list[Material]:
-    """Files this citizen uploaded (in WeChat) that no case uses yet, to file a repair here."""
-    return list(
-        db.session.scalars(
-            sa.select(Material)
-            .where(
-                Material.uploader_key == actor_key(actor),
-                Material.objection_id.is_(None),
-                Material.repair_application_id.is_(None),
-            )
-            .order_by(Material.uploaded_at.desc())
-        )
-    )
+    """Who files, from the verified identity only; a record of an enterprise the citizen no
+    longer acts for is not found (the kiosk lists only their own)."""
+    try:
+        return own.applicant_for(_owner(session), record)
+    except Forbidden:
+        raise NotFound(msg.RECORD_NOT_FOUND, code="record_not_found") from None
 
 
 # --- printing ------------------------------------------------------------------------------

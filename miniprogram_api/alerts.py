@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from backend.extensions import db
 from backend.metrics import WECHAT_CONFIG_ERRORS
+from backend.operator_alerts import register_operator_alert
 from backend.types import utcnow
 
 from . import messages as msg
@@ -69,3 +70,7 @@ def config_alert(now: dt.datetime | None = None) -> str | None:
     what = CONFIG_ERRCODES.get(row.errcode, msg.WECHAT_CONFIG_MISSING)
     at = (row.occurred_at + dt.timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
     return msg.WECHAT_CONFIG_ALERT.format(api=row.api, errcode=row.errcode, what=what, at=at)
+
+
+def register() -> None:
+    register_operator_alert(config_alert)

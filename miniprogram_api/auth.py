@@ -20,12 +20,14 @@ import sqlalchemy as sa
 from flask import current_app, request
 
 from backend.actors import Actor
+from backend.citizens import bindings
+from backend.citizens.models import WeChatUser
 from backend.errors import Forbidden, Unauthorized
 from backend.extensions import db
 from backend.types import utcnow
 
 from . import messages as msg
-from .models import BindingStatus, EnterpriseBinding, MpSession, WeChatUser
+from .models import MpSession
 
 SCHEME_NAME = "MpBearer"
 _CACHE = "credit.mp_session"
@@ -82,13 +84,8 @@ def current_user(required: bool = True) -> WeChatUser | None:
 
 
 def represented_subject_ids(user: WeChatUser) -> list[int]:
-    return list(
-        db.session.scalars(
-            sa.select(EnterpriseBinding.subject_id)
-            .where(EnterpriseBinding.user_id == user.id, EnterpriseBinding.status == BindingStatus.ACTIVE)
-            .order_by(EnterpriseBinding.subject_id)
-        )
-    )
+    """Enterprises this WeChat account acts for (its own active bindings)."""
+    return bindings.represented_subject_ids(user_id=user.id)
 
 
 def actor_for(user: WeChatUser | None, ip: str | None = None) -> Actor:

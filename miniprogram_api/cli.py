@@ -12,11 +12,9 @@ from flask.cli import AppGroup
 
 from backend.actors import Actor
 from backend.audit.operations import record_event
-from backend.config import WECHAT_TEMPLATE_VALUES, parse_template_fields
 from backend.extensions import db
 
 from .client import WeChatError, oa_api
-from .fake_wechat import FakeWeChat
 
 wechat_cli = AppGroup("wechat", help="WeChat channel: official account menu, fake server for the demo.")
 
@@ -50,22 +48,6 @@ def sync_menu_command(path: str | None) -> None:
     click.echo(f"menu created: {len(menu['button'])} top-level buttons")
 
 
-PAGE_SETTINGS = ("WECHAT_PAGE_CASE_DETAIL", "WECHAT_PAGE_REPORT_DETAIL", "WECHAT_PAGE_BINDINGS")
-
-
-def fake_templates(settings) -> tuple[dict[str, list[str]], set[str]]:
-    """The templates (id -> keywords) and pages the fake holds, as a deployment picks them in the
-    WeChat console: the ones the settings name, so the demo's sends are refused (40037, 47003,
-    41030) where WeChat would refuse them instead of passing whatever keys and page they carry."""
-    templates = {}
-    for purpose in WECHAT_TEMPLATE_VALUES:
-        template_id = getattr(settings, f"WECHAT_TEMPLATE_{purpose}")
-        if template_id:
-            keywords = parse_template_fields(purpose, getattr(settings, f"WECHAT_TEMPLATE_FIELDS_{purpose}"))
-            templates[template_id] = list(keywords)
-    return templates, {getattr(settings, name) for name in PAGE_SETTINGS}
-
-
 @wechat_cli.command("fake-server")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8901, show_default=True, type=int)
@@ -78,6 +60,10 @@ def fake_server_command(host: str, port: int) -> None:
     consent is taken as given (no one taps "允许" in a demo). Play the face scan of
     wx.requestFacialVerify with POST /__fake__/facial-verify ({verify_id, verify_ret}, 10000 =
     passed) and look at what it received at GET /__fake__/state."""
+    # The fake is a test and demo tool: loaded by this command only, never with the app.
+    from .demo_flow import fake_templates
+    from .fake_wechat import FakeWeChat
+
     settings = current_app.extensions["settings"]
     apps = {
         appid: secret

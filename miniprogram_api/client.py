@@ -38,6 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 import sqlalchemy as sa
@@ -52,7 +53,6 @@ from backend.pii import PiiCipher, PiiError
 from backend.types import local_date, utcnow
 
 from .face import CERT_TYPE_ID_CARD
-from .fake_wechat import is_loopback_url
 from .models import WeChatAccessToken
 
 log = logging.getLogger(__name__)
@@ -707,6 +707,11 @@ def token_store() -> TokenStore:
             store = DatabaseTokenStore(db.engine, app.extensions["pii"])
         app.extensions["wechat_token_store"] = store
     return store
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url`` points at this machine (the test environment talks to a fake WeChat only)."""
+    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 def _api(kind: str) -> WeChatApi:

@@ -28,6 +28,7 @@ from wtforms.validators import InputRequired, Length
 from backend.admin.auth import ADMIN, AUDITOR, current_staff, require_role, staff_actor
 from backend.admin.case_views import OUTBOX_STATUS_LABELS, inline_file_response
 from backend.admin.console import PAGE_SIZE, Page, console_area, paginate, submitted
+from backend.citizens.models import BindingMethod, BindingStatus, EnterpriseBinding, WeChatUser
 from backend.errors import ApiError
 from backend.extensions import db
 from backend.outbox.models import OutboxEvent
@@ -38,7 +39,7 @@ from backend.workflows.cases import local_time_text
 from backend.workflows.materials.models import Material
 
 from . import operations as ops
-from .models import BindingMethod, BindingStatus, EnterpriseBinding, MessageAttempt, MessageAttemptStatus, WeChatUser
+from .models import MessageAttempt, MessageAttemptStatus
 from .notifications import TOPIC_PURPOSES
 
 bp = console_area("wechat", __name__)

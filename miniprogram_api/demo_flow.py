@@ -17,10 +17,11 @@ from typing import Any
 import requests
 from flask import Flask
 
+from backend.config import WECHAT_TEMPLATE_VALUES, parse_template_fields
 from backend.identifiers import id_number_with_check
 
-from .cli import fake_templates
-from .fake_wechat import FakeWeChat, is_loopback_url
+from .client import is_loopback_url
+from .fake_wechat import FakeWeChat
 
 API = "/api/mp/v1"
 DEMO_MP_APPID = "wxdemo000000000mp"
@@ -31,6 +32,22 @@ DEMO_ID_NUMBER = id_number_with_check("62030219900101001")  # a made-up, well-fo
 
 class DemoFlowError(RuntimeError):
     pass
+
+
+PAGE_SETTINGS = ("WECHAT_PAGE_CASE_DETAIL", "WECHAT_PAGE_REPORT_DETAIL", "WECHAT_PAGE_BINDINGS")
+
+
+def fake_templates(settings) -> tuple[dict[str, list[str]], set[str]]:
+    """The templates (id -> keywords) and pages the fake holds, as a deployment picks them in the
+    WeChat console: the ones the settings name, so the demo's sends are refused (40037, 47003,
+    41030) where WeChat would refuse them instead of passing whatever keys and page they carry."""
+    templates = {}
+    for purpose in WECHAT_TEMPLATE_VALUES:
+        template_id = getattr(settings, f"WECHAT_TEMPLATE_{purpose}")
+        if template_id:
+            keywords = parse_template_fields(purpose, getattr(settings, f"WECHAT_TEMPLATE_FIELDS_{purpose}"))
+            templates[template_id] = list(keywords)
+    return templates, {getattr(settings, name) for name in PAGE_SETTINGS}
 
 
 def run_demo_flow(app: Flask, base_url: str | None = None, echo: Callable[[str], Any] = print) -> dict[str, Any]:

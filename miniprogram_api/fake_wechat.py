@@ -41,7 +41,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
@@ -625,10 +624,6 @@ def _check_value(key: str, item: Any) -> str | None:
         return "unknown keyword type"
     pattern, problem = rule
     return None if pattern.fullmatch(value) else problem
-
-
-def is_loopback_url(url: str) -> bool:
-    return (urlsplit(url).hostname or "") in ("127.0.0.1", "localhost", "::1")
 
 
 def build_push(

@@ -35,10 +35,10 @@ import xmltodict
 from flask import Response, current_app, request
 from wechatpy.crypto import PrpCrypto
 
+from backend.citizens.models import WeChatUser
 from backend.extensions import db
 
 from . import oa
-from .models import WeChatUser
 from .operations import apply_subscription_answer, configured_template_ids, is_acceptance
 
 log = logging.getLogger(__name__)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+# The citizens domain's texts this channel shows itself (the rest: backend/citizens/messages.py).
+from backend.citizens.messages import CASE_NOT_FOUND, FACE_RESULT_INVALID, IDENTITY_REQUIRED  # noqa: F401
 from backend.workflows.objections.messages import OUTCOME_LABELS as OBJECTION_OUTCOME_LABELS
 
 TAG = "微信小程序"
@@ -16,9 +18,6 @@ TOKEN_INVALID = "登录已失效，请重新登录"  # noqa: S105
 LOGIN_CODE_INVALID = "登录凭证无效或已使用，请重新进入小程序"
 WECHAT_UNAVAILABLE = "微信服务暂时不可用，请稍后再试"
 WECHAT_NOT_CONFIGURED = "小程序服务尚未开通"
-IDENTITY_REQUIRED = "请先完成实名认证（人脸核身）"
-FACE_RESULT_INVALID = "人脸核身结果无效或已过期，请重新核身"
-FACE_RESULT_USED = "该人脸核身结果已使用，请重新核身"
 FACE_NOT_PASSED = "人脸核身未通过，请重新核身"
 FACE_START_REFUSED = "无法发起人脸核身，请核对姓名和身份证号码后重新核身"
 # A WeChat configuration error (48001, 40125 ...): nothing the citizen can do but come back later.
@@ -30,38 +29,14 @@ WECHAT_CONFIG_ALERT = (
     "（人脸核身 2.0 需在微信公众平台申请开通）。"
 )
 WECHAT_CONFIG_MISSING = "本平台未配置小程序 AppID 或 AppSecret"
-ALREADY_BOUND_OTHER = "该微信账号已绑定其他实名身份，如需变更请到信用服务窗口办理"
-ID_NUMBER_INVALID = "身份证号码无效：{reason}"
-NAME_INVALID = "请填写与身份证一致的姓名"
 
 # Enterprises.
-ENTERPRISE_NOT_FOUND = "未找到该企业，请核对统一社会信用代码"
-NOT_LEGAL_REPRESENTATIVE = "您的身份证号码与该企业登记的法定代表人证件号码不一致，请上传授权委托书"
-REPRESENTATIVE_ID_UNKNOWN = "登记机关尚未报送该企业法定代表人的证件号码，暂不能按法定代表人绑定，请上传授权委托书"
-BINDING_SUSPENDED_NAME_ONLY = (
-    "平台已改为按身份证号码核验法定代表人，该绑定仅凭姓名一致建立，已暂停。"
-    "请上传授权委托书重新绑定，或待登记机关报送法定代表人证件号码后重新绑定。"
-)
-BINDING_SUSPENDED_REPRESENTATIVE_CHANGED = (
-    "登记机关报送的该企业法定代表人已不是您，绑定已暂停。如仍需代企业办理，请上传授权委托书。"
-)
 BINDING_SUSPENDED_NOTE = "请进入小程序重新绑定"
 BINDING_TYPE_LABEL = "企业绑定"
 BINDING_SUSPENDED_PHRASE = "已暂停"
-LETTER_REQUIRED = "请上传加盖企业公章的授权委托书"
-LETTER_NOT_AUTHORISATION = "所选材料不是授权委托书，请上传时选择“授权委托书”"
-BINDING_EXISTS = "您已绑定或正在申请绑定该企业"
-BINDING_NOT_FOUND = "未找到该企业绑定"
-BINDING_REVIEWED = "该绑定申请已处理"
 BINDING_PENDING = "授权委托书已提交，待平台工作人员审核"
-NOT_REPRESENTATIVE = "您尚未获得该企业的授权，不能代其办理"
-LETTER_FORBIDDEN = "只有平台管理员和审计人员可以查看授权委托书"
-LETTER_MISSING = "授权委托书文件无法打开，请联系平台管理员"
 
 # Records, cases, reports.
-RECORD_NOT_FOUND = "未找到该信用记录"
-CASE_NOT_FOUND = "未找到该申请"
-REPORT_NOT_FOUND = "未找到该报告"
 REPORT_SUBJECT_REQUIRED = "请填写要出具报告的企业统一社会信用代码"
 DOWNLOAD_LINK_INVALID = "下载链接无效或已过期，请重新获取"
 DOWNLOAD_LINK_OTHER = "该下载链接不属于当前用户"
@@ -69,8 +44,6 @@ VERIFY_INPUT_REQUIRED = "请提供扫描到的二维码内容（qr）或上传�
 UPLOAD_REQUIRED = "请选择要上传的文件"
 
 # Kiosk sign-in.
-TICKET_INVALID = "二维码无效或已过期，请在自助终端上刷新二维码后重新扫描"
-TICKET_USED = "该二维码已使用，请在自助终端上刷新二维码"
 
 
 # Subscribe messages (订阅消息): the template purposes the client asks the user to accept.

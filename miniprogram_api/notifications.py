@@ -39,6 +39,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+from backend.citizens.models import BindingStatus, EnterpriseBinding, WeChatUser
+from backend.citizens.suspension import SUSPENDED_TOPIC
 from backend.config import parse_template_fields
 from backend.extensions import db
 from backend.issued_reports import messages as report_msg
@@ -49,9 +51,8 @@ from backend.workflows.cases import local_time_text
 from backend.workflows.kinds import CASE_KINDS
 
 from . import messages as msg
-from .binding_suspension import SUSPENDED_TOPIC
 from .client import DAILY_QUOTA, NOT_SUBSCRIBED, WeChatError, mp_api
-from .models import BindingStatus, EnterpriseBinding, MessageAttempt, MessageAttemptStatus, MpSubscription, WeChatUser
+from .models import MessageAttempt, MessageAttemptStatus, MpSubscription
 from .operations import REPORT_EXPIRING_TOPIC, REPORT_READY_TOPIC, queue_report_expiry_reminders
 
 log = logging.getLogger(__name__)
@@ -396,7 +397,7 @@ def handle_report_revoked(delivery: OutboxDelivery) -> None:
 
 
 def handle_binding_suspended(delivery: OutboxDelivery) -> None:
-    """An enterprise binding was suspended (binding_suspension.py): to the WeChat user who holds
+    """An enterprise binding was suspended (backend/citizens/suspension.py): to the WeChat user who holds
     it. The message names the enterprise by its USCC (public) and says what to do; the reason in
     full is in the bindings list."""
     binding = db.session.get(EnterpriseBinding, int(delivery.payload.get("binding_id") or 0))

@@ -9,14 +9,13 @@ from __future__ import annotations
 from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
 
+from backend.citizens.models import BindingMethod
 from backend.records.labels import category_label, status_label, tier_label
 from backend.records.models import PenaltyTier, RecordCategory, RecordStatus
 from backend.schema_fields import UtcDateTime, database_id
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.objections.models import ObjectionGround
 from reports.content import ReportKind
-
-from .models import BindingMethod
 
 MAX_MATERIALS = 20
 

@@ -18,8 +18,9 @@ from apiflask.schemas import FileSchema
 from flask import Response, current_app, jsonify, request
 
 from backend.audit.operations import record_event
+from backend.citizens.models import WeChatUser
 from backend.db_session import commit_refusal
-from backend.errors import ApiError, ErrorSchema, Forbidden, NotFound, Unauthorized
+from backend.errors import ApiError, ErrorSchema, Forbidden, Unauthorized
 from backend.extensions import db, limiter, public_query_limit, verification_limit
 from backend.issued_reports import messages as report_msg
 from backend.issued_reports.content import ReportOptions
@@ -27,8 +28,8 @@ from backend.issued_reports.operations import issue_report, read_report_pdf
 from backend.issued_reports.schemas import VerifyResultSchema
 from backend.issued_reports.views import verdict_from_request, verdict_json
 from backend.pii import mask_id_number
+from backend.public_api import queries as public_queries
 from backend.records.models import CreditRecord
-from backend.subjects.queries import get_public_profile, search_enterprises
 from backend.subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
 from backend.types import local_date
 from backend.workflows.cases import CaseState
@@ -65,7 +66,6 @@ from .auth import (
     verified_required,
 )
 from .client import WeChatError, WeChatNotConfigured, mp_api
-from .models import WeChatUser
 from .schemas import (
     BindingIn,
     BindingListOut,
@@ -527,10 +527,7 @@ def unbind_enterprise(binding_id: int):
     ),
 )
 def search_subjects(query: dict):
-    text = query["q"].strip()
-    if not text:
-        raise ApiError("请输入企业名称或统一社会信用代码", code="empty_query")
-    return search_enterprises(text, page=query["page"], per_page=query["per_page"] or _settings().SEARCH_PAGE_SIZE)
+    return public_queries.search(query)
 
 
 @bp.get("/subjects/<uscc>")
@@ -541,17 +538,13 @@ def search_subjects(query: dict):
     responses=_coded_responses(
         {
             400: "invalid_uscc",
-            404: "subject_not_found、id_number_in_path（路径中是身份证号码而非统一社会信用代码）",
+            404: "not_found、id_number_in_path（路径中是身份证号码而非统一社会信用代码）",
             429: "rate_limited",
         }
     ),
 )
 def get_subject(uscc: str):
-    subject = ops.find_enterprise(uscc)
-    profile = get_public_profile(subject.uscc, local_date())
-    if profile is None:
-        raise NotFound(msg.ENTERPRISE_NOT_FOUND, code="subject_not_found")
-    return profile
+    return public_queries.profile_response(uscc)
 
 
 # --- records: eligibility and commitments --------------------------------------------------

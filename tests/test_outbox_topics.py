@@ -58,7 +58,7 @@ def _produced_topics() -> tuple[set[str], list[str]]:
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):
                 if isinstance(node, ast.Dict):
-                    # An outbox row written as a table insert (binding_suspension.py, which the
+                    # An outbox row written as a table insert (backend/citizens/suspension.py, which the
                     # migration runs too): {"topic": CONSTANT, ...}.
                     for key, value in zip(node.keys, node.values, strict=True):
                         if isinstance(key, ast.Constant) and key.value == "topic" and isinstance(value, ast.Name):

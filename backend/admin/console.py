@@ -89,11 +89,11 @@ def inject_console() -> dict[str, Any]:
 
 
 def _wechat_alert() -> str | None:
-    # The WeChat channel's configuration errors (miniprogram_api/alerts.py): citizens get a
-    # neutral 503, so the console is where operators learn that face verification is down.
-    from miniprogram_api.alerts import config_alert
+    # The WeChat channel's configuration errors (miniprogram_api/alerts.py, registered by the app
+    # factory): citizens get a neutral 503, so the console is where operators learn of them.
+    from ..operator_alerts import operator_alert
 
-    return config_alert()
+    return operator_alert()
 
 
 def no_store(response: Response) -> Response:

@@ -6,7 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
+from ..pii_registry import EncryptedColumn, fixed, register_encrypted
 from ..types import utcnow
+
+SECRET_CONTEXT = "department_api_key.secret"  # noqa: S105 - AEAD context label, not a secret
 
 
 class Department(db.Model):
@@ -59,3 +62,6 @@ class ApiNonce(db.Model):
     key_id: Mapped[str] = mapped_column(sa.String(40))
     nonce: Mapped[str] = mapped_column(sa.String(64))
     expires_at: Mapped[dt.datetime] = mapped_column(index=True)
+
+
+register_encrypted(DepartmentApiKey, EncryptedColumn("secret_encrypted", fixed(SECRET_CONTEXT)))

@@ -15,9 +15,8 @@ from ..identifiers import IdentifierError, validate_uscc
 from ..pii import cipher
 from ..types import utcnow
 from . import messages as msg
-from .models import Department, DepartmentApiKey
+from .models import SECRET_CONTEXT, Department, DepartmentApiKey
 
-SECRET_CONTEXT = "department_api_key.secret"  # noqa: S105 - AEAD context label, not a secret
 CODE_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 

@@ -77,7 +77,7 @@ _TOPICS: list[Topic] = [
     Topic(
         "binding.suspended",
         "an enterprise binding was suspended (name-only binding, or a new registered representative)",
-        "WeChat subscribe message to the binding's holder (miniprogram_api/binding_suspension.py)",
+        "WeChat subscribe message to the binding's holder (backend/citizens/suspension.py)",
     ),
     Topic(
         "report.expiring",

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint, fields
-from flask import current_app, jsonify
 
-from ..errors import ApiError, ErrorSchema, NotFound
+from ..errors import ErrorSchema
 from ..extensions import public_query_limit
-from ..identifiers import IdentifierError, validate_uscc
-from ..subjects.queries import get_public_profile, search_enterprises
-from ..subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema, public_profile_dict
-from ..types import local_date
-from . import messages
+from ..subjects.schemas import PublicProfileSchema, SearchPageSchema, SearchQuerySchema
+from . import messages, queries
 
 bp = APIBlueprint("public_api", __name__, url_prefix="/api/v1", tag=messages.TAG)
 
@@ -39,11 +35,7 @@ def _error_responses(*statuses: int) -> dict[int, dict]:
     responses=_error_responses(400, 422, 429),
 )
 def search_subjects(query: dict):
-    text = query["q"].strip()
-    if not text:
-        raise ApiError(messages.EMPTY_QUERY, code="empty_query")
-    settings = current_app.extensions["settings"]
-    return search_enterprises(text, page=query["page"], per_page=query["per_page"] or settings.SEARCH_PAGE_SIZE)
+    return queries.search(query)
 
 
 @bp.get("/subjects/<uscc>")
@@ -55,12 +47,4 @@ def search_subjects(query: dict):
     responses=_error_responses(400, 404, 429),
 )
 def get_subject(uscc: str):
-    settings = current_app.extensions["settings"]
-    try:
-        code = validate_uscc(uscc, settings.USCC_LEGACY_ALLOWLIST).code
-    except IdentifierError as exc:
-        raise ApiError(exc.message, code="invalid_uscc", details=exc.as_details()) from exc
-    profile = get_public_profile(code, local_date())
-    if profile is None:
-        raise NotFound(messages.SUBJECT_NOT_FOUND)
-    return jsonify(public_profile_dict(profile))  # = PublicProfileSchema's dump, without its cost
+    return queries.profile_response(uscc)

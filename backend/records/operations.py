@@ -26,6 +26,8 @@ import sqlalchemy as sa
 
 from ..actors import Actor
 from ..audit.operations import record_event
+from ..citizens.messages import BINDING_SUSPENDED_REPRESENTATIVE_CHANGED
+from ..citizens.suspension import suspend_unbacked_bindings
 from ..departments.models import Department
 from ..extensions import db
 from ..pii import cipher, mask_name
@@ -357,9 +359,6 @@ class RecordWriter:
     def _set_representatives(self, changes: list[dict]) -> None:
         """New legal representatives from a registering authority; the active legal-representative
         bindings of those enterprises that the new data no longer backs are suspended."""
-        from miniprogram_api.binding_suspension import suspend_unbacked_bindings
-        from miniprogram_api.messages import BINDING_SUSPENDED_REPRESENTATIVE_CHANGED
-
         now = utcnow()
         by_columns: dict[tuple[str, ...], list[dict]] = {}  # one executemany per set of columns
         for change in changes:

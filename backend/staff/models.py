@@ -10,7 +10,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..departments.models import Department
 from ..extensions import db
+from ..pii_registry import EncryptedColumn, fixed, register_encrypted
 from ..types import enum_column, utcnow
+
+TOTP_CONTEXT = "staff_user.totp_secret"  # AEAD context label
 
 
 def password_hash_method() -> str:
@@ -94,3 +97,6 @@ class StaffSession(db.Model):
 
     def is_live(self, now: dt.datetime, idle: dt.timedelta) -> bool:
         return self.revoked_at is None and now < self.expires_at and now - self.last_seen_at <= idle
+
+
+register_encrypted(StaffUser, EncryptedColumn("totp_secret_encrypted", fixed(TOTP_CONTEXT)))

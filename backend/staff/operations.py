@@ -26,11 +26,10 @@ from ..errors import ApiError, Conflict
 from ..extensions import db
 from ..pii import cipher
 from ..types import utcnow
-from .models import StaffRole, StaffUser, password_hash_method
+from .models import TOTP_CONTEXT, StaffRole, StaffUser, password_hash_method
 from .sessions import revoke_all_staff_sessions
 
 MIN_PASSWORD_LENGTH = 10
-TOTP_CONTEXT = "staff_user.totp_secret"  # AEAD context label
 TOTP_ISSUER = "信用金昌"
 LOGIN_TARGET = "staff_login"  # audit target_type of failures, keyed by the user name typed
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..departments.models import Department
 from ..extensions import db
 from ..pii import cipher, mask_id_number, mask_name
+from ..pii_registry import EncryptedColumn, fixed, register_encrypted
 from ..types import enum_column, utcnow
 
 LEGAL_REPRESENTATIVE_ID_CONTEXT = "subject.legal_representative_id_number"
@@ -158,3 +159,12 @@ class SubjectNameDiscrepancy(db.Model):
 
     subject: Mapped[Subject] = relationship()
     department: Mapped[Department] = relationship()
+
+
+register_encrypted(
+    Subject,
+    EncryptedColumn("id_number_encrypted", fixed("subject.id_number")),
+    EncryptedColumn("name_encrypted", fixed("subject.name")),
+    EncryptedColumn("legal_representative_id_number_encrypted", fixed(LEGAL_REPRESENTATIVE_ID_CONTEXT)),
+    key_id_column="pii_key_id",
+)

@@ -272,8 +272,8 @@ def test_repair_at_the_kiosk_uses_the_proof_uploaded_in_wechat(client, world):
 
 
 def test_a_legal_representative_prints_the_enterprise_reports(client, world):
+    from backend.citizens.models import BindingMethod, BindingStatus, EnterpriseBinding, WeChatUser
     from backend.subjects.models import Subject
-    from miniprogram_api.models import BindingMethod, BindingStatus, EnterpriseBinding, WeChatUser
 
     enterprise = db.session.scalar(sa.select(Subject).where(Subject.uscc == world.uscc))
     person = world.first.subject

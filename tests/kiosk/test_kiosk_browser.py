@@ -10,14 +10,14 @@ import sqlalchemy as sa
 from playwright.sync_api import expect
 from test_staff_auth import login_as
 
+from backend.citizens.models import KioskLoginTicket
+from backend.citizens.tickets import _ticket_hash
 from backend.extensions import db
 from backend.staff.models import StaffRole
 from backend.types import utcnow
 from backend.workflows.objections.operations import get_objection
 from kiosk import operations as ops
 from kiosk.models import KioskSession, PrinterState, PrintJob, PrintJobState
-from miniprogram_api.models import KioskLoginTicket
-from miniprogram_api.operations import _ticket_hash
 from tests.issued_reports.helpers import read_qr
 from tests.kiosk.helpers import (
     EMPTY_QUEUE,

@@ -17,14 +17,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from backend.citizens.models import WeChatUser
+from backend.citizens.tickets import create_kiosk_login_ticket
 from backend.extensions import db
 from backend.workflows.objections.models import Objection
 from backend.workflows.objections.operations import return_objection
 from backend.workflows.repairs.models import RepairApplication
 from backend.workflows.repairs.operations import return_repair
 from miniprogram_api.auth import hash_token, sign_download
-from miniprogram_api.models import MpSession, WeChatUser
-from miniprogram_api.operations import create_kiosk_login_ticket
+from miniprogram_api.models import MpSession
 from tests.wechat.helpers import (
     API,
     Person,

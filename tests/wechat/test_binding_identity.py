@@ -8,12 +8,12 @@ import datetime as dt
 import sqlalchemy as sa
 
 from backend.audit.models import AuditEvent
+from backend.citizens.models import BindingMethod, BindingStatus, EnterpriseBinding, WeChatUser
+from backend.citizens.suspension import SUSPENDED_TOPIC, suspend_name_only_bindings
 from backend.extensions import db
 from backend.outbox.models import OutboxEvent
 from backend.outbox.worker import deliver_pending, registered_handlers
 from backend.subjects.models import Subject
-from miniprogram_api.binding_suspension import SUSPENDED_TOPIC, suspend_name_only_bindings
-from miniprogram_api.models import BindingMethod, BindingStatus, EnterpriseBinding, WeChatUser
 from miniprogram_api.operations import review_enterprise_binding
 from tests.factories import make_id_number, make_uscc, record_input, write_records
 from tests.wechat.conftest import TEMPLATE_CASE

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from backend.config import ConfigError, load_settings
-from miniprogram_api.cli import fake_templates
+from miniprogram_api.demo_flow import fake_templates
 from tests.wechat.conftest import MP_APPID
 
 

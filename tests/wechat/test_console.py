@@ -8,11 +8,12 @@ import datetime as dt
 import sqlalchemy as sa
 from test_staff_auth import actions, login_as, post_form
 
+from backend.citizens.models import BindingStatus, EnterpriseBinding
 from backend.departments.models import Department
 from backend.extensions import db
 from backend.outbox.worker import deliver_pending, registered_handlers
 from backend.types import local_date
-from miniprogram_api.models import BindingStatus, EnterpriseBinding, MessageAttempt
+from miniprogram_api.models import MessageAttempt
 from tests.wechat.conftest import TEMPLATE_REPORT
 from tests.wechat.helpers import API, Person, department, enterprise, make_pdf, upload, verified_person
 

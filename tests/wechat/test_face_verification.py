@@ -25,13 +25,14 @@ import sqlalchemy as sa
 from prometheus_client.parser import text_string_to_metric_families
 from test_staff_auth import login_as
 
+from backend.citizens.models import FaceVerification, FaceVerifySession, WeChatUser
 from backend.extensions import db
 from backend.staff.models import StaffRole
 from backend.subjects.models import NameSource
 from miniprogram_api.client import WeChatError, mp_api
 from miniprogram_api.demo_flow import DEMO_ID_NUMBER, DEMO_NAME, run_demo_flow
 from miniprogram_api.face import cert_hash
-from miniprogram_api.models import FaceVerification, FaceVerifySession, WeChatConfigError, WeChatUser
+from miniprogram_api.models import WeChatConfigError
 from tests.factories import make_id_number
 from tests.wechat.conftest import MP_APPID
 from tests.wechat.helpers import API, Person, face_verify, finish_verification, login, start_verification

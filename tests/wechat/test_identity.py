@@ -9,6 +9,13 @@ from test_staff_auth import login_as, post_form
 
 from backend.actors import Actor
 from backend.audit.models import AuditEvent
+from backend.citizens.models import (
+    BindingStatus,
+    EnterpriseBinding,
+    FaceVerification,
+    FaceVerificationOutcome,
+    WeChatUser,
+)
 from backend.extensions import db
 from backend.issued_reports.content import ReportOptions, build_content
 from backend.records.operations import find_natural_subject, new_natural_subject_row
@@ -16,14 +23,7 @@ from backend.staff.models import StaffRole, StaffUser
 from backend.subjects.models import NameSource, Subject
 from backend.subjects.names import record_verified_name
 from miniprogram_api.auth import hash_token
-from miniprogram_api.models import (
-    BindingStatus,
-    EnterpriseBinding,
-    FaceVerification,
-    FaceVerificationOutcome,
-    MpSession,
-    WeChatUser,
-)
+from miniprogram_api.models import MpSession
 from miniprogram_api.operations import review_enterprise_binding
 from reports.content import CHINA_TZ, ReportKind
 from tests.factories import make_id_number

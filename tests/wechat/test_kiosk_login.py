@@ -6,11 +6,11 @@ import datetime as dt
 
 import pytest
 
+from backend.citizens.models import KioskLoginTicket
+from backend.citizens.tickets import consume_kiosk_login, create_kiosk_login_ticket
 from backend.errors import ApiError
 from backend.extensions import db
 from backend.types import utcnow
-from miniprogram_api.models import KioskLoginTicket
-from miniprogram_api.operations import consume_kiosk_login, create_kiosk_login_ticket
 from tests.wechat.helpers import API, auth, login, verified_person
 
 

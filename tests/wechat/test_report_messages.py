@@ -9,6 +9,7 @@ import datetime as dt
 import sqlalchemy as sa
 
 from backend.actors import Actor
+from backend.citizens.models import WeChatUser
 from backend.extensions import db
 from backend.issued_reports.models import IssuedReport
 from backend.issued_reports.operations import issue_report, revoke_report
@@ -17,7 +18,7 @@ from backend.outbox.models import OutboxEvent, OutboxStatus
 from backend.outbox.worker import deliver_pending, registered_handlers
 from backend.types import local_date, utcnow
 from backend.workflows.cases import local_time_text
-from miniprogram_api.models import MessageAttempt, MessageAttemptStatus, WeChatUser
+from miniprogram_api.models import MessageAttempt, MessageAttemptStatus
 from miniprogram_api.notifications import shape_value
 from tests.wechat.conftest import TEMPLATE_DEADLINE, TEMPLATE_REPORT
 from tests.wechat.helpers import API, department, enterprise, verified_person

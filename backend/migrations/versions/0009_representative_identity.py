@@ -7,7 +7,7 @@
 * subject_name_discrepancy: another department's different name, kept for staff to resolve;
 * wechat_enterprise_binding: a SUSPENDED status with its time and reason, and the data step:
   every active legal-representative binding was made by comparing names only, so each is
-  suspended and its holder told why (``miniprogram_api.binding_suspension``).
+  suspended and its holder told why (``backend.citizens.suspension``).
 
 The subject table is altered with plain ADD COLUMN (no batch copy on SQLite: that would drop the
 name-search triggers of 0007 and 0008); the binding table's status CHECK is replaced, which
@@ -109,7 +109,7 @@ def upgrade():
     op.add_column("wechat_enterprise_binding", sa.Column("suspension_reason", sa.String(length=500), nullable=True))
     _replace_status_check(NEW_STATUSES)
 
-    from miniprogram_api.binding_suspension import suspend_name_only_bindings
+    from backend.citizens.suspension import suspend_name_only_bindings
 
     suspend_name_only_bindings(op.get_bind())
 

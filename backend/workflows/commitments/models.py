@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ...extensions import db
+from ...pii_registry import EncryptedColumn, fixed, register_encrypted
 from ...types import enum_column, utcnow
 
 
@@ -36,3 +37,6 @@ class CreditCommitment(db.Model):
     signed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # Repair commitments are published in the subject's record (公开信用承诺); objection ones not.
     is_public: Mapped[bool] = mapped_column(default=False)
+
+
+register_encrypted(CreditCommitment, EncryptedColumn("signer_name_encrypted", fixed("commitment.signer_name")))

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...extensions import db
+from ...pii_registry import EncryptedColumn, fixed, register_encrypted
 from ...records.models import CreditRecord
 from ...types import enum_column
 from ..cases import CaseMixin, CaseState, HistoryMixin, open_states_sql
@@ -86,3 +87,10 @@ class ObjectionHistory(HistoryMixin, db.Model):
     __tablename__ = "objection_history"
 
     case_id: Mapped[int] = mapped_column(sa.ForeignKey("objection.id"))
+
+
+register_encrypted(
+    Objection,
+    EncryptedColumn("applicant_name_encrypted", fixed("case.applicant_name")),
+    EncryptedColumn("applicant_id_number_encrypted", fixed("case.applicant_id_number")),
+)

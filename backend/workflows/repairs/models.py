@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ...extensions import db
+from ...pii_registry import EncryptedColumn, fixed, register_encrypted
 from ...records.models import CreditRecord
 from ...types import enum_column, utcnow
 from ..cases import CaseMixin, CaseState, HistoryMixin, open_states_sql
@@ -92,3 +93,10 @@ class RepairArchive(db.Model):
 
     application: Mapped[RepairApplication] = relationship()
     record: Mapped[CreditRecord] = relationship()
+
+
+register_encrypted(
+    RepairApplication,
+    EncryptedColumn("applicant_name_encrypted", fixed("case.applicant_name")),
+    EncryptedColumn("applicant_id_number_encrypted", fixed("case.applicant_id_number")),
+)
