@@ -64,6 +64,8 @@ def encrypted_tables() -> list[EncryptedTable]:
     from .departments.operations import SECRET_CONTEXT
     from .staff.models import StaffUser
     from .staff.operations import TOTP_CONTEXT
+    from .records.models import CreditRecord
+    from .records.operations import RECORD_REPRESENTATIVE_ID_CONTEXT
     from .subjects.models import LEGAL_REPRESENTATIVE_ID_CONTEXT, Subject
     from .workflows.commitments.models import CreditCommitment
     from .workflows.objections.models import Objection
@@ -80,6 +82,15 @@ def encrypted_tables() -> list[EncryptedTable]:
                 EncryptedColumn("id_number_encrypted", _fixed("subject.id_number")),
                 EncryptedColumn("name_encrypted", _fixed("subject.name")),
                 EncryptedColumn("legal_representative_id_number_encrypted", _fixed(LEGAL_REPRESENTATIVE_ID_CONTEXT)),
+            ),
+            key_id_column="pii_key_id",
+        ),
+        EncryptedTable(
+            CreditRecord.__table__,
+            (
+                EncryptedColumn(
+                    "legal_representative_id_number_encrypted", _fixed(RECORD_REPRESENTATIVE_ID_CONTEXT)
+                ),
             ),
             key_id_column="pii_key_id",
         ),
