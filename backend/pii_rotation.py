@@ -62,10 +62,10 @@ def encrypted_tables() -> list[EncryptedTable]:
 
     from .departments.models import DepartmentApiKey
     from .departments.operations import SECRET_CONTEXT
-    from .staff.models import StaffUser
-    from .staff.operations import TOTP_CONTEXT
     from .records.models import CreditRecord
     from .records.operations import RECORD_REPRESENTATIVE_ID_CONTEXT
+    from .staff.models import StaffUser
+    from .staff.operations import TOTP_CONTEXT
     from .subjects.models import LEGAL_REPRESENTATIVE_ID_CONTEXT, Subject
     from .workflows.commitments.models import CreditCommitment
     from .workflows.objections.models import Objection
@@ -87,11 +87,7 @@ def encrypted_tables() -> list[EncryptedTable]:
         ),
         EncryptedTable(
             CreditRecord.__table__,
-            (
-                EncryptedColumn(
-                    "legal_representative_id_number_encrypted", _fixed(RECORD_REPRESENTATIVE_ID_CONTEXT)
-                ),
-            ),
+            (EncryptedColumn("legal_representative_id_number_encrypted", _fixed(RECORD_REPRESENTATIVE_ID_CONTEXT)),),
             key_id_column="pii_key_id",
         ),
         EncryptedTable(Objection.__table__, case_columns),

@@ -64,6 +64,8 @@ BATCH_TOO_LARGE = "一次最多报送 {limit} 条记录，本次 {count} 条：�
 BATCH_EMPTY = "records 不能为空"
 BATCH_REJECTED = "整批校验未通过（atomic 模式）：未保存任何记录，共 {count} 条记录有错误"
 BATCH_NOT_FOUND = "批次不存在"
+RECORD_NOT_FOUND = "本部门没有该决定文书号的记录"
+TIER_NOT_DERIVED = "该记录的处罚等级由报送单位填写或已确认，不是按本市规则推定的，不能在此确认"
 # A row refused when written: it would put back what an objection decision corrected.
 REVERTS_CORRECTION = (
     "该记录已按异议处理决定更正（异议编号 {number}），本行的“{fields}”仍为更正前的内容，"

@@ -108,7 +108,7 @@ FIELD_LABELS: dict[str, str] = {
     "licence_number": "许可编号",
     "licence_status": "当前状态",
     "remarks": "备注",
-    **{name: label for name, label in SUBJECT_OTHER_CODES},
+    **dict(SUBJECT_OTHER_CODES),
 }
 
 MAX_LENGTHS = {
@@ -194,7 +194,8 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 KNOWN_IGNORED = ("序号", "公示期限", "数据来源单位代码")
 
 PENALTY_HEADERS = {
-    "行政处罚决定书文号", "处罚决定书文号", "处罚决定日期", "处罚类别", "处罚内容", "违法事实", "处罚机关", "处罚有效期",
+    "行政处罚决定书文号", "处罚决定书文号", "处罚决定日期", "处罚类别", "处罚内容", "违法事实", "处罚机关",
+    "处罚有效期",
 }  # fmt: skip
 LICENCE_HEADERS = {
     "行政许可决定文书号", "许可决定文书号", "许可决定日期", "许可证书名称", "许可内容", "许可机关", "许可编号",
