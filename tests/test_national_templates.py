@@ -442,3 +442,28 @@ def test_validator_reads_the_template_columns_in_linear_time(app, scjg):
     results = list(parsed.validated(validator))
     assert len(results) == 2000
     assert all(not hasattr(r, "errors") for r in results)
+
+
+@pytest.mark.parametrize("kind", ["enterprise", "personal", "special"])
+def test_report_rows_name_the_deciding_authority_and_the_licence_status(app, scjg, clock, kind):
+    """All three report kinds: each record's deciding authority (2022 report standard: each
+    category with the deciding authority) and a licence shown as revoked when it is."""
+    from backend.issued_reports.content import ReportOptions, build_content, normalise_options
+    from reports.content import ReportKind
+
+    _import(scjg, PENALTY_LEGAL)
+    _import(scjg, LICENCE_LEGAL)
+    subject = _record("金区市监许〔2025〕88号").subject
+    report_kind = ReportKind(kind)
+    options = normalise_options(
+        report_kind, ReportOptions(years=5, domains=("penalty",)) if kind == "special" else None
+    )
+    now = clock.now.astimezone(dt.timezone(dt.timedelta(hours=8)))
+    built = build_content(subject, report_kind, options, number="T-1", issued_at=now, valid_until=clock.today)
+    rows = {r["decision_no"]: r for s in built.content.sections for r in s.rows}
+    if kind != "special" or "金区市监许〔2025〕88号" in rows:
+        assert rows["金区市监许〔2025〕88号"]["authority"] == "金昌市金川区市场监督管理局"
+        assert "【已撤销】" in rows["金区市监许〔2025〕88号"]["facts"]
+    penalty = rows["金区市监罚〔2026〕101号"]
+    assert penalty["authority"] == "金昌市金川区市场监督管理局"
+    assert SOURCE_NAME not in penalty["authority"]
