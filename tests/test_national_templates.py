@@ -467,3 +467,71 @@ def test_report_rows_name_the_deciding_authority_and_the_licence_status(app, scj
     penalty = rows["金区市监罚〔2026〕101号"]
     assert penalty["authority"] == "金昌市金川区市场监督管理局"
     assert SOURCE_NAME not in penalty["authority"]
+
+
+# --- the console: samples, upload, the record page with versions, tier confirmation ---------
+
+
+def test_console_offers_each_sample_and_imports_an_upload(app, scjg, client):
+    from urllib.parse import quote
+
+    from tests.staff_login import login_as, post_form
+
+    login_as(client, "dept_reviewer", department=scjg)
+    page = client.get("/admin/imports").get_data(as_text=True)
+    for name, sample in SAMPLES.items():
+        link = "/admin/imports/samples/" + quote(name)
+        assert link in page
+        response = client.get(link)
+        assert response.status_code == 200
+        assert response.data == sample.content() or name.endswith(".xlsx")
+        assert quote(name) in response.headers["Content-Disposition"]
+    assert client.get("/admin/imports/samples/nothing.csv").status_code == 404
+
+    response = post_form(
+        client,
+        "/admin/imports/upload",
+        {
+            "department": str(scjg.id),
+            "category": "",
+            "file": (io.BytesIO((FIXTURES / LICENCE_LEGAL).read_bytes()), LICENCE_LEGAL),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    batch = db.session.scalars(sa.select(ImportBatch)).one()
+    assert (batch.channel, batch.status, batch.created_count) == ("admin", ImportStatus.COMPLETED, 5)
+
+
+def test_console_record_page_shows_versions_and_the_department_confirms_a_tier(app, scjg, client, clock):
+    from tests.staff_login import login_as, post_form
+
+    _import(scjg, PENALTY_LEGAL)
+    record = _record("金区市监罚〔2026〕101号")
+    clock.advance(days=3)
+    data = SAMPLES[PENALTY_LEGAL].content().decode("utf-8-sig").replace("处罚款人民币伍仟元", "处罚款人民币伍仟元整")
+    _import(scjg, PENALTY_LEGAL, data.encode("utf-8-sig"))
+
+    admin = app.test_client()
+    login_as(admin, "platform_admin")
+    page = admin.get(f"/admin/records/{record.id}").get_data(as_text=True)
+    assert "金昌市金川区市场监督管理局" in page and "处罚有效期至" in page
+    assert "处罚款人民币伍仟元 → 处罚款人民币伍仟元整" in page
+    assert "按规则推定，待认定单位确认" in page
+    assert "确认处罚等级" not in page  # only the department confirms
+    listed = admin.get("/admin/records?derived=1").get_data(as_text=True)
+    assert "推定待确认" in listed
+
+    login_as(client, "dept_reviewer", department=scjg)
+    page = client.get(f"/admin/records/{record.id}").get_data(as_text=True)
+    assert "确认处罚等级" in page
+    response = post_form(
+        client, f"/admin/records/{record.id}/tier", {"tier": "minor"}, token_from=f"/admin/records/{record.id}"
+    )
+    assert response.status_code == 302
+    db.session.refresh(record)
+    assert (record.tier, record.tier_derived, record.published) == (PenaltyTier.MINOR, False, False)
+    versions = db.session.scalars(
+        sa.select(CreditRecordVersion.version).where(CreditRecordVersion.record_id == record.id)
+    ).all()
+    assert sorted(versions) == [2, 3]

@@ -24,6 +24,7 @@ from ..errors import ApiError
 from ..extensions import db
 from ..imports.models import ImportBatch
 from ..imports.operations import error_report_csv
+from ..imports.samples import SAMPLES
 from ..records.models import CreditRecord, RecordCategory, RecordStatus
 from ..staff.models import StaffUser
 from ..staff.operations import (
@@ -601,7 +602,10 @@ def records():
     status = _enum_arg("status", RecordStatus)
     department_id = request.args.get("department", type=int)
     q = (request.args.get("q") or "").strip()[:100]
+    derived = request.args.get("derived") == "1"
     query = scope_records(user, sa.select(CreditRecord))
+    if derived:  # penalties whose tier the city's rule derived, for the department to confirm
+        query = query.where(CreditRecord.tier_derived.is_(True))
     if category is not None:
         query = query.where(CreditRecord.category == category)
     if status is not None:
@@ -626,6 +630,7 @@ def records():
         category=category,
         status=status,
         department_id=department_id,
+        derived=derived,
         departments=db.session.scalars(dept_query).all(),
         categories=RecordCategory,
         statuses=RecordStatus,
@@ -651,7 +656,7 @@ def imports():
     if (dept := department_scope(current_staff())) is not None:
         query = query.where(ImportBatch.department_id == dept)
     page = paginate(query.order_by(ImportBatch.started_at.desc(), ImportBatch.id.desc()))
-    return render_template("admin/imports.html", page=page)
+    return render_template("admin/imports.html", page=page, samples=SAMPLES, user=current_staff())
 
 
 @bp.get("/imports/<int:batch_id>")
@@ -802,4 +807,4 @@ def confirm_year():
 
 
 # The reviewers' console for objections and repairs adds its routes to this blueprint.
-from . import case_views, subject_views  # noqa: E402, F401
+from . import case_views, intake_views, subject_views  # noqa: E402, F401
