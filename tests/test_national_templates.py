@@ -535,3 +535,23 @@ def test_console_record_page_shows_versions_and_the_department_confirms_a_tier(a
         sa.select(CreditRecordVersion.version).where(CreditRecordVersion.record_id == record.id)
     ).all()
     assert sorted(versions) == [2, 3]
+
+
+def test_a_rewrite_from_the_stored_record_keeps_every_template_field(app, scjg):
+    """An objection's correction rewrites a record from what is stored (record_input_from): the
+    other codes, the representative's ID number and the receipts stay; the change is a version."""
+    from backend.records.operations import RecordWriter, record_input_from
+    from backend.workdays.service import load_calendar
+
+    _import(scjg, PENALTY_LEGAL)
+    record = _record("金区综执罚〔2026〕8号")
+    before = (record.subject_other_codes, record.legal_representative_id_number_hash, record.received_date)
+    writer = RecordWriter(load_calendar(), PublicityRules.from_settings(app.extensions["settings"]))
+    assert writer.write([record_input_from(record, {"facts": "经复核更正的违法事实。"})]) == ["updated"]
+    db.session.commit()
+    db.session.refresh(record)
+    assert (record.subject_other_codes, record.legal_representative_id_number_hash, record.received_date) == before
+    assert record.facts == "经复核更正的违法事实。"
+    assert record.authority_name == "金昌市金川区综合行政执法局"
+    version = db.session.scalars(sa.select(CreditRecordVersion)).one()
+    assert set(version.changes) == {"facts"}

@@ -654,6 +654,31 @@ def _storage_converter(column_type: sa.types.TypeEngine, dialect_name: str):
     return None
 
 
+def record_input_from(record: CreditRecord, changes: dict | None = None) -> RecordInput:
+    """The stored record as a RecordInput (with ``changes`` applied), to write it again through
+    RecordWriter: every stored field carried, so a rewrite loses nothing it was not told to change
+    (the subject's other codes, the legal representative's ID number, the latest receipt)."""
+    subject = record.subject
+    values = {name: getattr(record, name) for name in RECORD_FIELDS}
+    values["received_date"] = record.last_received_date or record.received_date
+    codes = record.subject_other_codes
+    values["subject_other_codes"] = tuple(codes.items()) if codes else None
+    representative = None
+    if record.legal_representative_id_number_encrypted:
+        representative = cipher().decrypt(
+            record.legal_representative_id_number_encrypted, RECORD_REPRESENTATIVE_ID_CONTEXT
+        )
+    values.update(changes or {})
+    return RecordInput(
+        department_id=record.department_id,
+        decision_number=record.decision_number,
+        uscc=None if subject.is_natural else subject.uscc,
+        id_number=subject.reveal_id_number() if subject.is_natural else None,
+        legal_representative_id_number=representative,
+        **values,
+    )
+
+
 class TierNotDerived(ValueError):
     """The record's tier was sent or already confirmed: only a derived tier is confirmed here."""
 
