@@ -173,6 +173,12 @@ class CreditRecord(db.Model):
         """The deciding authority as sent, else the sending department."""
         return self.authority_name or self.department.name
 
+    @property
+    def licence_status_label(self) -> str | None:
+        from .labels import licence_status_label
+
+        return licence_status_label(self.licence_status)
+
 
 class CreditRecordVersion(db.Model):
     """A later change of a record (记录版本): who sent it, when, and what changed.
