@@ -401,6 +401,8 @@ class RowValidator:
             value = values.get(name)
             if type(value) is str:  # the common case, kept free of function calls (bulk imports)
                 value = value.strip() or None
+            elif value is None:  # a column the file does not have (most template columns)
+                pass
             else:
                 try:
                     value = _text(value)
@@ -419,6 +421,8 @@ class RowValidator:
 
         def date(name: str, required: bool = False) -> dt.date | None:
             raw = values.get(name)
+            if raw is None and not required:
+                return None
             try:
                 result = self._date(raw, open_ended_ok=name in _OPEN_ENDED_FIELDS)
             except _Invalid as exc:

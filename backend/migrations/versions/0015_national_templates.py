@@ -52,11 +52,14 @@ def upgrade() -> None:
     else:
         op.add_column("credit_record", status)
         op.create_check_constraint(op.f("ck_credit_record_licence_status"), "credit_record", check)
+    with_number = sa.text("legal_representative_id_number_hash IS NOT NULL")
     op.create_index(
-        op.f("ix_credit_record_legal_representative_id_number_hash"),
+        "ix_credit_record_legal_representative_id_number_hash",
         "credit_record",
         ["legal_representative_id_number_hash"],
         unique=False,
+        sqlite_where=with_number,
+        postgresql_where=with_number,
     )
     op.create_table(
         "credit_record_versions",
@@ -91,7 +94,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_credit_record_versions_record_id"), table_name="credit_record_versions")
     op.drop_table("credit_record_versions")
-    op.drop_index(op.f("ix_credit_record_legal_representative_id_number_hash"), table_name="credit_record")
+    op.drop_index("ix_credit_record_legal_representative_id_number_hash", table_name="credit_record")
     with op.batch_alter_table("credit_record") as batch:
         batch.drop_constraint(op.f("ck_credit_record_licence_status"), type_="check")
         batch.drop_column("licence_status")
