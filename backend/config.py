@@ -68,6 +68,17 @@ class Settings:
     PUBLICITY_DEFAULT_END: str = "max"
     NEGATIVE_DISCLOSURE_YEARS: int = 5
     DOUBLE_PUBLICITY_WORKING_DAYS: int = 7
+    # The tier of a penalty sent without one (the national templates have no tier column):
+    # backend/imports/tier_rule.py, with the articles. The derived tier is marked and listed for
+    # the department to confirm; a tier the file carries wins.
+    # 轻微: every penalty kind (处罚类别, split on 、) is one of these (行政处罚法 art. 9 (一)) ...
+    TIER_RULE_MINOR_PENALTY_KINDS: tuple[str, ...] = ("警告", "通报批评")
+    # ... or one of these words is in 处罚内容 / 处罚类别 / 备注 (简易程序: 行政处罚法 art. 51).
+    TIER_RULE_MINOR_MARKERS: tuple[str, ...] = ("简易程序",)
+    # 严重: the penalty kind contains one of these (行政处罚法 art. 9 (四)-(五)) ...
+    TIER_RULE_SERIOUS_PENALTY_KINDS: tuple[str, ...] = ("吊销", "责令关闭", "限制从业")
+    # ... or the violation type (违法行为类型) is one the city lists as serious.
+    TIER_RULE_SERIOUS_VIOLATION_TYPES: tuple[str, ...] = ()
 
     # Department API.
     DEPT_API_MAX_CLOCK_SKEW_SECONDS: int = 300

@@ -28,7 +28,7 @@ from .departments.models import Department
 from .departments.operations import create_department
 from .extensions import db
 from .identifiers import USCC_ALPHABET, id_number_with_check, org_code_check_char, uscc_with_check
-from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
+from .records.models import CreditRecord, LicenceStatus, PenaltyTier, RecordCategory, RecordStatus
 from .records.operations import RecordInput, RecordWriter, expire_records
 from .records.publicity import PublicityRules
 from .staff.models import StaffRole, StaffUser
@@ -78,6 +78,41 @@ DEPARTMENTS: tuple[DeptSpec, ...] = (
     DeptSpec("bb", "市委编办", "620300", "01392168", "金编", registers_subjects=True),
 )
 COURTS = ("zjfy", "jcfy", "ycfy")
+
+
+def _gov_uscc(area: str, body: str) -> str:
+    return uscc_with_check("11" + area + body + org_code_check_char(body))
+
+
+# The deciding authorities (处罚机关 / 许可机关) of the 2021 national templates: county bureaus and
+# 综合执法 teams decide and report through the city department (issue 16 item 4). By department
+# code and the subject's county; a department without an entry decides itself.
+COUNTY_AUTHORITIES: dict[str, dict[str, tuple[str, str]]] = {
+    "scjg": {
+        "620302": ("金昌市金川区市场监督管理局", _gov_uscc("620302", "MB1N7001")),
+        "620321": ("永昌县市场监督管理局", _gov_uscc("620321", "MB1N7002")),
+        "620300": ("金昌市市场监督管理局", _gov_uscc("620300", "MB1N6725")),
+    },
+    "zj": {
+        "620302": ("金昌市金川区综合行政执法局", _gov_uscc("620302", "MB1N7003")),
+        "620321": ("永昌县综合行政执法局", _gov_uscc("620321", "MB1N7004")),
+    },
+    "sthj": {
+        "620302": ("金昌市生态环境局金川分局", _gov_uscc("620302", "MB1N7005")),
+        "620321": ("金昌市生态环境局永昌分局", _gov_uscc("620321", "MB1N7006")),
+    },
+    "yj": {"620321": ("永昌县应急管理局", _gov_uscc("620321", "MB1N7007"))},
+    "jt": {"620321": ("永昌县交通运输局", _gov_uscc("620321", "MB1N7008"))},
+}
+# A licence's 当前状态 (national 行政许可 template), with its weight among demo licences.
+LICENCE_STATUSES = (
+    (LicenceStatus.VALID, 86),
+    (LicenceStatus.CANCELLED, 6),
+    (LicenceStatus.REVOKED, 3),
+    (LicenceStatus.PENALTY_REVOKED, 2),
+    (LicenceStatus.WITHDRAWN, 2),
+    (LicenceStatus.SUSPENDED, 1),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -427,6 +462,9 @@ class DemoGenerator:
         number_offset: int = 0,
     ):
         self.rng = random.Random(seed)
+        # The national template fields draw from their own generator, so adding them left the
+        # rest of the demo data (names, dates, tiers) as it was for a given seed.
+        self.template_rng = random.Random(seed * 7919 + 16)
         self.number_offset = number_offset  # lets a second batch (the benchmark) avoid used numbers
         self.today = today
         self.dept_ids = departments
@@ -609,6 +647,7 @@ class DemoGenerator:
             category, content = "罚款", f"处罚款人民币{fine:,.0f}元"
         if tier is MINOR:
             content += "（简易程序）"
+        extra = self._penalty_template_fields(spec, decision, category, identity)
         end = None
         if tier is GENERAL and rng.random() < 0.7:
             end = decision + relativedelta(months=rng.choice((6, 12)))
@@ -632,8 +671,29 @@ class DemoGenerator:
             penalty_category=category,
             penalty_content=content,
             fine_amount=fine,
+            **extra,
             **identity,
         )
+
+    def _authority(self, dept_code: str, area: str) -> tuple[str | None, str | None]:
+        """The deciding authority for a department's decision about a subject of ``area``: a
+        county bureau or 综合执法 team most of the time, else the city department itself."""
+        county = COUNTY_AUTHORITIES.get(dept_code, {}).get(area)
+        if county is not None and self.template_rng.random() < 0.8:
+            return county
+        spec = _SPECS[dept_code]
+        return "金昌" + spec.name if spec.name.startswith("市") else spec.name, spec.uscc
+
+    def _penalty_template_fields(self, spec: DeptSpec, decision: dt.date, category: str, identity: dict) -> dict:
+        rng = self.template_rng
+        area = (identity.get("uscc") or "")[2:8] or (identity.get("id_number") or "")[:6]
+        name, uscc = self._authority(spec.code, area)
+        fields: dict = {"authority_name": name, "authority_uscc": uscc}
+        if "没收" in category:
+            fields["confiscated_amount"] = decimal.Decimal(rng.randint(5, 300) * 100)
+        if "责令停产停业" in category:
+            fields["penalty_valid_until"] = decision + relativedelta(months=rng.choice((3, 6)))
+        return fields
 
     def enterprise_records(self, ent: _Enterprise) -> list[RecordInput]:
         rng = self.rng
@@ -691,8 +751,22 @@ class DemoGenerator:
             title=title,
             facts=facts,
             legal_basis=basis,
+            **self._licence_template_fields(spec, ent, decision),
             **base,
         )
+
+    def _licence_template_fields(self, spec: DeptSpec, ent: _Enterprise, decision: dt.date) -> dict:
+        rng = self.template_rng
+        name, uscc = self._authority(spec.code, ent.area)
+        statuses, weights = zip(*LICENCE_STATUSES, strict=True)
+        return {
+            "authority_name": name,
+            "authority_uscc": uscc,
+            "valid_from": decision,
+            "licence_number": f"{spec.licence_prefix[1:3]}{ent.area}{decision:%Y}{rng.randint(0, 999_999):06d}",
+            "licence_status": rng.choices(statuses, weights)[0],
+            "document_name": "行政许可决定书",
+        }
 
     def red_list(self, ent: _Enterprise, base: dict) -> RecordInput | None:
         rng = self.rng

@@ -10,8 +10,8 @@ from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
 
 from backend.citizens.models import BindingMethod
-from backend.records.labels import category_label, status_label, tier_label
-from backend.records.models import PenaltyTier, RecordCategory, RecordStatus
+from backend.records.labels import category_label, licence_status_label, status_label, tier_label
+from backend.records.models import LicenceStatus, PenaltyTier, RecordCategory, RecordStatus
 from backend.schema_fields import UtcDateTime, database_id
 from backend.workflows.materials.models import MaterialPurpose
 from backend.workflows.objections.models import ObjectionGround
@@ -126,6 +126,27 @@ class OwnerRecordOut(Schema):
     penalty_content = fields.String(allow_none=True)
     fine_amount = fields.Decimal(as_string=True, places=2, allow_none=True)
     visible_until = fields.Date(allow_none=True, metadata={"description": "公示截止期"})
+    authority_name = fields.Function(
+        lambda r: r.authority_display, metadata={"description": "处罚机关 / 许可机关；报送时未填写的为报送部门"}
+    )
+    authority_uscc = fields.String(allow_none=True, metadata={"description": "处罚机关 / 许可机关统一社会信用代码"})
+    tier_derived = fields.Boolean(metadata={"description": "处罚等级按本市规则推定、待认定单位确认"})
+    penalty_valid_until = fields.Date(allow_none=True, metadata={"description": "处罚有效期"})
+    confiscated_amount = fields.Decimal(
+        as_string=True, places=2, allow_none=True, metadata={"description": "没收金额（元）"}
+    )
+    suspended_licence = fields.String(allow_none=True, metadata={"description": "暂扣或吊销证照名称及编号"})
+    valid_from = fields.Date(allow_none=True, metadata={"description": "有效期自（许可）"})
+    valid_until = fields.Date(allow_none=True, metadata={"description": "有效期至（许可）"})
+    licence_number = fields.String(allow_none=True, metadata={"description": "许可编号"})
+    licence_status = fields.Enum(
+        LicenceStatus, by_value=True, allow_none=True, metadata={"description": "许可当前状态"}
+    )
+    licence_status_label = fields.Function(
+        lambda r: licence_status_label(r.licence_status),
+        allow_none=True,
+        metadata={"description": "许可当前状态名称：有效、已撤销、已注销、已吊销、已撤回、已暂扣、无效"},
+    )
 
 
 class RecordsOut(Schema):

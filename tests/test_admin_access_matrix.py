@@ -11,6 +11,7 @@ by the missing token).
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import quote
 
 import pytest
 import sqlalchemy as sa
@@ -70,10 +71,16 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     ],
     "admin.subjects.subjects": [("/admin/subjects", EVERYONE)],
     "admin.subjects.subject": [("/admin/subjects/{subject}", OWN_DEPARTMENT)],
-    "admin.records.records": [("/admin/records", EVERYONE)],
+    "admin.records.records": [("/admin/records", EVERYONE), ("/admin/records?derived=1", EVERYONE)],
+    # A record with its versions; the department confirms a tier the city's rule derived.
+    "admin.records.record": [("/admin/records/{record}", OWN_DEPARTMENT)],
+    "admin.records.confirm_tier": [("/admin/records/{record}/tier", REVIEWER_POST)],
     "admin.imports.imports": [("/admin/imports", EVERYONE)],
     "admin.imports.import_batch": [("/admin/imports/{batch}", OWN_DEPARTMENT)],
     "admin.imports.import_errors_csv": [("/admin/imports/{batch}/errors.csv", OWN_DEPARTMENT)],
+    # The national template samples; a file import by admins and departments (their own).
+    "admin.imports.import_sample": [("/admin/imports/samples/" + quote("行政处罚_自然人.csv"), EVERYONE)],
+    "admin.imports.upload_import": [("/admin/imports/upload", row(302, 200, 200, 200, 403))],
     "admin.audit.audit_log": [("/admin/audit", ADMIN_AUDITOR)],
     "admin.audit.audit_verify": [("/admin/audit/verify", ADMIN_AUDITOR_POST)],
     "admin.calendar.calendar": [("/admin/calendar", EVERYONE)],
@@ -167,6 +174,7 @@ def ids(app):
         "kiosk": kiosk.id,
         "staff": make_staff("auditor").id,
         "subject": subject.id,
+        "record": world.objection_record.id,
         "objection": world.objection.id,
         "repair": world.repair.id,
         "objection_material": world.objection.materials[0].id,

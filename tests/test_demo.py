@@ -15,7 +15,7 @@ from backend.demo import DEMO_ACCOUNTS, DEPARTMENTS
 from backend.departments.models import Department
 from backend.extensions import db
 from backend.identifiers import validate_id_number, validate_uscc
-from backend.records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
+from backend.records.models import CreditRecord, LicenceStatus, PenaltyTier, RecordCategory, RecordStatus
 from backend.staff.models import StaffRole, StaffUser
 from backend.subjects.models import Subject, SubjectKind
 
@@ -106,6 +106,16 @@ def test_demo_data_is_valid_and_varied(app, runner):
             assert record.violation_type and record.legal_basis and record.penalty_content
         if record.category is RecordCategory.COURT_DEFAULTER:
             assert "执" in record.decision_number and record.decision_number.startswith("（")
+        if record.category in (RecordCategory.PENALTY, RecordCategory.LICENCE):
+            # The national template fields (issue 16): every decision names its authority.
+            assert record.authority_name and validate_uscc(record.authority_uscc).code[:2] == "11"
+        if record.category is RecordCategory.LICENCE:
+            assert record.licence_status is not None and record.licence_number and record.valid_from
+    authorities = {r.authority_name for r in records if r.authority_name}
+    assert authorities & {"金昌市金川区市场监督管理局", "永昌县市场监督管理局"}  # county level
+    assert any(not name.startswith("金昌市") or "区" in name for name in authorities)
+    licences = [r for r in records if r.category is RecordCategory.LICENCE]
+    assert {r.licence_status for r in licences} > {LicenceStatus.VALID}
     # Natural persons' names never appear in clear on their records.
     person_ids = {p.id for p in natural}
     person_names = {p.reveal_name() for p in natural}

@@ -74,7 +74,7 @@ def test_signed_batch_is_stored_and_bad_records_reported_by_index(client, dept_k
     records = [record(n) for n in range(1, 101)]
     records[3]["uscc"] = records[3]["uscc"][:-1] + ("0" if records[3]["uscc"][-1] != "0" else "1")
     records[40]["decision_date"] = "2026-02-30"
-    records[77]["tier"] = None
+    records[77]["tier"] = "很重"
     records[5]["unexpected"] = "x"
     records[6]["received_date"] = "2026-03-02"  # the receipt day is the server's, not declared
     response = post(client, key_id, secret, {"records": records})

@@ -330,7 +330,7 @@ def test_changed_row_is_updated(app, dept, tmp_path):
         ("empty.csv", b"", "没有数据行"),
         ("noheader.csv", "甲,乙,丙\n1,2,3\n".encode(), "未找到表头"),
         ("missing.csv", "行政相对人名称,统一社会信用代码\n甲,x\n".encode(), "缺少必需的列：决定文书号、决定日期"),
-        ("notier.csv", "行政相对人名称,统一社会信用代码,行政处罚决定书文号,处罚决定日期\n".encode(), "处罚等级"),
+        ("notier.csv", "行政相对人名称,统一社会信用代码,行政处罚决定书文号,处罚决定日期\n".encode(), "没有数据行"),
     ],
 )
 def test_unusable_files_are_refused_with_the_reason(app, dept, runner, tmp_path, name, content, reason):
@@ -406,7 +406,8 @@ def test_validator_rules(app, dept):
         result = validator.validate({**base, **changes}, 2, {})
         return [(e.column, e.reason) for e in result.errors]
 
-    assert reasons(tier=None) == [("处罚等级", "行政处罚信息必须填写处罚等级（轻微、一般 或 严重）")]
+    derived = validator.validate({**base, "tier": None}, 2, {})  # the city's rule decides
+    assert (derived.tier, derived.tier_derived) == (PenaltyTier.GENERAL, True)
     assert reasons(tier="较重") == [("处罚等级", "未知的处罚等级“较重”：应为 轻微、一般 或 严重")]
     assert reasons(uscc=None) == [
         ("统一社会信用代码", "应填写统一社会信用代码（法人及非法人组织）或居民身份证号码（自然人）")

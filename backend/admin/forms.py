@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, RadioField, StringField, TextAreaField
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -81,3 +91,22 @@ class CalendarYearForm(FlaskForm):
         ],
     )
     source = StringField("依据（如国务院办公厅通知文号）", validators=[Optional(), Length(max=200)])
+
+
+class TierForm(FlaskForm):
+    """A department confirms or changes a penalty tier the city's rule derived."""
+
+    tier = RadioField(
+        "处罚等级",
+        choices=[SelectChoice("minor", "轻微"), SelectChoice("general", "一般"), SelectChoice("serious", "严重")],
+        validators=[InputRequired("请选择处罚等级")],
+    )
+
+
+class ImportUploadForm(FlaskForm):
+    """A department's file (the national 双公示 templates, CSV or XLSX) imported from the console."""
+
+    department = SelectField("数据提供单位", coerce=int, validators=[InputRequired("请选择部门")])
+    category = SelectField("信息类别（文件无“信息类别”列且无法从列名判断时）", validators=[Optional()])
+    atomic = BooleanField("任一行有错误则整批不入库")
+    file = FileField("文件（.csv 或 .xlsx）", validators=[FileRequired("请选择要导入的文件")])

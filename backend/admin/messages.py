@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 # Record labels are shared with the API and the reports: re-exported here for the templates.
-from ..records.labels import CATEGORY_LABELS, STATUS_LABELS, TIER_LABELS  # noqa: F401
+from ..records.labels import (  # noqa: F401
+    CATEGORY_LABELS,
+    LICENCE_STATUS_LABELS,
+    STATUS_LABELS,
+    TIER_DERIVED_MARK,
+    TIER_LABELS,
+)
 from ..staff.models import StaffRole
 
 SITE_TITLE = "信用金昌 · 工作人员控制台"
@@ -60,6 +66,19 @@ ROLE_LABELS = {
     StaffRole.PLATFORM_ADMIN: "平台管理员",
     StaffRole.DEPT_REVIEWER: "部门审核员",
     StaffRole.AUDITOR: "审计员",
+}
+
+TIER_CONFIRMED = "处罚等级已确认，公示期限已按确认的等级重新计算"
+TIER_ALREADY_CONFIRMED = "该记录的处罚等级已由报送单位填写或确认"
+IMPORT_DONE = "文件已导入：批次 #{batch}"
+UNKNOWN_SAMPLE = "没有这个样例文件"
+# The change log of a record (credit_record_versions), field by field.
+VERSION_FIELD_LABELS = {
+    "tier": "处罚等级",
+    "tier_derived": "等级为推定",
+    "published": "是否公示",
+    "visible_until": "公示截止",
+    "legal_representative_id_number_hash": "法定代表人证件号码",
 }
 
 IMPORT_STATUS_LABELS = {

@@ -8,11 +8,13 @@ of turning the whole request into a 422. Their fields are documented here.
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, Integer, List, Nested, Raw, String
-from apiflask.validators import Length
+from apiflask.fields import Boolean, Date, Enum, Function, Integer, List, Nested, Raw, String
+from apiflask.validators import Length, Range
 
 from ..imports import messages as msg
 from ..imports.models import ImportStatus
+from ..records.labels import tier_label
+from ..records.models import PenaltyTier
 from ..schema_fields import UtcDateTime
 
 _DATE = {"type": "string", "format": "date"}
@@ -48,7 +50,9 @@ RECORD_PROPERTIES: dict[str, dict] = {
     "tier": {
         **_TEXT,
         "example": "general",
-        "description": "处罚等级（行政处罚必填，其他类别不得填写）：minor 轻微、general 一般、serious 严重，也接受中文",
+        "description": "处罚等级（仅行政处罚，其他类别不得填写）：minor 轻微、general 一般、serious 严重，也接受中文。"
+        "省略时按本市规则推定（警告、通报批评或简易程序为轻微；吊销、责令关闭、限制从业或本市列明的严重违法行为为严重；"
+        "其余为一般），记为推定等级，待本部门确认；填写的等级优先",
     },
     "decision_number": {
         **_TEXT,
@@ -57,7 +61,11 @@ RECORD_PROPERTIES: dict[str, dict] = {
     },
     "decision_date": {**_DATE, "description": "决定日期（必填），YYYY-MM-DD"},
     "publicity_end_date": {**_DATE, "description": "公示截止期；省略时按处罚等级的公示期限计算"},
-    "valid_from": {**_DATE, "description": "有效期自（校验，不单独保存）"},
+    "penalty_valid_until": {
+        **_DATE,
+        "description": "处罚有效期（处罚本身的有效期，与公示截止期是两回事，不影响公示期限）；“长期”可省略",
+    },
+    "valid_from": {**_DATE, "description": "有效期自（许可）"},
     "valid_until": {**_DATE, "description": "有效期至（许可有效期、名单移出日期），“长期”可省略"},
     "title": {**_TEXT, "maxLength": 200, "description": "许可证书名称 / 名单名称 / 案由"},
     "violation_type": {**_TEXT, "maxLength": 200, "description": "违法行为类型"},
@@ -71,6 +79,31 @@ RECORD_PROPERTIES: dict[str, dict] = {
         "example": 5000,
     },
     "source_department_code": {**_TEXT, "description": "数据来源单位的部门代码（与认定单位不同时填写）"},
+    "authority_name": {
+        **_TEXT,
+        "maxLength": 200,
+        "description": "处罚机关 / 许可机关（作出决定的机关，可以是未在平台登记的县区局、综合执法队伍）；"
+        "省略时显示报送部门",
+    },
+    "authority_uscc": {**_TEXT, "description": "处罚机关 / 许可机关的统一社会信用代码（含校验）"},
+    "confiscated_amount": {
+        "type": ["number", "string"],
+        "description": "没收违法所得、没收非法财物的金额，单位：元（不是万元）",
+    },
+    "suspended_licence": {**_TEXT, "maxLength": 200, "description": "暂扣或吊销证照名称及编号"},
+    "document_name": {**_TEXT, "maxLength": 200, "description": "行政许可决定文书名称"},
+    "licence_number": {**_TEXT, "maxLength": 100, "description": "许可编号"},
+    "licence_status": {
+        **_TEXT,
+        "description": "许可当前状态（仅行政许可）：valid 有效、revoked 撤销、cancelled 注销、penalty_revoked 吊销、"
+        "withdrawn 撤回、suspended 暂扣、invalid 无效，也接受中文",
+    },
+    "remarks": {**_TEXT, "description": "备注"},
+    "registration_number": {**_TEXT, "maxLength": 50, "description": "行政相对人代码_2（工商注册号）"},
+    "organisation_code": {**_TEXT, "maxLength": 50, "description": "行政相对人代码_3（组织机构代码）"},
+    "tax_registration_number": {**_TEXT, "maxLength": 50, "description": "行政相对人代码_4（税务登记号）"},
+    "institution_certificate_number": {**_TEXT, "maxLength": 50, "description": "行政相对人代码_5（事业单位证书号）"},
+    "social_organisation_number": {**_TEXT, "maxLength": 50, "description": "行政相对人代码_6（社会组织登记证号）"},
 }
 
 RECORD_DOC = {
@@ -124,3 +157,36 @@ class BatchOut(Schema):
     errors = List(Nested(RowErrorOut))
     started_at = UtcDateTime()
     finished_at = UtcDateTime(allow_none=True)
+
+
+class DerivedTiersIn(Schema):
+    limit = Integer(load_default=200, validate=Range(min=1, max=1000), metadata={"description": "最多返回条数"})
+
+
+class DerivedTierOut(Schema):
+    id = Integer()
+    decision_number = String(metadata={"description": "决定文书号"})
+    decision_date = Date(metadata={"description": "决定日期"})
+    subject_name = String(metadata={"description": "行政相对人名称（自然人为脱敏姓名）"})
+    violation_type = String(allow_none=True)
+    penalty_category = String(allow_none=True, metadata={"description": "处罚类别"})
+    penalty_content = String(allow_none=True)
+    tier = Enum(PenaltyTier, by_value=True, metadata={"description": "处罚等级"})
+    tier_label = Function(lambda r: tier_label(r.tier), metadata={"description": "处罚等级名称"})
+    tier_derived = Boolean(metadata={"description": "true：按本市规则推定，待确认"})
+    visible_until = Date(allow_none=True, metadata={"description": "公示截止期（按当前等级计算）"})
+
+
+class DerivedTiersOut(Schema):
+    count = Integer()
+    records = List(Nested(DerivedTierOut))
+
+
+class TierConfirmIn(Schema):
+    decision_number = String(required=True, validate=Length(min=1, max=100), metadata={"description": "决定文书号"})
+    tier = Enum(
+        PenaltyTier,
+        by_value=True,
+        required=True,
+        metadata={"description": "确认或更改后的处罚等级：minor 轻微、general 一般、serious 严重"},
+    )

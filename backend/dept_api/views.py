@@ -8,14 +8,17 @@ from flask import current_app, g, request
 
 from ..actors import Actor
 from ..db_session import commit_refusal
-from ..errors import ApiError, NotFound
+from ..errors import ApiError, Conflict, NotFound
 from ..extensions import db
 from ..imports import messages as msg
 from ..imports.models import ImportBatch, ImportStatus
 from ..imports.operations import API_CHANNEL, batch_errors, import_records
 from ..imports.parsing import RowValidator, validate_api_records
+from ..records.models import CreditRecord
+from ..records.operations import TierNotDerived, confirm_record_tier, derived_tier_records
+from ..records.publicity import PublicityRules
 from .auth import KEY_HEADER, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, authenticate_request
-from .schemas import BatchOut, RecordBatchIn
+from .schemas import BatchOut, DerivedTierOut, DerivedTiersIn, DerivedTiersOut, RecordBatchIn, TierConfirmIn
 
 bp = APIBlueprint("dept_api", __name__, url_prefix="/api/dept/v1", tag="部门数据报送")
 
@@ -122,6 +125,54 @@ def get_batch(batch_id: int):
         raise NotFound(msg.BATCH_NOT_FOUND)
     body = _batch_body(batch, [])
     return body
+
+
+@bp.get("/records/derived-tiers")
+@bp.input(DerivedTiersIn, location="query", arg_name="query")
+@bp.output(DerivedTiersOut)
+@bp.doc(
+    summary="待确认的推定处罚等级",
+    description="本部门报送时未填写处罚等级、由本市规则推定等级的行政处罚记录（tier_derived 为 true），"
+    "按决定日期倒序。用 POST /api/dept/v1/records/tier 确认或更改。",
+    security=SECURITY,
+    responses=AUTH_RESPONSES,
+)
+def list_derived_tiers(query):
+    records = list(db.session.scalars(derived_tier_records(g.department.id, limit=query["limit"])))
+    body = {"records": records, "count": len(records)}
+    return body
+
+
+@bp.post("/records/tier")
+@bp.input(TierConfirmIn, arg_name="payload")
+@bp.output(DerivedTierOut)
+@bp.doc(
+    summary="确认或更改推定的处罚等级",
+    description="按决定文书号确认（同一等级）或更改（另一等级）本市规则推定的处罚等级；公示期限随之重新计算，"
+    "该记录增加一个版本。文件或接口此后再报送同一记录而不带等级时，保留已确认的等级。",
+    security=SECURITY,
+    responses={**AUTH_RESPONSES, 404: "记录不存在", 409: "该记录的处罚等级不是推定的（tier_not_derived）"},
+)
+def confirm_tier(payload):
+    record = db.session.scalar(
+        sa.select(CreditRecord).where(
+            CreditRecord.department_id == g.department.id,
+            CreditRecord.decision_number == payload["decision_number"],
+        )
+    )
+    if record is None:
+        raise NotFound(msg.RECORD_NOT_FOUND)
+    settings = current_app.extensions["settings"]
+    try:
+        confirm_record_tier(
+            Actor.department(g.department, ip=request.remote_addr),
+            record,
+            payload["tier"],
+            PublicityRules.from_settings(settings),
+        )
+    except TierNotDerived:
+        raise Conflict(msg.TIER_NOT_DERIVED, code="tier_not_derived") from None
+    return record
 
 
 def _batch_body(batch: ImportBatch, unknown_fields: list[str]) -> dict:

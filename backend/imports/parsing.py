@@ -28,10 +28,11 @@ import sqlalchemy as sa
 from ..departments.models import Department
 from ..extensions import db
 from ..identifiers import IdentifierError, validate_id_number, validate_uscc
-from ..records.models import PenaltyTier, RecordCategory
+from ..records.models import LicenceStatus, PenaltyTier, RecordCategory
 from ..records.operations import RecordInput
 from ..types import local_date
 from . import messages as msg
+from .tier_rule import TierRule
 
 
 class ImportFileError(ValueError):
@@ -59,6 +60,16 @@ ParsedRow = RecordInput | RejectedRow
 
 # --- Columns --------------------------------------------------------------------------------
 
+# 行政相对人代码_2 … _6 of the 2021 national templates: kept on the record by their label.
+SUBJECT_OTHER_CODES = (
+    ("code_registration", "工商注册号"),
+    ("code_organisation", "组织机构代码"),
+    ("code_tax", "税务登记号"),
+    ("code_institution", "事业单位证书号"),
+    ("code_social_org", "社会组织登记证号"),
+)
+_OTHER_CODE_LIMIT = 50
+
 # field -> the Chinese name used in messages when the file has no such column
 FIELD_LABELS: dict[str, str] = {
     "subject_name": "行政相对人名称",
@@ -74,6 +85,7 @@ FIELD_LABELS: dict[str, str] = {
     "decision_number": "决定文书号",
     "decision_date": "决定日期",
     "publicity_end_date": "公示截止期",
+    "penalty_valid_until": "处罚有效期",
     "valid_from": "有效期自",
     "valid_until": "有效期至",
     "title": "许可证书名称",
@@ -87,6 +99,16 @@ FIELD_LABELS: dict[str, str] = {
     "source_department": "数据来源单位",
     "source_department_uscc": "数据来源单位统一社会信用代码",
     "received_date": "报送日期",
+    "authority_name": "处罚机关/许可机关",
+    "authority_uscc": "处罚机关/许可机关统一社会信用代码",
+    "confiscated_amount": "没收违法所得、没收非法财物的金额（元）",
+    "confiscated_amount_wan": "没收违法所得、没收非法财物的金额（万元）",
+    "suspended_licence": "暂扣或吊销证照名称及编号",
+    "document_name": "行政许可决定文书名称",
+    "licence_number": "许可编号",
+    "licence_status": "当前状态",
+    "remarks": "备注",
+    **dict(SUBJECT_OTHER_CODES),
 }
 
 MAX_LENGTHS = {
@@ -96,6 +118,10 @@ MAX_LENGTHS = {
     "title": 200,
     "violation_type": 200,
     "penalty_category": 100,
+    "authority_name": 200,
+    "suspended_licence": 200,
+    "document_name": 200,
+    "licence_number": 100,
 }
 
 # Header synonyms (compared after _normalize_header). The first national name of each field
@@ -128,7 +154,10 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
         "处罚决定日期", "许可决定日期", "决定日期", "作出决定日期", "作出处罚决定日期", "作出行政许可决定日期",
         "认定日期",
     ),
-    "publicity_end_date": ("公示截止期", "处罚有效期", "公示截止日期", "公示期限截止日期", "公示截止时间"),
+    # 处罚有效期 is the penalty's own validity, not the end of its publicity (2021 national
+    # 行政处罚 template: both columns; issue 16 item 1).
+    "publicity_end_date": ("公示截止期", "公示截止日期", "公示期限截止日期", "公示截止时间"),
+    "penalty_valid_until": ("处罚有效期", "处罚有效期至"),
     "valid_from": ("有效期自", "有效期起", "许可有效期自"),
     "valid_until": ("有效期至", "有效期止", "许可有效期至", "有效截止日期", "移出日期"),
     "title": ("许可证书名称", "许可事项名称", "许可事项", "名单名称", "案由", "标题"),
@@ -142,21 +171,36 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "source_department": ("数据来源单位", "数据来源", "来源单位", "数据提供单位"),
     "source_department_uscc": ("数据来源单位统一社会信用代码",),
     "received_date": ("报送日期", "上报日期", "报送时间", "上报时间"),
+    "authority_name": ("处罚机关", "许可机关", "决定机关", "作出决定机关", "实施机关"),
+    "authority_uscc": (
+        "处罚机关统一社会信用代码", "许可机关统一社会信用代码", "决定机关统一社会信用代码", "实施机关统一社会信用代码",
+    ),
+    "confiscated_amount": ("没收违法所得、没收非法财物的金额", "没收违法所得、没收非法财物的金额(元)", "没收金额"),
+    "confiscated_amount_wan": ("没收违法所得、没收非法财物的金额(万元)", "没收金额(万元)"),
+    "suspended_licence": ("暂扣或吊销证照名称及编号",),
+    "document_name": ("行政许可决定文书名称", "许可决定文书名称", "决定文书名称"),
+    "licence_number": ("许可编号", "许可证编号", "许可证书编号", "证书编号"),
+    "licence_status": ("当前状态", "许可状态", "许可当前状态"),
+    "remarks": ("备注",),
+    "code_registration": ("行政相对人代码_2(工商注册号)", "工商注册号"),
+    "code_organisation": ("行政相对人代码_3(组织机构代码)", "组织机构代码"),
+    "code_tax": ("行政相对人代码_4(税务登记号)", "税务登记号"),
+    "code_institution": ("行政相对人代码_5(事业单位证书号)", "事业单位证书号"),
+    "code_social_org": ("行政相对人代码_6(社会组织登记证号)", "社会组织登记证号"),
 }  # fmt: skip
 
-# National columns we recognise but do not store: the deciding authority is the importing
-# department. (The legal representative's ID number is read: it is how an enterprise binding
-# checks who its representative is; see Subject.legal_representative_id_number_hash.)
-KNOWN_IGNORED = (
-    "处罚机关", "处罚机关统一社会信用代码", "许可机关", "许可机关统一社会信用代码", "备注", "序号", "许可编号",
-    "公示期限", "暂扣或吊销证照名称及编号",
-    "没收违法所得、没收非法财物的金额(万元)", "没收违法所得、没收非法财物的金额", "行政相对人代码_2(工商注册号)",
-    "行政相对人代码_3(组织机构代码)", "行政相对人代码_4(税务登记号)", "行政相对人代码_5(事业单位证书号)",
-    "行政相对人代码_6(社会组织登记证号)", "工商注册号", "组织机构代码", "税务登记号", "数据来源单位代码",
-)  # fmt: skip
+# Columns we recognise but do not store: a row number, and a period that the publicity rules
+# compute (公示期限). Every column of the 2021 national templates is read (issue 16 item 2).
+KNOWN_IGNORED = ("序号", "公示期限", "数据来源单位代码")
 
-PENALTY_HEADERS = {"行政处罚决定书文号", "处罚决定书文号", "处罚决定日期", "处罚类别", "处罚内容", "违法事实"}
-LICENCE_HEADERS = {"行政许可决定文书号", "许可决定文书号", "许可决定日期", "许可证书名称", "许可内容"}
+PENALTY_HEADERS = {
+    "行政处罚决定书文号", "处罚决定书文号", "处罚决定日期", "处罚类别", "处罚内容", "违法事实", "处罚机关",
+    "处罚有效期",
+}  # fmt: skip
+LICENCE_HEADERS = {
+    "行政许可决定文书号", "许可决定文书号", "许可决定日期", "许可证书名称", "许可内容", "许可机关", "许可编号",
+    "行政许可决定文书名称", "当前状态",
+}  # fmt: skip
 
 _FULLWIDTH = str.maketrans({"（": "(", "）": ")", "　": "", "：": ":", "＿": "_"})
 
@@ -219,6 +263,27 @@ TIER_NAMES: dict[str, PenaltyTier] = {
     **{t.value: t for t in PenaltyTier},
 }
 
+# 当前状态 of a licence (2021 national 行政许可 template: 1 有效, 2 无效; departments write the
+# reason: 撤销, 注销, 吊销, 撤回, 暂扣).
+LICENCE_STATUS_NAMES: dict[str, LicenceStatus] = {
+    "有效": LicenceStatus.VALID,
+    "正常": LicenceStatus.VALID,
+    "1": LicenceStatus.VALID,
+    "无效": LicenceStatus.INVALID,
+    "2": LicenceStatus.INVALID,
+    "撤销": LicenceStatus.REVOKED,
+    "已撤销": LicenceStatus.REVOKED,
+    "注销": LicenceStatus.CANCELLED,
+    "已注销": LicenceStatus.CANCELLED,
+    "吊销": LicenceStatus.PENALTY_REVOKED,
+    "已吊销": LicenceStatus.PENALTY_REVOKED,
+    "撤回": LicenceStatus.WITHDRAWN,
+    "已撤回": LicenceStatus.WITHDRAWN,
+    "暂扣": LicenceStatus.SUSPENDED,
+    "已暂扣": LicenceStatus.SUSPENDED,
+    **{status.value: status for status in LicenceStatus},
+}
+
 LEGAL, NATURAL, INDIVIDUAL = "legal", "natural", "individual_business"
 SUBJECT_KINDS = {
     "法人及非法人组织": LEGAL,
@@ -263,6 +328,7 @@ _AMOUNT_LIMIT = decimal.Decimal("1e14")  # Numeric(16, 2)
 _TEN_THOUSAND = decimal.Decimal(10000)
 _CENT = decimal.Decimal("0.01")
 _MISSING = object()
+_OPEN_ENDED_FIELDS = ("valid_until", "publicity_end_date", "penalty_valid_until")
 
 
 class _Invalid(Exception):
@@ -286,6 +352,7 @@ class RowValidator:
     default_category: RecordCategory | None = None
     uscc_allowlist: tuple[str, ...] = ()
     today: dt.date = field(default_factory=local_date)
+    tier_rule: TierRule = field(default_factory=TierRule)
     _departments: dict[str, int] = field(default_factory=dict)
     _uscc_cache: dict[str, str | IdentifierError] = field(default_factory=dict)
     _id_cache: dict[str, str | IdentifierError] = field(default_factory=dict)
@@ -300,14 +367,20 @@ class RowValidator:
         received_date: dt.date | None = None,
         today: dt.date | None = None,
         uscc_allowlist: Iterable[str] = (),
+        tier_rule: TierRule | None = None,
     ) -> RowValidator:
         today = today or local_date()
+        if tier_rule is None:
+            from flask import current_app
+
+            tier_rule = TierRule.from_settings(current_app.extensions["settings"])
         validator = cls(
             department=department,
             received_date=received_date or today,
             default_category=default_category,
             uscc_allowlist=tuple(uscc_allowlist),
             today=today,
+            tier_rule=tier_rule,
         )
         for dept_id, code, name, uscc, abbreviation in db.session.execute(
             sa.select(Department.id, Department.code, Department.name, Department.uscc, Department.abbreviation)
@@ -328,6 +401,8 @@ class RowValidator:
             value = values.get(name)
             if type(value) is str:  # the common case, kept free of function calls (bulk imports)
                 value = value.strip() or None
+            elif value is None:  # a column the file does not have (most template columns)
+                pass
             else:
                 try:
                     value = _text(value)
@@ -346,8 +421,10 @@ class RowValidator:
 
         def date(name: str, required: bool = False) -> dt.date | None:
             raw = values.get(name)
+            if raw is None and not required:
+                return None
             try:
-                result = self._date(raw, open_ended_ok=name in ("valid_until", "publicity_end_date"))
+                result = self._date(raw, open_ended_ok=name in _OPEN_ENDED_FIELDS)
             except _Invalid as exc:
                 fail(name, exc.reason)
                 return None
@@ -376,8 +453,6 @@ class RowValidator:
                 fail("tier", msg.UNKNOWN_TIER.format(value=raw_tier))
             elif category is not None and category is not RecordCategory.PENALTY:
                 fail("tier", msg.TIER_NOT_ALLOWED)
-        elif category is RecordCategory.PENALTY:
-            fail("tier", msg.TIER_REQUIRED)
 
         uscc, id_number = self._identity(values, text, fail)
         representative_id = self._representative_id(text, fail) if uscc is not None else None
@@ -388,8 +463,13 @@ class RowValidator:
         if decision_date is not None and decision_date > received:
             fail("decision_date", msg.DECISION_AFTER_RECEIPT.format(received=received.isoformat()))
 
-        fine = self._fine(values, fail)
+        fine = self._money(values, fail, "fine_amount", "fine_amount_wan")
+        confiscated = self._money(values, fail, "confiscated_amount", "confiscated_amount_wan")
         source_id = self._source_department(values, text, fail)
+        authority_name = text("authority_name")
+        authority_uscc = self._authority_uscc(text, fail)
+        licence_status = self._licence_status(text, fail, category)
+        other_codes = self._other_codes(values, fail)
 
         legal_representative = text("legal_representative")
         title = text("title")
@@ -399,8 +479,25 @@ class RowValidator:
         penalty_category = text("penalty_category")
         penalty_content = text("penalty_content")
         publicity_end = date("publicity_end_date")
+        penalty_valid_until = date("penalty_valid_until")
         valid_until = date("valid_until")
-        date("valid_from")  # accepted and checked, not stored (RecordInput has no such field)
+        valid_from = date("valid_from")
+        suspended_licence = text("suspended_licence")
+        document_name = text("document_name")
+        licence_number = text("licence_number")
+        remarks = text("remarks")
+
+        tier_derived = False
+        if tier is None and category is RecordCategory.PENALTY and not errors:
+            # No tier in the file (the national templates have none): the city's rule decides,
+            # marked for the department to confirm (issue 16 item 3; imports/tier_rule.py).
+            tier = self.tier_rule.derive(
+                penalty_category=penalty_category,
+                violation_type=violation_type,
+                penalty_content=penalty_content,
+                remarks=remarks,
+            )
+            tier_derived = True
 
         if errors:
             return RejectedRow(row, errors)
@@ -430,6 +527,18 @@ class RowValidator:
             penalty_content=penalty_content,
             fine_amount=fine,
             source_department_id=source_id,
+            penalty_valid_until=penalty_valid_until,
+            valid_from=valid_from,
+            confiscated_amount=confiscated,
+            suspended_licence=suspended_licence,
+            authority_name=authority_name,
+            authority_uscc=authority_uscc,
+            tier_derived=tier_derived,
+            document_name=document_name,
+            licence_number=licence_number,
+            licence_status=licence_status,
+            subject_other_codes=other_codes,
+            remarks=remarks,
             source_row=row,
         )
 
@@ -508,8 +617,56 @@ class RowValidator:
             return None
         return number
 
-    def _fine(self, values, fail) -> decimal.Decimal | None:
-        for name, scale in (("fine_amount", None), ("fine_amount_wan", _TEN_THOUSAND)):
+    def _authority_uscc(self, text, fail) -> str | None:
+        raw = text("authority_uscc")
+        if raw is None:
+            return None
+        checked = self._uscc_cache.get(raw)
+        if checked is None:
+            try:
+                checked = validate_uscc(raw, self.uscc_allowlist).code
+            except IdentifierError as exc:
+                checked = exc
+            self._uscc_cache[raw] = checked
+        if isinstance(checked, IdentifierError):
+            fail("authority_uscc", checked.message)
+            return None
+        return checked
+
+    def _licence_status(self, text, fail, category: RecordCategory | None) -> LicenceStatus | None:
+        raw = text("licence_status")
+        if raw is None:
+            return None
+        found = LICENCE_STATUS_NAMES.get(_squash(raw)) or LICENCE_STATUS_NAMES.get(raw.lower())
+        if found is None:
+            fail("licence_status", msg.UNKNOWN_LICENCE_STATUS.format(value=raw[:30]))
+            return None
+        if category is not None and category is not RecordCategory.LICENCE:
+            fail("licence_status", msg.LICENCE_STATUS_NOT_ALLOWED)
+            return None
+        return found
+
+    def _other_codes(self, values, fail) -> tuple[tuple[str, str], ...] | None:
+        found = []
+        for name, label in SUBJECT_OTHER_CODES:
+            raw = values.get(name)
+            if raw is None or raw == "":
+                continue
+            try:
+                value = _text(raw)
+            except _Invalid as exc:
+                fail(name, exc.reason)
+                continue
+            if value is None:
+                continue
+            if len(value) > _OTHER_CODE_LIMIT:
+                fail(name, msg.TOO_LONG.format(limit=_OTHER_CODE_LIMIT, length=len(value)))
+                continue
+            found.append((label, value))
+        return tuple(found) or None
+
+    def _money(self, values, fail, yuan: str, wan: str) -> decimal.Decimal | None:
+        for name, scale in ((yuan, None), (wan, _TEN_THOUSAND)):
             raw = values.get(name)
             if raw is None or raw == "":
                 continue
@@ -687,9 +844,6 @@ class ParsedFile:
                    if name not in self.columns]  # fmt: skip
         if "uscc" not in self.columns and "id_number" not in self.columns:
             missing.append("统一社会信用代码 或 证件号码")
-        effective = category or (None if "category" in self.columns else self.implied_category)
-        if effective is RecordCategory.PENALTY and "tier" not in self.columns:
-            missing.append("处罚等级（轻微/一般/严重）")
         if missing:
             raise ImportFileError(msg.MISSING_COLUMNS.format(columns="、".join(missing)))
         if "category" not in self.columns and category is None and self.implied_category is None:
@@ -884,6 +1038,20 @@ API_FIELDS: dict[str, str] = {
     "penalty_content": "penalty_content",
     "fine_amount": "fine_amount",
     "source_department_code": "source_department",
+    "penalty_valid_until": "penalty_valid_until",
+    "confiscated_amount": "confiscated_amount",
+    "suspended_licence": "suspended_licence",
+    "authority_name": "authority_name",
+    "authority_uscc": "authority_uscc",
+    "document_name": "document_name",
+    "licence_number": "licence_number",
+    "licence_status": "licence_status",
+    "remarks": "remarks",
+    "registration_number": "code_registration",
+    "organisation_code": "code_organisation",
+    "tax_registration_number": "code_tax",
+    "institution_certificate_number": "code_institution",
+    "social_organisation_number": "code_social_org",
 }  # no received_date: the API's receipt day is the server's, so 双公示 timeliness cannot be self-declared
 API_LABELS = {name: api for api, name in API_FIELDS.items()}
 

@@ -34,8 +34,8 @@ from reports.content import Subject as ReportSubject
 from ..errors import ApiError
 from ..extensions import db
 from ..pii import mask_id_number
-from ..records.labels import CATEGORY_ORDER, category_label, tier_label
-from ..records.models import CreditRecord, RecordCategory, RecordStatus
+from ..records.labels import CATEGORY_ORDER, category_label, licence_status_label, tier_label
+from ..records.models import CreditRecord, LicenceStatus, RecordCategory, RecordStatus
 from ..subjects.models import Subject
 from ..subjects.queries import get_public_profile
 from . import messages as msg
@@ -130,6 +130,10 @@ class _Row:
     facts: str | None
     penalty_content: str | None
     valid_until: dt.date | None
+    # The deciding authority as sent (处罚机关 / 许可机关), else the sending department, and a
+    # licence's 当前状态 (issue 16 items 4-5).
+    authority_name: str = ""
+    licence_status: LicenceStatus | None = None
 
 
 def _settings():
@@ -283,6 +287,8 @@ def _public_rows(subject: Subject, today: dt.date) -> list[_Row]:
             r.facts,
             r.penalty_content,
             r.valid_until,
+            r.authority_name,
+            r.licence_status,
         )
         for group in profile.categories
         for r in group.records
@@ -310,6 +316,8 @@ def _owner_rows(subject: Subject) -> list[_Row]:
             r.facts,
             r.penalty_content,
             r.valid_until,
+            r.authority_display,
+            r.licence_status,
         )
         for r in records
     ]
@@ -319,6 +327,8 @@ def _cells(row: _Row, kind: ReportKind) -> dict[str, object]:
     parts = []
     if row.category is RecordCategory.PENALTY and row.tier is not None:
         parts.append(f"【{tier_label(row.tier)}】")
+    if row.licence_status is not None and not row.licence_status.is_current:
+        parts.append(f"【{licence_status_label(row.licence_status)}】")
     text = "；".join(p for p in (row.title, row.violation_type, row.facts, row.penalty_content) if p)
     parts.append(text or "—")
     if row.status is RecordStatus.UNDER_OBJECTION:
@@ -326,7 +336,7 @@ def _cells(row: _Row, kind: ReportKind) -> dict[str, object]:
     cells: dict[str, object] = {
         "decision_no": row.decision_number,
         "facts": "".join(parts),
-        "authority": row.department_name,
+        "authority": row.authority_name or row.department_name,
         "decided_on": row.decision_date.isoformat(),
     }
     if row.category is RecordCategory.LICENCE:

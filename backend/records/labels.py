@@ -5,7 +5,7 @@ Wording here is what citizens and clerks read: change it here, not in templates 
 
 from __future__ import annotations
 
-from .models import PenaltyTier, RecordCategory, RecordStatus
+from .models import LicenceStatus, PenaltyTier, RecordCategory, RecordStatus
 
 CATEGORY_LABELS: dict[RecordCategory, str] = {
     RecordCategory.REGISTRATION: "登记基础信息",
@@ -26,6 +26,12 @@ TIER_LABELS: dict[PenaltyTier, str] = {
     PenaltyTier.GENERAL: "一般",
     PenaltyTier.SERIOUS: "严重",
 }
+
+# A licence's 当前状态 as shown everywhere (profiles, reports, the mini-program): a revoked or
+# cancelled licence shows as what it is (issue 16 item 5).
+LICENCE_STATUS_LABELS: dict[LicenceStatus, str] = {status: status.label for status in LicenceStatus}
+# Beside a tier the city's rule derived and the department has not confirmed yet.
+TIER_DERIVED_MARK = "按规则推定，待认定单位确认"
 
 STATUS_LABELS: dict[RecordStatus, str] = {
     RecordStatus.PUBLIC: "公示中",
@@ -65,3 +71,7 @@ def tier_label(tier: PenaltyTier | None) -> str | None:
 
 def status_label(status: RecordStatus) -> str:
     return STATUS_LABELS[status]
+
+
+def licence_status_label(status: LicenceStatus | None) -> str | None:
+    return LICENCE_STATUS_LABELS[status] if status is not None else None

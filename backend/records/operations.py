@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import enum
 import json
+import operator
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, fields
-from typing import Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Literal, NamedTuple
 
 import sqlalchemy as sa
 
@@ -40,7 +42,15 @@ from ..subjects.models import (
 )
 from ..types import local_date, utcnow
 from ..workdays.service import WorkdayCalendar
-from .models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
+from .models import (
+    RECORD_REPRESENTATIVE_ID_CONTEXT,
+    CreditRecord,
+    CreditRecordVersion,
+    LicenceStatus,
+    PenaltyTier,
+    RecordCategory,
+    RecordStatus,
+)
 from .publicity import PublicityDecision, PublicityRules
 
 Outcome = Literal["created", "updated", "unchanged"]
@@ -78,6 +88,20 @@ class RecordInput:
     penalty_content: str | None = None
     fine_amount: decimal.Decimal | None = None
     source_department_id: int | None = None
+    # The 2021 national templates' further columns (issue 16). Hashed only when sent, so the
+    # hash of a record sent before them is unchanged (see content_hash).
+    penalty_valid_until: dt.date | None = None  # 处罚有效期
+    valid_from: dt.date | None = None
+    confiscated_amount: decimal.Decimal | None = None
+    suspended_licence: str | None = None
+    authority_name: str | None = None
+    authority_uscc: str | None = None
+    tier_derived: bool = False
+    document_name: str | None = None
+    licence_number: str | None = None
+    licence_status: LicenceStatus | None = None
+    subject_other_codes: tuple[tuple[str, str], ...] | None = None
+    remarks: str | None = None
     # Registration data about the subject, not the record's content (never hashed, never stored
     # on the record): personal data, kept encrypted on the subject (see the module docstring).
     legal_representative_id_number: str | None = field(default=None, compare=False, repr=False)
@@ -91,24 +115,87 @@ class RecordInput:
 
     def content_hash(self) -> str:
         """Keyed hash of the content (HMAC under the PII hash key): a natural person's ID number
-        is part of the content, and a plain hash of it could be brute-forced from the row."""
-        raw = json.dumps([getattr(self, name) for name in HASHED_FIELDS], ensure_ascii=False, default=str)
+        is part of the content, and a plain hash of it could be brute-forced from the row.
+
+        The fields added for the national templates count only when they carry a value, so a
+        record sent the old way hashes as it did before them (a re-send stays "unchanged")."""
+        content = list(_hashed_values(self))
+        extra = {
+            name: value
+            for name, value in zip(TEMPLATE_FIELDS, _template_values(self), strict=True)
+            if value is not None and value is not False
+        }
+        if self.legal_representative_id_number is not None:
+            extra["legal_representative_id_number"] = self.legal_representative_id_number
+        if extra:  # keys in TEMPLATE_FIELDS order: the same content always gives the same text
+            content.append(extra)
+        raw = json.dumps(content, ensure_ascii=False, default=str)
         return cipher().lookup_hash(raw, "record.content")
 
 
+TEMPLATE_FIELDS = (
+    "penalty_valid_until", "valid_from", "confiscated_amount", "suspended_licence", "authority_name",
+    "authority_uscc", "tier_derived", "document_name", "licence_number", "licence_status",
+    "subject_other_codes", "remarks",
+)  # fmt: skip
 # Re-sending a record later (another received_date) is the same record.
 HASHED_FIELDS = tuple(
     f.name
     for f in fields(RecordInput)
-    if f.name not in ("received_date", "source_row", "legal_representative_id_number")
+    if f.name not in ("received_date", "source_row", "legal_representative_id_number", *TEMPLATE_FIELDS)
 )
+_hashed_values = operator.attrgetter(*HASHED_FIELDS)
+_template_values = operator.attrgetter(*TEMPLATE_FIELDS)
 
 
 RECORD_FIELDS = (
     "category", "tier", "decision_date", "received_date", "publicity_end_date", "valid_until",
     "subject_name", "legal_representative", "title", "violation_type", "facts", "legal_basis",
     "penalty_category", "penalty_content", "fine_amount", "source_department_id",
+    *(name for name in TEMPLATE_FIELDS if name != "subject_other_codes"),
 )  # fmt: skip
+_record_values = operator.attrgetter(*RECORD_FIELDS)
+# What a version compares: the stored content, not the receipt (a version keeps its own date).
+VERSIONED_FIELDS = (
+    *(name for name in RECORD_FIELDS if name != "received_date"),
+    "subject_other_codes",
+    "legal_representative_id_number_hash",
+)
+
+
+class _Existing(NamedTuple):
+    id: int
+    digest: str
+    status: RecordStatus
+    received_date: dt.date
+    tier: PenaltyTier | None
+    tier_derived: bool
+
+
+_NO_SEALED_ID = {
+    "legal_representative_id_number_hash": None,
+    "legal_representative_id_number_encrypted": None,
+    "pii_key_id": None,
+}
+# Fields whose values a version never copies (personal data): it says only that they changed.
+PERSONAL_FIELDS = frozenset({"legal_representative_id_number_hash"})
+
+
+def _same(stored, sent) -> bool:
+    if isinstance(stored, decimal.Decimal | float) and isinstance(sent, decimal.Decimal | float | int):
+        return decimal.Decimal(str(stored)) == decimal.Decimal(str(sent))
+    if isinstance(sent, enum.Enum) and not isinstance(stored, enum.Enum):
+        return stored == sent.value
+    return stored == sent
+
+
+def _plain(value):
+    """A value as JSON keeps it in a version."""
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dt.date | decimal.Decimal):
+        return str(value)
+    return value
 
 
 class RecordWriter:
@@ -132,6 +219,7 @@ class RecordWriter:
         self._decisions: dict[tuple, PublicityDecision] = {}
         self._inserted_since_analyze = 0
         self._registering: dict[int, str] | None = None
+        self._sealed: dict[str, dict] = {}
 
     def write(self, items: Sequence[RecordInput]) -> list[Outcome]:
         if not items:
@@ -159,7 +247,10 @@ class RecordWriter:
             if self._inserted_since_analyze >= ANALYZE_EVERY_ROWS:
                 self._refresh_statistics()
         if updates:
+            versions = self._versions(updates, now)
             db.session.execute(sa.update(CreditRecord), updates)
+            if versions:
+                db.session.execute(sa.insert(CreditRecordVersion), versions)
         return outcomes
 
     def _refresh_statistics(self) -> None:
@@ -170,16 +261,23 @@ class RecordWriter:
 
     def _plan(self, item, current, subject_ids, now, inserts: list[dict], updates: list[dict]) -> Outcome:
         digest = item.content_hash()
-        if current is not None and current[1] == digest:
+        if current is not None and current.digest == digest:
             return "unchanged"
-        row = self._row(item, subject_ids, digest, now)
         if current is None:
+            row = self._row(item, subject_ids, digest, now)
             row["created_at"] = now
             row["status"] = RecordStatus.PUBLIC
             inserts.append(row)
             return "created"
-        row["id"] = current[0]
-        row["status"] = self._status_after_update(current[2], row)
+        if item.tier_derived and current.tier is not None and not current.tier_derived:
+            # A tier the department confirmed or sent stays until it sends another one: a
+            # re-send of a file without tiers does not undo the confirmation.
+            item = replace(item, tier=current.tier, tier_derived=False)
+        # The first receipt stays the record's receipt date: 双公示 timeliness is that of the
+        # first receipt, a correction sent later does not make a timely record late.
+        row = self._row(item, subject_ids, digest, now, first_received=current.received_date)
+        row["id"] = current.id
+        row["status"] = self._status_after_update(current.status, row)
         updates.append(row)
         return "updated"
 
@@ -206,12 +304,17 @@ class RecordWriter:
             )
         return decision
 
-    def _row(self, item: RecordInput, subject_ids: dict, digest: str, now: dt.datetime) -> dict:
+    def _row(
+        self, item: RecordInput, subject_ids: dict, digest: str, now: dt.datetime, first_received: dt.date | None = None
+    ) -> dict:
         natural = item.id_number is not None
         decision = self._decide(item, natural)
-        delay = self.calendar.working_days_between(item.decision_date, item.received_date)
-        row = {name: getattr(item, name) for name in RECORD_FIELDS}
+        received = first_received or item.received_date
+        delay = self.calendar.working_days_between(item.decision_date, received)
+        row = dict(zip(RECORD_FIELDS, _record_values(item), strict=True))
         row.update(
+            received_date=received,
+            last_received_date=item.received_date if first_received is not None else None,
             subject_id=subject_ids[("n", item.id_number) if natural else ("l", item.uscc)],
             department_id=item.department_id,
             decision_number=item.decision_number,
@@ -222,6 +325,8 @@ class RecordWriter:
             content_hash=digest,
             import_batch_id=self.batch_id,
             updated_at=now,
+            subject_other_codes=dict(item.subject_other_codes) if item.subject_other_codes else None,
+            **self._sealed_id(None if natural else item.legal_representative_id_number),
         )
         if natural:
             # The snapshot name of a natural person is personal data too: keep it masked in clear.
@@ -229,16 +334,83 @@ class RecordWriter:
             row["legal_representative"] = None
         return row
 
-    def _existing_records(self, items: Sequence[RecordInput]) -> dict[tuple[int, str], tuple[int, str, RecordStatus]]:
+    def _sealed_id(self, number: str | None) -> dict:
+        """The legal representative's ID number as kept on the record (encrypted, keyed hash);
+        sealed once per writer and number (a batch repeats the same representatives)."""
+        if number is None:
+            return _NO_SEALED_ID
+        sealed = self._sealed.get(number)
+        if sealed is None:
+            pii = cipher()
+            sealed = self._sealed[number] = {
+                "legal_representative_id_number_hash": pii.lookup_hash(number, "id_number"),
+                "legal_representative_id_number_encrypted": pii.encrypt(number, RECORD_REPRESENTATIVE_ID_CONTEXT),
+                "pii_key_id": pii.active_kid,
+            }
+        return sealed
+
+    def _versions(self, updates: list[dict], now: dt.datetime) -> list[dict]:
+        """One version row per updated record: what changed, from what to what (personal data
+        only as changed), who sent it and when."""
+        ids = [row["id"] for row in updates]
+        table = CreditRecord.__table__
+        old: dict[int, sa.Row] = {}
+        latest: dict[int, int] = {}
+        columns = [table.c[name] for name in VERSIONED_FIELDS]
+        for chunk in _chunks(ids, IN_LIST_SIZE):
+            for row in db.session.execute(sa.select(table.c.id, *columns).where(table.c.id.in_(chunk))):
+                old[row[0]] = row
+            latest.update(
+                db.session.execute(
+                    sa.select(CreditRecordVersion.record_id, sa.func.max(CreditRecordVersion.version))
+                    .where(CreditRecordVersion.record_id.in_(chunk))
+                    .group_by(CreditRecordVersion.record_id)
+                ).all()
+            )
+        versions = []
+        for row in updates:
+            before = old[row["id"]]
+            changes = {}
+            for index, name in enumerate(VERSIONED_FIELDS, start=1):
+                was, now_value = before[index], row.get(name)
+                if _same(was, now_value):
+                    continue
+                if name in PERSONAL_FIELDS:
+                    changes[name] = {"changed": True}
+                else:
+                    changes[name] = {"from": _plain(was), "to": _plain(now_value)}
+            if not changes:
+                continue
+            versions.append(
+                {
+                    "record_id": row["id"],
+                    "version": latest.get(row["id"], 1) + 1,
+                    "department_id": row["department_id"],
+                    "actor_label": self.actor.label[:100],
+                    "import_batch_id": self.batch_id,
+                    "received_date": row["last_received_date"] or row["received_date"],
+                    "created_at": now,
+                    "changes": changes,
+                }
+            )
+        return versions
+
+    def _existing_records(self, items: Sequence[RecordInput]) -> dict[tuple[int, str], _Existing]:
         found = {}
         for dept_id, chunk in decision_numbers_by_department(items):
             rows = db.session.execute(
                 sa.select(
-                    CreditRecord.id, CreditRecord.decision_number, CreditRecord.content_hash, CreditRecord.status
+                    CreditRecord.id,
+                    CreditRecord.decision_number,
+                    CreditRecord.content_hash,
+                    CreditRecord.status,
+                    CreditRecord.received_date,
+                    CreditRecord.tier,
+                    CreditRecord.tier_derived,
                 ).where(CreditRecord.department_id == dept_id, CreditRecord.decision_number.in_(chunk))
             )
-            for rid, number, digest, status in rows:
-                found[(dept_id, number)] = (rid, digest, status)
+            for rid, number, digest, status, received, tier, derived in rows:
+                found[(dept_id, number)] = _Existing(rid, digest, status, received, tier, derived)
         return found
 
     def _registering_departments(self) -> dict[int, str]:
@@ -460,17 +632,20 @@ def _bulk_insert_records(rows: list[dict]) -> None:
     connection = db.session.connection()
     dialect = connection.dialect
     table = CreditRecord.__table__
-    columns = list(rows[0])
+    # Columns NULL in every row are left out (their default is NULL): most national-template
+    # columns are empty in most batches, and binding them cost a tenth of the insert.
+    columns = [name for name in rows[0] if any(row[name] is not None for row in rows)]
     converters = [_storage_converter(table.c[name].type, dialect.name) for name in columns]
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) "  # noqa: S608 - column names from the model
         f"VALUES ({', '.join([mark] * len(columns))})"
     )
+    pick = operator.itemgetter(*columns)
     params = [
         tuple(
             value if value is None or convert is None else convert(value)
-            for convert, value in zip(converters, row.values(), strict=True)
+            for convert, value in zip(converters, pick(row), strict=True)
         )
         for row in rows
     ]
@@ -482,6 +657,8 @@ def _storage_converter(column_type: sa.types.TypeEngine, dialect_name: str):
     the ISO strings SQLAlchemy itself writes, and decimals as floats (as SQLAlchemy does)."""
     if isinstance(column_type, sa.Enum):
         return lambda value: value.value
+    if isinstance(column_type, sa.JSON):
+        return lambda value: json.dumps(value, ensure_ascii=False)
     if dialect_name != "sqlite":
         return None
     if isinstance(column_type, sa.DateTime):
@@ -491,6 +668,97 @@ def _storage_converter(column_type: sa.types.TypeEngine, dialect_name: str):
     if isinstance(column_type, sa.Numeric):
         return float
     return None
+
+
+def record_input_from(record: CreditRecord, changes: dict | None = None) -> RecordInput:
+    """The stored record as a RecordInput (with ``changes`` applied), to write it again through
+    RecordWriter: every stored field carried, so a rewrite loses nothing it was not told to change
+    (the subject's other codes, the legal representative's ID number, the latest receipt)."""
+    subject = record.subject
+    values = {name: getattr(record, name) for name in RECORD_FIELDS}
+    values["received_date"] = record.last_received_date or record.received_date
+    codes = record.subject_other_codes
+    values["subject_other_codes"] = tuple(codes.items()) if codes else None
+    representative = None
+    if record.legal_representative_id_number_encrypted:
+        representative = cipher().decrypt(
+            record.legal_representative_id_number_encrypted, RECORD_REPRESENTATIVE_ID_CONTEXT
+        )
+    values.update(changes or {})
+    return RecordInput(
+        department_id=record.department_id,
+        decision_number=record.decision_number,
+        uscc=None if subject.is_natural else subject.uscc,
+        id_number=subject.reveal_id_number() if subject.is_natural else None,
+        legal_representative_id_number=representative,
+        **values,
+    )
+
+
+class TierNotDerived(ValueError):
+    """The record's tier was sent or already confirmed: only a derived tier is confirmed here."""
+
+
+def confirm_record_tier(actor: Actor, record: CreditRecord, tier: PenaltyTier, rules: PublicityRules) -> CreditRecord:
+    """The department confirms (same tier) or changes (another) a tier the city's rule derived
+    (issue 16 item 3). Publicity follows the confirmed tier; the change is a version of the record
+    and an audit event. Flushes, never commits."""
+    if not record.tier_derived or record.category is not RecordCategory.PENALTY:
+        raise TierNotDerived(record.id)
+    before = record.tier
+    decision = rules.decide(
+        category=record.category,
+        tier=tier,
+        decision_date=record.decision_date,
+        publicity_end_date=record.publicity_end_date,
+        valid_until=record.valid_until,
+        natural_person=record.subject.kind is SubjectKind.NATURAL,
+    )
+    changes: dict = {"tier_derived": {"from": True, "to": False}}
+    if tier is not before:
+        changes["tier"] = {"from": _plain(before), "to": tier.value}
+    for name, value in (("published", decision.published), ("visible_until", decision.visible_until)):
+        if getattr(record, name) != value:
+            changes[name] = {"from": _plain(getattr(record, name)), "to": _plain(value)}
+    record.tier = tier
+    record.tier_derived = False
+    record.published = decision.published
+    record.visible_until = decision.visible_until
+    if record.status is RecordStatus.EXPIRED and (
+        decision.visible_until is None or decision.visible_until >= local_date()
+    ):
+        record.status = RecordStatus.PUBLIC
+    latest = db.session.scalar(
+        sa.select(sa.func.max(CreditRecordVersion.version)).where(CreditRecordVersion.record_id == record.id)
+    )
+    db.session.add(
+        CreditRecordVersion(
+            record_id=record.id,
+            version=(latest or 1) + 1,
+            department_id=record.department_id,
+            actor_label=actor.label[:100],
+            received_date=local_date(),
+            changes=changes,
+        )
+    )
+    record_event(
+        actor,
+        "record.tier_confirm",
+        target=record,
+        subject_id=record.subject_id,
+        details={"from": _plain(before), "to": tier.value, "decision_number": record.decision_number},
+    )
+    db.session.flush()
+    return record
+
+
+def derived_tier_records(department_id: int | None = None, limit: int | None = None) -> sa.Select:
+    """Penalties whose tier the city's rule derived, for the department to confirm."""
+    query = sa.select(CreditRecord).where(CreditRecord.tier_derived.is_(True))
+    if department_id is not None:
+        query = query.where(CreditRecord.department_id == department_id)
+    query = query.order_by(CreditRecord.decision_date.desc(), CreditRecord.id.desc())
+    return query if limit is None else query.limit(limit)
 
 
 def new_natural_subject_row(id_number: str, name: str) -> dict:

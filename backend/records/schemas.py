@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from apiflask import Schema, fields
 
-from .labels import UNDER_OBJECTION_MARK, category_label, tier_label
-from .models import PenaltyTier, RecordCategory
+from .labels import UNDER_OBJECTION_MARK, category_label, licence_status_label, tier_label
+from .models import LicenceStatus, PenaltyTier, RecordCategory
 
 
 class PublicRecordSchema(Schema):
@@ -23,7 +23,7 @@ class PublicRecordSchema(Schema):
     )
     decision_number = fields.String(metadata={"description": "决定书文号 / 许可证号 / 案号"})
     decision_date = fields.Date(metadata={"description": "决定日期"})
-    department_name = fields.String(metadata={"description": "认定单位"})
+    department_name = fields.String(metadata={"description": "报送部门（认定单位）"})
     source_department_name = fields.String(allow_none=True, metadata={"description": "数据来源单位"})
     title = fields.String(allow_none=True, metadata={"description": "许可事项 / 名单名称 / 案由"})
     violation_type = fields.String(allow_none=True, metadata={"description": "违法行为类型"})
@@ -41,4 +41,31 @@ class PublicRecordSchema(Schema):
         lambda r: UNDER_OBJECTION_MARK if r.under_objection else None,
         allow_none=True,
         metadata={"description": "异议标注，异议处理中时为“异议处理中”"},
+    )
+    authority_name = fields.String(
+        metadata={"description": "处罚机关 / 许可机关（作出决定的机关）；报送时未填写的为报送部门"}
+    )
+    authority_uscc = fields.String(allow_none=True, metadata={"description": "处罚机关 / 许可机关统一社会信用代码"})
+    tier_derived = fields.Boolean(
+        metadata={"description": "处罚等级是否按本市规则推定、尚待认定单位确认（报送时未填写等级）"}
+    )
+    penalty_valid_until = fields.Date(
+        allow_none=True, metadata={"description": "处罚有效期（处罚本身的有效期，不是公示截止期）"}
+    )
+    confiscated_amount = fields.Decimal(
+        as_string=True,
+        places=2,
+        allow_none=True,
+        metadata={"description": "没收违法所得、没收非法财物的金额（元），字符串"},
+    )
+    suspended_licence = fields.String(allow_none=True, metadata={"description": "暂扣或吊销证照名称及编号"})
+    valid_from = fields.Date(allow_none=True, metadata={"description": "有效期自（许可）"})
+    licence_number = fields.String(allow_none=True, metadata={"description": "许可编号"})
+    licence_status = fields.Enum(
+        LicenceStatus, by_value=True, allow_none=True, metadata={"description": "许可当前状态（仅行政许可）"}
+    )
+    licence_status_label = fields.Function(
+        lambda r: licence_status_label(r.licence_status),
+        allow_none=True,
+        metadata={"description": "许可当前状态名称：有效、已撤销、已注销、已吊销、已撤回、已暂扣、无效"},
     )

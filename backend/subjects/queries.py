@@ -24,8 +24,8 @@ from ..departments.models import Department
 from ..extensions import db, on_replica
 from ..fast_select import FastSelect
 from ..identifiers import USCC_ALPHABET, normalize
-from ..records.labels import CATEGORY_ORDER
-from ..records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
+from ..records.labels import CATEGORY_ORDER, licence_status_label
+from ..records.models import CreditRecord, LicenceStatus, PenaltyTier, RecordCategory, RecordStatus
 from ..records.publicity import SHOWN_STATUSES
 from .models import Subject, SubjectKind
 
@@ -72,10 +72,25 @@ class PublicRecord:
     fine_amount: decimal.Decimal | None
     valid_until: dt.date | None
     visible_until: dt.date | None
+    # The 2021 national templates (issue 16): the deciding authority (as sent, else the
+    # sending department), licence status and number, the penalty's own validity ...
+    authority_name: str
+    authority_uscc: str | None
+    tier_derived: bool
+    penalty_valid_until: dt.date | None
+    confiscated_amount: decimal.Decimal | None
+    suspended_licence: str | None
+    valid_from: dt.date | None
+    licence_number: str | None
+    licence_status: LicenceStatus | None
 
     @property
     def under_objection(self) -> bool:
         return self.status is RecordStatus.UNDER_OBJECTION
+
+    @property
+    def licence_status_label(self) -> str | None:
+        return licence_status_label(self.licence_status)
 
 
 @dataclass(frozen=True)
@@ -384,6 +399,15 @@ _PROFILE = (
         _r.c.fine_amount,
         _r.c.valid_until,
         _r.c.visible_until,
+        sa.func.coalesce(_r.c.authority_name, _dept.c.name).label("authority_name"),
+        _r.c.authority_uscc,
+        _r.c.tier_derived,
+        _r.c.penalty_valid_until,
+        _r.c.confiscated_amount,
+        _r.c.suspended_licence,
+        _r.c.valid_from,
+        _r.c.licence_number,
+        _r.c.licence_status,
     )
     .select_from(
         # Flat outer joins: SQLite materialises a parenthesised join (every record) before

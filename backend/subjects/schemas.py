@@ -8,7 +8,7 @@ import decimal
 from apiflask import Schema, fields
 from apiflask.validators import Length, Range
 
-from ..records.labels import UNDER_OBJECTION_MARK, category_label, tier_label
+from ..records.labels import UNDER_OBJECTION_MARK, category_label, licence_status_label, tier_label
 from ..records.models import RecordCategory
 from ..records.schemas import PublicRecordSchema
 
@@ -85,6 +85,10 @@ def _day(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _money(value) -> str | None:
+    return format(decimal.Decimal(str(value)).quantize(_CENT), "f") if value is not None else None
+
+
 def _public_record_dict(record) -> dict:
     fine = record.fine_amount
     return {
@@ -103,9 +107,19 @@ def _public_record_dict(record) -> dict:
         "legal_basis": record.legal_basis,
         "penalty_category": record.penalty_category,
         "penalty_content": record.penalty_content,
-        "fine_amount": format(decimal.Decimal(str(fine)).quantize(_CENT), "f") if fine is not None else None,
+        "fine_amount": _money(fine),
         "valid_until": _day(record.valid_until),
         "visible_until": _day(record.visible_until),
+        "authority_name": record.authority_name,
+        "authority_uscc": record.authority_uscc,
+        "tier_derived": record.tier_derived,
+        "penalty_valid_until": _day(record.penalty_valid_until),
+        "confiscated_amount": _money(record.confiscated_amount),
+        "suspended_licence": record.suspended_licence,
+        "valid_from": _day(record.valid_from),
+        "licence_number": record.licence_number,
+        "licence_status": record.licence_status.value if record.licence_status is not None else None,
+        "licence_status_label": licence_status_label(record.licence_status),
         "under_objection": record.under_objection,
         "objection_mark": UNDER_OBJECTION_MARK if record.under_objection else None,
     }

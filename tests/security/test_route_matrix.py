@@ -90,6 +90,15 @@ ROWS = [
     # Department API: the signature is the only way in.
     Row("dept_api.submit_records", "POST", "/api/dept/v1/records", department(200), body=ONE_BAD_RECORD),
     Row("dept_api.get_batch", "GET", "/api/dept/v1/batches/{batch}", department(200)),
+    Row("dept_api.list_derived_tiers", "GET", "/api/dept/v1/records/derived-tiers", department(200)),
+    # A decision number the department never sent: its own 404, nobody else's business (401).
+    Row(
+        "dept_api.confirm_tier",
+        "POST",
+        "/api/dept/v1/records/tier",
+        department(404),
+        body={"decision_number": "金市监罚〔2026〕不存在号", "tier": "general"},
+    ),
     # Official account callbacks: WeChat's signature, which no caller here has.
     Row("wechat_oa.oa_verify_server", "GET", "/wechat/oa?echostr=x", everyone(403)),
     Row("wechat_oa.oa_receive", "POST", "/wechat/oa", everyone(403)),

@@ -19,7 +19,7 @@ from ...actors import Actor
 from ...errors import ApiError
 from ...outbox.operations import enqueue_event
 from ...records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
-from ...records.operations import RecordInput, RecordWriter
+from ...records.operations import RecordWriter
 from ...records.publicity import PublicityRules
 from ...types import local_date, utcnow
 from ...workdays.service import load_calendar
@@ -315,18 +315,9 @@ def _coerce(kind: str, raw: Any) -> Any:
 
 
 def _write_correction(record: CreditRecord, changes: dict[str, Any]) -> None:
-    from ...records.operations import RECORD_FIELDS
+    from ...records.operations import record_input_from
 
-    subject = record.subject
-    values = {name: getattr(record, name) for name in RECORD_FIELDS}
-    values.update(changes)
-    item = RecordInput(
-        department_id=record.department_id,
-        decision_number=record.decision_number,
-        uscc=None if subject.is_natural else subject.uscc,
-        id_number=subject.reveal_id_number() if subject.is_natural else None,
-        **values,
-    )
+    item = record_input_from(record, changes)
     settings = current_app.extensions["settings"]
     writer = RecordWriter(
         load_calendar(), PublicityRules.from_settings(settings), timely_days=settings.DOUBLE_PUBLICITY_WORKING_DAYS
