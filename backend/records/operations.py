@@ -38,6 +38,7 @@ from ..subjects.models import (
 )
 from ..types import local_date, utcnow
 from ..workdays.service import WorkdayCalendar
+from .domains import note_received
 from .models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from .publicity import PublicityDecision, PublicityRules
 
@@ -130,6 +131,7 @@ class RecordWriter:
         self._decisions: dict[tuple, PublicityDecision] = {}
         self._inserted_since_analyze = 0
         self._registering: dict[int, str] | None = None
+        self._fed: set[tuple[RecordCategory, int]] = set()  # domains noted as received by this writer
 
     def write(self, items: Sequence[RecordInput]) -> list[Outcome]:
         if not items:
@@ -158,7 +160,16 @@ class RecordWriter:
                 self._refresh_statistics()
         if updates:
             db.session.execute(sa.update(CreditRecord), updates)
+        self._note_domains(items, now)
         return outcomes
+
+    def _note_domains(self, items: Sequence[RecordInput], now: dt.datetime) -> None:
+        """The data-domain register's "last received" (issue 16 item 12): once per (domain,
+        department) and writer, so a batch of any size costs one query after its first chunk."""
+        pairs = {(item.category, item.department_id) for item in items} - self._fed
+        if pairs:
+            note_received(pairs, now)
+            self._fed |= pairs
 
     def _refresh_statistics(self) -> None:
         self._inserted_since_analyze = 0
