@@ -68,6 +68,9 @@ class Settings:
     PUBLICITY_DEFAULT_END: str = "max"
     NEGATIVE_DISCLOSURE_YEARS: int = 5
     DOUBLE_PUBLICITY_WORKING_DAYS: int = 7
+    # 重错码 (duplicate/wrong code) rate target per 10,000 legal subjects, shown on the console:
+    # 金昌市创建全国社会信用体系建设示范城市实施方案, task 8 (below 1 in 10,000).
+    CODE_ERROR_RATE_TARGET_PER_10000: float = 1.0
 
     # Department API.
     DEPT_API_MAX_CLOCK_SKEW_SECONDS: int = 300

@@ -68,6 +68,12 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     "admin.dismiss_name_discrepancy": [
         ("/admin/subjects/name-discrepancies/999999/dismiss", row(302, 404, 403, 403, 403))
     ],
+    # 重错码 queue and the data-domain register (issue 16 items 12, 14).
+    "admin.code_issues": [("/admin/subjects/code-issues", ADMIN_AUDITOR)],
+    "admin.merge_code_issue": [("/admin/subjects/code-issues/999999/merge", row(302, 404, 403, 403, 403))],
+    "admin.rename_code_issue": [("/admin/subjects/code-issues/999999/rename", row(302, 404, 403, 403, 403))],
+    "admin.dismiss_code_issue_view": [("/admin/subjects/code-issues/999999/dismiss", row(302, 404, 403, 403, 403))],
+    "admin.data_domains": [("/admin/data-domains", ADMIN_AUDITOR)],
     "admin.subjects": [("/admin/subjects", EVERYONE)],
     "admin.subject": [("/admin/subjects/{subject}", OWN_DEPARTMENT)],
     "admin.records": [("/admin/records", EVERYONE)],

@@ -164,3 +164,60 @@ def test_detection_costs_the_same_statements_for_a_small_and_a_large_chunk(app):
 
     statements(5, 0)  # the department's first batch registers its feed
     assert statements(20, 100) == statements(600, 1000)
+
+
+def test_console_shows_the_rate_and_the_sources_side_by_side_and_merges(app, client):
+    from test_staff_auth import login_as, post_form
+
+    dept = make_department()
+    first, second = make_uscc(411), make_uscc(412)
+    write_records(record_input(dept, uscc=first, subject_name=NAME))
+    write_records(record_input(dept, uscc=second, subject_name=NAME))
+    db.session.commit()
+    login_as(client, StaffRole.PLATFORM_ADMIN)
+    page = client.get("/admin/subjects/code-issues").get_data(as_text=True)
+    assert "重错码率" in page and "/ 万" in page and "未达标" in page
+    assert first in page and second in page and NAME in page and dept.name in page
+    (issue,) = _issues()
+    keep = _subject(first)
+    path = f"/admin/subjects/code-issues/{issue.id}/merge"
+    done = post_form(client, path, {"subject_id": str(keep.id)}, token_from="/admin/subjects/code-issues")
+    assert done.status_code == 302
+    db.session.expire_all()
+    assert _subject(second).merged_into_id == keep.id
+    assert "没有待处理的重错码" in client.get("/admin/subjects/code-issues").get_data(as_text=True)
+
+
+def _not_collected(page: str) -> str:
+    return page.split('id="not-collected"')[1].split("</p>")[0]
+
+
+def test_console_lists_domains_and_admins_declare_a_feed(app, client):
+    from test_staff_auth import login_as, post_form
+
+    from backend.records.domains import DataDomainFeed
+
+    dept = make_department()
+    court = make_department(code="ZY", name="金昌市中级人民法院", n=2)
+    write_records(record_input(dept))
+    db.session.commit()
+    login_as(client, StaffRole.PLATFORM_ADMIN)
+    page = client.get("/admin/data-domains").get_data(as_text=True)
+    assert "行政处罚" in page and dept.name in page
+    assert "刑事判决" in _not_collected(page)
+    done = post_form(
+        client,
+        "/admin/data-domains",
+        {
+            "category": "criminal_judgement",
+            "department_id": str(court.id),
+            "covers_from": "2020-01-01",
+            "note": "经省信用平台共享",
+            "reason": "法院确认历史数据已完整归集",
+        },
+    )
+    assert done.status_code == 302
+    feed = db.session.scalar(sa.select(DataDomainFeed).where(DataDomainFeed.department_id == court.id))
+    assert feed.covers_from.isoformat() == "2020-01-01" and feed.first_received_at is None
+    page = client.get("/admin/data-domains").get_data(as_text=True)
+    assert "尚未归集" in page and "刑事判决" not in _not_collected(page)

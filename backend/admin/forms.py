@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, IntegerField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
@@ -81,3 +90,22 @@ class CalendarYearForm(FlaskForm):
         ],
     )
     source = StringField("依据（如国务院办公厅通知文号）", validators=[Optional(), Length(max=200)])
+
+
+class CodeIssueForm(FlaskForm):
+    """Resolving a 重错码 issue: which subject (merge into / rename), the new name, the reason."""
+
+    subject_id = IntegerField("主体", validators=[Optional()])
+    name = StringField("新名称", validators=[Optional(), Length(max=200)])
+    reason = StringField("处理说明", validators=[Optional(), Length(max=200)])
+
+
+class DataDomainForm(FlaskForm):
+    """Registering a data feed or moving its dates (issue 16 item 12)."""
+
+    category = SelectField("信息类别", validators=[DataRequired(REQUIRED)])
+    department_id = SelectField("数据提供单位", coerce=int, validators=[InputRequired(REQUIRED)])
+    covers_from = DateField("完整归集起始日期", validators=[InputRequired(REQUIRED)])
+    ended_on = DateField("停止归集日期（可空）", validators=[Optional()])
+    note = StringField("归集方式及依据", validators=[Optional(), Length(max=200)])
+    reason = StringField("登记事由", validators=[DataRequired(REQUIRED), Length(max=200)])
