@@ -221,3 +221,32 @@ def test_console_lists_domains_and_admins_declare_a_feed(app, client):
     assert feed.covers_from.isoformat() == "2020-01-01" and feed.first_received_at is None
     page = client.get("/admin/data-domains").get_data(as_text=True)
     assert "尚未归集" in page and "刑事判决" not in _not_collected(page)
+
+
+def test_cli_lists_and_declares_data_domains(app, runner):
+    dept = make_department()
+    make_department(code="ZY", name="金昌市中级人民法院", n=2)
+    write_records(record_input(dept))
+    db.session.commit()
+    listed = runner.invoke(args=["credit", "domains", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "penalty\tSCJG" in listed.output and "criminal_judgement" in listed.output.split("not collected:")[1]
+    declared = runner.invoke(
+        args=[
+            "credit",
+            "domains",
+            "declare",
+            "--category",
+            "criminal_judgement",
+            "--department",
+            "ZY",
+            "--covers-from",
+            "2021-01-01",
+            "--reason",
+            "省平台共享",
+        ]
+    )
+    assert declared.exit_code == 0, declared.output
+    listed = runner.invoke(args=["credit", "domains", "list"])
+    assert "criminal_judgement\tZY\tfrom 2021-01-01" in listed.output
+    assert "criminal_judgement" not in listed.output.split("not collected:")[1]
