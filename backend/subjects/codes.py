@@ -110,27 +110,32 @@ def detect_code_issues(sent: Sequence[Sent], new_subject_ids: Iterable[int]) -> 
             subject_id, other_id = sorted((subject_id, other_id))
         found.setdefault((kind, subject_id, other_id, value[:200]), department_id)
 
-    # One name under several USCCs: within the chunk, and against the subjects already known.
-    by_name: dict[str, list[Sent]] = {}
+    # One name under several USCCs: each subject sent is paired with one other holder of its
+    # name (the lowest id, or the highest when it is the lowest itself), so the work and the
+    # rows stay linear in the batch however many subjects share a name.
+    holders: dict[str, tuple[int, int]] = {}  # normalised name -> (lowest id, highest id)
+
+    def hold(name: str, low: int, high: int) -> None:
+        key = normalise_name(name)
+        seen = holders.get(key)
+        holders[key] = (low, high) if seen is None else (min(seen[0], low), max(seen[1], high))
+
     for s in sent:
-        by_name.setdefault(normalise_name(s.name), []).append(s)
+        hold(s.name, s.subject_id, s.subject_id)
     variants = sorted({v for s in sent for v in _name_variants(s.name)})
     for chunk in _chunks(variants, IN_LIST_SIZE):
         rows = db.session.execute(
-            sa.select(Subject.id, Subject.name).where(
-                Subject.name.in_(chunk), Subject.kind == SubjectKind.LEGAL, Subject.merged_into_id.is_(None)
-            )
+            sa.select(Subject.name, sa.func.min(Subject.id), sa.func.max(Subject.id))
+            .where(Subject.name.in_(chunk), Subject.kind == SubjectKind.LEGAL, Subject.merged_into_id.is_(None))
+            .group_by(Subject.name)
         )
-        for sid, name in rows:
-            by_name.setdefault(normalise_name(name), []).append(Sent(sid, "", name, 0))
-    for group in by_name.values():
-        ids = {s.subject_id for s in group}
-        if len(ids) < 2:
-            continue
-        for s in group:
-            if s.department_id:  # sent in this batch
-                for other in sorted(ids - {s.subject_id}):
-                    flag(CodeIssueKind.NAME_UNDER_CODES, s.subject_id, other, s.name, s.department_id)
+        for name, low, high in rows:
+            hold(name, low, high)
+    for s in sent:
+        low, high = holders[normalise_name(s.name)]
+        other = low if low != s.subject_id else high
+        if other != s.subject_id:
+            flag(CodeIssueKind.NAME_UNDER_CODES, s.subject_id, other, s.name, s.department_id)
 
     # Two USCCs with one organisation code (GB 32100-2015: characters 9-17), for new subjects.
     fresh = {s.uscc[8:17]: s for s in sent if s.subject_id in new_ids}
