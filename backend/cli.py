@@ -161,12 +161,14 @@ def _register_subcommands() -> None:
     from .imports.cli import register as register_import
     from .issued_reports.cli import register as register_reports
     from .jobs import register as register_jobs
+    from .records.cli import register as register_domains
 
     register_import(credit_cli)
     register_demo(credit_cli)
     register_reports(credit_cli)
     register_jobs(credit_cli)
     register_departments(credit_cli)
+    register_domains(credit_cli)
 
 
 _register_subcommands()

@@ -79,6 +79,9 @@ class Settings:
     TIER_RULE_SERIOUS_PENALTY_KINDS: tuple[str, ...] = ("吊销", "责令关闭", "限制从业")
     # ... or the violation type (违法行为类型) is one the city lists as serious.
     TIER_RULE_SERIOUS_VIOLATION_TYPES: tuple[str, ...] = ()
+    # 重错码 (duplicate/wrong code) rate target per 10,000 legal subjects, shown on the console:
+    # 金昌市创建全国社会信用体系建设示范城市实施方案, task 8 (below 1 in 10,000).
+    CODE_ERROR_RATE_TARGET_PER_10000: float = 1.0
 
     # Department API.
     DEPT_API_MAX_CLOCK_SKEW_SECONDS: int = 300

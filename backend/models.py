@@ -13,9 +13,10 @@ from .citizens.models import (
 from .departments.models import ApiNonce, Department, DepartmentApiKey
 from .imports.models import ImportBatch, ImportRowError, ImportStatus
 from .issued_reports.models import IssuedReport, IssuedReportRecord, ReportStatus
+from .records.domains import DataDomainFeed
 from .records.models import CreditRecord, PenaltyTier, RecordCategory, RecordStatus
 from .staff.models import StaffRole, StaffSession, StaffUser
-from .subjects.models import Subject, SubjectKind, SubjectNameDiscrepancy
+from .subjects.models import Subject, SubjectCodeIssue, SubjectKind, SubjectNameDiscrepancy
 from .workdays.models import CalendarOverride, CalendarYear
 from .workflows.models import *  # noqa: F403  (workflows, materials, commitments, outbox)
 
@@ -26,6 +27,7 @@ __all__ = [
     "CalendarOverride",
     "CalendarYear",
     "CreditRecord",
+    "DataDomainFeed",
     "Department",
     "DepartmentApiKey",
     "EnterpriseBinding",
@@ -45,6 +47,7 @@ __all__ = [
     "StaffSession",
     "StaffUser",
     "Subject",
+    "SubjectCodeIssue",
     "SubjectKind",
     "SubjectNameDiscrepancy",
     "WeChatUser",

@@ -19,11 +19,18 @@ CHINA_TZ = timezone(timedelta(hours=8), "CST")
 
 DEFAULT_ISSUER = "金昌市信用信息中心"
 DEFAULT_PLATFORM = "信用金昌"
+# Names no domain: which domains the platform actually receives is the report's own table
+# (``ReportContent.sources``); a fixed list here once claimed 刑事判决 with no such feed.
 DEFAULT_DATA_SOURCES = (
     "本报告信息来源于金昌市公共信用信息平台，由各级行政机关、司法机关及其他公共管理机构"
-    "依法依规归集的公共信用信息，包括行政许可、行政处罚（含简易程序）、行政强制、"
-    "严重失信主体名单、刑事判决等。"
+    "依法依规报送、平台归集的公共信用信息；各类信息的提供单位和归集情况见下表。"
 )
+
+# What an empty domain says: 无 only where the platform receives the domain's data for the whole
+# period; otherwise that it does not collect it (issue 16 item 12; a special report printing 无
+# for a domain it has no feed of would be a false certificate).
+NONE_TEXT = "无"
+NOT_COLLECTED_TEXT = "本平台未归集此类信息"
 
 # The key a row dict uses to say the record has been through credit repair (信用修复).
 REPAIRED_KEY = "repaired"
@@ -79,7 +86,10 @@ class Section:
     title: str
     columns: Sequence[Column]
     rows: Sequence[Mapping[str, str]] = ()
-    empty_text: str = "无"
+    empty_text: str = NONE_TEXT
+    # False: the platform receives no data of this domain for the report's period, so an empty
+    # section must not read as "no record" (heading, table and overview say so instead).
+    collected: bool = True
 
     def __post_init__(self) -> None:
         # Accept plain (label, field, width) tuples so callers need not import Column.
@@ -95,6 +105,14 @@ class Section:
         if isinstance(value, bool):
             return value
         return value is not None and str(value).strip().lower() not in _FALSE_VALUES
+
+    @property
+    def empty_label(self) -> str:
+        """The short word an empty section gets in its heading and in the overview: 无 only when
+        its own text is the plain 无 (the domain is collected for the whole period)."""
+        if not self.collected:
+            return "未归集"
+        return NONE_TEXT if self.empty_text == NONE_TEXT else "无（部分期间未归集）"
 
     @property
     def repaired_count(self) -> int:
@@ -125,10 +143,24 @@ class Period:
 
 
 @dataclass(frozen=True)
+class SourceLine:
+    """One domain of the data-coverage table in the notes (信息归集情况): who sends it, since
+    when, when last, and what the report can say about it."""
+
+    title: str
+    providers: str  # 数据提供单位, or "—"
+    since: str  # the day the data is complete from, or "—"
+    last_received: str  # the latest receipt, or "—"
+    statement: str  # e.g. 已归集 / 本平台未归集此类信息
+
+
+@dataclass(frozen=True)
 class OverviewLine:
     title: str
     count: int
     repaired: int
+    collected: bool = True
+    empty_label: str = NONE_TEXT
 
 
 @dataclass(frozen=True)
@@ -146,6 +178,7 @@ class ReportContent:
     domains: Sequence[str] = ()  # special report: the domains the subject chose
     data_sources: str = DEFAULT_DATA_SOURCES
     notes: Sequence[str] = ()
+    sources: Sequence[SourceLine] = ()  # data coverage per domain (信息归集情况)
     # Filled in after the digest is known; not part of the digest.
     verification_url: str = ""
     verification_code: str = ""
@@ -162,6 +195,7 @@ class ReportContent:
         object.__setattr__(self, "sections", tuple(self.sections))
         object.__setattr__(self, "domains", tuple(self.domains))
         object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "sources", tuple(self.sources))
         keys = [s.key for s in self.sections]
         if len(keys) != len(set(keys)):
             raise ValueError("section keys must be unique")
@@ -171,10 +205,10 @@ class ReportContent:
         return self.kind.title
 
     def overview(self) -> list[OverviewLine]:
-        return [OverviewLine(s.title, len(s.rows), s.repaired_count) for s in self.sections]
+        return [OverviewLine(s.title, len(s.rows), s.repaired_count, s.collected, s.empty_label) for s in self.sections]
 
     def canonical_data(self) -> dict:
-        return {
+        data = {
             "v": CANONICAL_VERSION,
             "number": self.number,
             "kind": self.kind.value,
@@ -200,10 +234,16 @@ class ReportContent:
                     "columns": [[c.label, c.field, c.width] for c in s.columns],
                     "rows": [_canonical_row(r) for r in s.rows],
                     "empty_text": s.empty_text,
+                    # Written only when False, so the digests of reports issued before the
+                    # field existed are unchanged.
+                    **({} if s.collected else {"collected": False}),
                 }
                 for s in self.sections
             ],
         }
+        if self.sources:
+            data["sources"] = [[x.title, x.providers, x.since, x.last_received, x.statement] for x in self.sources]
+        return data
 
     def canonical_json(self) -> bytes:
         """Stable UTF-8 JSON: sorted keys, no whitespace, so the same content always hashes the same."""

@@ -44,7 +44,7 @@ from reportlab.platypus import (
 )
 from reportlab.platypus.doctemplate import LayoutError
 
-from .content import CHINA_TZ, ReportContent, Section
+from .content import CHINA_TZ, NOT_COLLECTED_TEXT, ReportContent, Section
 from .outlines import GlyphOutlines, draw_contour
 
 FONT_PATH = Path(__file__).resolve().parent / "fonts" / "wqy-microhei.ttc"
@@ -382,6 +382,7 @@ def _cover(content: ReportContent) -> list:
         rows.append(("查询期间", f"{_date(content.period.start)} 至 {_date(content.period.end)}"))
     rows += [
         ("出具时间", _time(content.issued_at)),
+        ("数据截止时间", _time(content.data_cutoff_at)),
         ("有效期至", _date(content.valid_until)),
         ("出具机构", f"{content.issuer}（{content.platform}）"),
     ]
@@ -415,14 +416,33 @@ def _notes(content: ReportContent, replaced: bool) -> list:
         scope = f"查询范围：本报告反映该主体在 {_date(content.period.start)} 至 {_date(content.period.end)} 期间"
         if content.domains:
             scope += "在" + "、".join(content.domains) + "领域"
-        scope += "的违法违规记录情况；某一类别未查见记录的，明确标注为“无”。已完成信用修复的记录标注为“已修复”。"
+        scope += (
+            "的违法违规记录情况。平台归集且覆盖查询期间的类别未查见记录的，标注为“无”；"
+            f"平台未归集的类别标注为“{NOT_COLLECTED_TEXT}”，不表示该主体没有此类记录。"
+            "已完成信用修复的记录标注为“已修复”。"
+        )
         items.append(scope)
     items += list(content.notes)
     if replaced:
         items.append(f"本报告中的“{REPLACEMENT_CHAR}”表示打印字库未收录的生僻字，相关信息以登记信息为准。")
     flow: list = [CondPageBreak(HEADING_ROOM), _p("报告说明", "h1")]
     flow += [_p(f"{i}. {text}", "note") for i, text in enumerate(items, 1)]
+    if content.sources:
+        flow += [CondPageBreak(HEADING_ROOM), _p("信息归集情况", "h2"), _sources_table(content)]
     return flow
+
+
+def _sources_table(content: ReportContent) -> Table:
+    """Domain by domain: who sends it, complete since, last received, what the report can say."""
+    ratios = (0.2, 0.25, 0.14, 0.18, 0.23)
+    widths = [CONTENT_WIDTH * r for r in ratios]
+    labels = ("信息类别", "数据提供单位", "归集起始日期", "最近归集时间", "说明")
+    data: list[list] = [[_cell(label, w, "cell_head") for label, w in zip(labels, widths, strict=True)]]
+    for line in content.sources:
+        values = (line.title, line.providers, line.since, line.last_received, line.statement)
+        data.append([_cell(v, w) for v, w in zip(values, widths, strict=True)])
+    style = [("BACKGROUND", (0, 0), (-1, 0), HEADER_BG), ("VALIGN", (0, 0), (-1, 0), "MIDDLE")]
+    return Table(data, colWidths=widths, repeatRows=1, style=_grid_style(style))
 
 
 def _overview(content: ReportContent) -> list:
@@ -434,17 +454,19 @@ def _overview(content: ReportContent) -> list:
     widths = [CONTENT_WIDTH * r for r in (0.1, 0.5, 0.2, 0.2)]
     data = [["序号", "信息类别", "记录数（条）", "其中已修复（条）"]]
     for i, line in enumerate(content.overview(), 1):
-        data.append([str(i), _cell(line.title, widths[1]), str(line.count) if line.count else "无", str(line.repaired)])
+        count = str(line.count) if line.count else line.empty_label
+        repaired = str(line.repaired) if line.collected or line.count else "—"
+        data.append([str(i), _cell(line.title, widths[1]), count, repaired])
     style = [("BACKGROUND", (0, 0), (-1, 0), HEADER_BG), ("ALIGN", (0, 0), (-1, 0), "CENTER")]
     style += [("ALIGN", (0, 0), (0, -1), "CENTER"), ("ALIGN", (2, 0), (-1, -1), "CENTER")]
     counts = Table(data, colWidths=widths, repeatRows=1, style=_grid_style(style))
     return [
         CondPageBreak(HEADING_ROOM + 1 * cm),
-        _p("信息概览", "h1"),
-        _p("（一）基本信息", "h2"),
+        _p("信息概要", "h1"),
+        _p("（一）基础信息", "h2"),
         _label_table(pairs),
         CondPageBreak(HEADING_ROOM),
-        _p("（二）信息概要", "h2"),
+        _p("（二）公共信用信息概要", "h2"),
         counts,
     ]
 
@@ -484,9 +506,12 @@ def _section_table(section: Section, split_in_row: int) -> Table:
 
 
 def _sections(content: ReportContent, split_in_row: int) -> list:
-    flow: list = [CondPageBreak(HEADING_ROOM + 1 * cm), _p("信用记录明细", "h1")]
+    flow: list = [CondPageBreak(HEADING_ROOM + 1 * cm), _p("公共信用信息明细", "h1")]
     for i, section in enumerate(content.sections, 1):
-        suffix = f"（{len(section.rows)} 条）" if section.rows else "（无）"
+        if section.rows:
+            suffix = f"（{len(section.rows)} 条）"
+        else:
+            suffix = f"（{section.empty_label}）" if section.collected else "（本平台未归集）"
         flow.append(CondPageBreak(HEADING_ROOM))
         flow.append(_p(f"{_cn_index(i)}、{section.title}{suffix}", "h2"))
         flow.append(_section_table(section, split_in_row))
@@ -594,6 +619,7 @@ def _all_text(content: ReportContent) -> str:
     parts = [content.number, content.subject.name, content.subject.code, content.issuer, content.data_sources]
     parts += [v for pair in content.subject.details for v in pair]
     parts += list(content.notes) + list(content.domains)
+    parts += [v for line in content.sources for v in (line.title, line.providers, line.statement)]
     for s in content.sections:
         parts.append(s.title)
         parts += [str(v) for row in s.rows for v in row.values()]

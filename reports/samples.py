@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from .content import CHINA_TZ, Column, Period, ReportContent, ReportKind, Section, Subject
+from .content import (
+    CHINA_TZ,
+    NOT_COLLECTED_TEXT,
+    Column,
+    Period,
+    ReportContent,
+    ReportKind,
+    Section,
+    SourceLine,
+    Subject,
+)
 
 ISSUED_AT = datetime(2026, 5, 12, 9, 30, tzinfo=CHINA_TZ)
 
@@ -147,7 +157,7 @@ def sample_content(
                     }
                 ],
             ),
-            Section("judgements", "刑事判决信息", JUDGEMENT_COLUMNS, []),
+            Section("judgements", "刑事判决信息", JUDGEMENT_COLUMNS, [], NOT_COLLECTED_TEXT, collected=False),
         ]
     else:
         subject = subject or enterprise_subject()
@@ -159,8 +169,18 @@ def sample_content(
             Section("penalties", "行政处罚信息（含简易程序）", PENALTY_COLUMNS, rows),
             Section("enforcement", "行政强制信息", ENFORCEMENT_COLUMNS, []),
             Section("dishonesty", "严重失信主体名单信息", LIST_COLUMNS, []),
-            Section("judgements", "刑事判决信息", JUDGEMENT_COLUMNS, []),
+            Section("judgements", "刑事判决信息", JUDGEMENT_COLUMNS, [], NOT_COLLECTED_TEXT, collected=False),
         ]
+    sources = [
+        SourceLine(
+            s.title,
+            "金昌市市场监督管理局" if s.collected else "—",
+            "2021-01-01" if s.collected else "—",
+            "2026-05-11 18:30" if s.collected else "—",
+            "已归集" if s.collected else NOT_COLLECTED_TEXT,
+        )
+        for s in sections
+    ]
     return ReportContent(
         number=number,
         kind=kind,
@@ -171,6 +191,7 @@ def sample_content(
         sections=sections,
         period=period,
         domains=domains,
+        sources=sources,
         verification_url=verification_url,
         verification_code=verification_code,
         verify_page_url="https://credit.jinchang.gov.cn/verify",

@@ -69,6 +69,14 @@ EXPECTED: dict[str, list[tuple[str, dict[str, int]]]] = {
     "admin.subjects.dismiss_name_discrepancy": [
         ("/admin/subjects/name-discrepancies/999999/dismiss", row(302, 404, 403, 403, 403))
     ],
+    # 重错码 queue and the data-domain register (issue 16 items 12, 14).
+    "admin.subjects.code_issues": [("/admin/subjects/code-issues", ADMIN_AUDITOR)],
+    "admin.subjects.merge_code_issue": [("/admin/subjects/code-issues/999999/merge", row(302, 404, 403, 403, 403))],
+    "admin.subjects.rename_code_issue": [("/admin/subjects/code-issues/999999/rename", row(302, 404, 403, 403, 403))],
+    "admin.subjects.dismiss_code_issue_view": [
+        ("/admin/subjects/code-issues/999999/dismiss", row(302, 404, 403, 403, 403))
+    ],
+    "admin.subjects.data_domains": [("/admin/data-domains", ADMIN_AUDITOR)],
     "admin.subjects.subjects": [("/admin/subjects", EVERYONE)],
     "admin.subjects.subject": [("/admin/subjects/{subject}", OWN_DEPARTMENT)],
     "admin.records.records": [("/admin/records", EVERYONE), ("/admin/records?derived=1", EVERYONE)],

@@ -463,11 +463,11 @@ def test_report_rows_name_the_deciding_authority_and_the_licence_status(app, scj
     built = build_content(subject, report_kind, options, number="T-1", issued_at=now, valid_until=clock.today)
     rows = {r["decision_no"]: r for s in built.content.sections for r in s.rows}
     if kind != "special" or "金区市监许〔2025〕88号" in rows:
-        assert rows["金区市监许〔2025〕88号"]["authority"] == "金昌市金川区市场监督管理局"
+        # The deciding authority first; the city department only as the one that reported it.
+        assert rows["金区市监许〔2025〕88号"]["authority"] == f"金昌市金川区市场监督管理局（经{SOURCE_NAME}报送）"
         assert "【已撤销】" in rows["金区市监许〔2025〕88号"]["facts"]
     penalty = rows["金区市监罚〔2026〕101号"]
-    assert penalty["authority"] == "金昌市金川区市场监督管理局"
-    assert SOURCE_NAME not in penalty["authority"]
+    assert penalty["authority"] == f"金昌市金川区市场监督管理局（经{SOURCE_NAME}报送）"
 
 
 # --- the console: samples, upload, the record page with versions, tier confirmation ---------

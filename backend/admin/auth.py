@@ -255,7 +255,8 @@ def nav_items(user: StaffUser) -> list[NavItem]:
     ]
     if user.role in (ADMIN, AUDITOR):
         items.append(NavItem("admin.departments.departments", "部门与密钥"))
-        items.append(NavItem("admin.subjects.name_discrepancies", "主体名称差异"))
+        items.append(NavItem("admin.subjects.code_issues", "重错码"))
+        items.append(NavItem("admin.subjects.data_domains", "归集领域"))
         items.append(NavItem("admin.reports.reports", "信用报告"))
         items.append(NavItem("admin.kiosks.kiosks", "自助终端"))
         items.append(NavItem("admin.wechat.wechat_bindings", "企业授权审核"))

@@ -110,3 +110,22 @@ class ImportUploadForm(FlaskForm):
     category = SelectField("信息类别（文件无“信息类别”列且无法从列名判断时）", validators=[Optional()])
     atomic = BooleanField("任一行有错误则整批不入库")
     file = FileField("文件（.csv 或 .xlsx）", validators=[FileRequired("请选择要导入的文件")])
+
+
+class CodeIssueForm(FlaskForm):
+    """Resolving a 重错码 issue: which subject (merge into / rename), the new name, the reason."""
+
+    subject_id = IntegerField("主体", validators=[Optional()])
+    name = StringField("新名称", validators=[Optional(), Length(max=200)])
+    reason = StringField("处理说明", validators=[Optional(), Length(max=200)])
+
+
+class DataDomainForm(FlaskForm):
+    """Registering a data feed or moving its dates (issue 16 item 12)."""
+
+    category = SelectField("信息类别", validators=[DataRequired(REQUIRED)])
+    department_id = SelectField("数据提供单位", coerce=int, validators=[InputRequired(REQUIRED)])
+    covers_from = DateField("完整归集起始日期", validators=[InputRequired(REQUIRED)])
+    ended_on = DateField("停止归集日期（可空）", validators=[Optional()])
+    note = StringField("归集方式及依据", validators=[Optional(), Length(max=200)])
+    reason = StringField("登记事由", validators=[DataRequired(REQUIRED), Length(max=200)])

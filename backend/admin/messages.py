@@ -106,3 +106,14 @@ def staff_signed_out(name: str, count: int) -> str:
 
 def api_key_issued(department: str) -> str:
     return f"已为“{department}”签发新的接口密钥"
+
+
+# 重错码 and the data-domain register (issue 16 items 12, 14).
+CODE_ISSUE_MERGED = "已合并主体，记录和案件已移至保留的主体"
+CODE_ISSUE_RENAMED = "主体已更名"
+CODE_ISSUE_DISMISSED = "已确认不是重错码"
+CODE_ISSUE_REASON_REQUIRED = "请填写处理说明"
+CODE_ISSUE_NAME_REQUIRED = "请选择主体并填写新名称"
+CODE_ISSUE_SUBJECT_REQUIRED = "请选择保留的主体"
+DATA_DOMAIN_SAVED = "归集领域已登记"
+DATA_DOMAIN_DATES_INVALID = "停止归集日期不能早于起始日期"

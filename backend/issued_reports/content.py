@@ -11,8 +11,15 @@ What each kind shows (DOMAIN.md, "Reports"):
   name and the verification code, not the full number.
 * special (专项信用报告，有无违法违规记录证明版): the chosen period (up to REPORT_SPECIAL_MAX_YEARS)
   and domains, always at least 行政处罚 (including minor / 简易程序 ones, which are never
-  published), 行政强制, 严重失信主体名单 and 刑事判决; repaired items marked 已修复; an empty
-  domain says 无.
+  published), 行政强制, 严重失信主体名单 and 刑事判决; repaired items marked 已修复.
+
+Every report states, domain by domain, what the platform can know (issue 16 item 12): an empty
+domain says 无 only where a registered feed (``records.domains``) covers the report's period;
+a domain no feed reaches says 本平台未归集此类信息, never 无, so a special report for a natural
+person cannot pass for a 无犯罪记录证明. The notes carry a table of the feeds (providers, complete
+since, last received). Sections and wording follow the 公共信用信息报告标准（2022年版） of the
+国家公共信用信息中心 (cover with the data cut-off, 报告说明, 基础信息, 公共信用信息概要, then each
+category with the deciding authority of every record; see reports/README.md).
 
 Records withdrawn after an objection (it was wrong) never appear.
 """
@@ -28,12 +35,23 @@ from dateutil.relativedelta import relativedelta
 from flask import current_app
 from sqlalchemy.orm import selectinload
 
-from reports.content import Column, Period, ReportContent, ReportKind, Section
+from reports.content import (
+    CHINA_TZ,
+    NONE_TEXT,
+    NOT_COLLECTED_TEXT,
+    Column,
+    Period,
+    ReportContent,
+    ReportKind,
+    Section,
+    SourceLine,
+)
 from reports.content import Subject as ReportSubject
 
 from ..errors import ApiError
 from ..extensions import db
 from ..pii import mask_id_number
+from ..records.domains import DomainCoverage, domain_coverage
 from ..records.labels import CATEGORY_ORDER, category_label, licence_status_label, tier_label
 from ..records.models import CreditRecord, LicenceStatus, RecordCategory, RecordStatus
 from ..subjects.models import Subject
@@ -124,16 +142,14 @@ class _Row:
     decision_number: str
     decision_date: dt.date
     department_name: str
+    authority_name: str | None  # the deciding authority (处罚机关 / 许可机关), when sent
     tier: object
     title: str | None
     violation_type: str | None
     facts: str | None
     penalty_content: str | None
     valid_until: dt.date | None
-    # The deciding authority as sent (处罚机关 / 许可机关), else the sending department, and a
-    # licence's 当前状态 (issue 16 items 4-5).
-    authority_name: str = ""
-    licence_status: LicenceStatus | None = None
+    licence_status: LicenceStatus | None = None  # a licence's 当前状态 (issue 16 item 5)
 
 
 def _settings():
@@ -191,6 +207,8 @@ def build_content(
     notes: list[str] = []
     period = None
     domains: tuple[str, ...] = ()
+    # The period an empty domain speaks about: the special report's, else the disclosure window.
+    window_start = today - relativedelta(years=_settings().NEGATIVE_DISCLOSURE_YEARS)
     if kind is ReportKind.ENTERPRISE:
         rows = _public_rows(subject, today)
         categories = [c for c in CATEGORY_ORDER if c is not RecordCategory.REGISTRATION]
@@ -212,21 +230,30 @@ def build_content(
             if r.category in categories and period.start <= r.decision_date <= period.end
         ]
         domains = tuple(_special_title(c) for c in categories)
+        window_start = period.start
         notes.append(msg.SPECIAL_NOTE)
         if subject.is_natural:
-            notes.append(msg.PERSONAL_CODE_NOTE)
+            notes += [msg.SPECIAL_PERSON_NOTE, msg.PERSONAL_CODE_NOTE]
         titles = {RecordCategory.PENALTY: "行政处罚信息（含简易程序）"}
+    notes.append(msg.COVERAGE_NOTE)
+    coverage = domain_coverage(categories, window_start, today)
     sections = []
+    sources = []
     for category in categories:
         mine = [r for r in rows if r.category is category]
+        title = titles.get(category, f"{category_label(category)}信息")
+        empty_text, statement = _empty_text(coverage[category], window_start)
         sections.append(
             Section(
                 category.value,
-                titles.get(category, f"{category_label(category)}信息"),
+                title,
                 COLUMNS.get(category, _DEFAULT_COLUMNS),
                 [_cells(r, kind) for r in mine],
+                empty_text,
+                collected=coverage[category].collected or bool(mine),
             )
         )
+        sources.append(_source_line(title, coverage[category], statement))
     content = ReportContent(
         number=number,
         kind=kind,
@@ -238,9 +265,33 @@ def build_content(
         period=period,
         domains=domains,
         notes=notes,
+        sources=sources,
     )
     shown = {r.id for r in rows if r.category in categories}
     return BuiltContent(content, sorted(shown))
+
+
+def _empty_text(coverage: DomainCoverage, start: dt.date) -> tuple[str, str]:
+    """What an empty section says, and the coverage table's statement, for a period from
+    ``start``: 无 only when a feed is complete for the whole period."""
+    if not coverage.collected:
+        return NOT_COLLECTED_TEXT, NOT_COLLECTED_TEXT
+    if coverage.complete_for(start):
+        return NONE_TEXT, msg.SOURCE_COLLECTED
+    since = coverage.covers_from.isoformat()
+    return msg.NONE_SINCE.format(date=since), msg.SOURCE_SINCE.format(date=since)
+
+
+def _source_line(title: str, coverage: DomainCoverage, statement: str) -> SourceLine:
+    last = coverage.last_received_at
+    return SourceLine(
+        title,
+        "、".join(coverage.departments) or "—",
+        coverage.covers_from.isoformat() if coverage.covers_from else "—",
+        # Stored naive UTC; printed in China time like every other time of the report.
+        f"{last.replace(tzinfo=dt.UTC).astimezone(CHINA_TZ):%Y-%m-%d %H:%M}" if last else "—",
+        statement,
+    )
 
 
 def _special_title(category: RecordCategory) -> str:
@@ -281,13 +332,13 @@ def _public_rows(subject: Subject, today: dt.date) -> list[_Row]:
             r.decision_number,
             r.decision_date,
             r.department_name,
+            r.authority_name,
             r.tier,
             r.title,
             r.violation_type,
             r.facts,
             r.penalty_content,
             r.valid_until,
-            r.authority_name,
             r.licence_status,
         )
         for group in profile.categories
@@ -310,17 +361,28 @@ def _owner_rows(subject: Subject) -> list[_Row]:
             r.decision_number,
             r.decision_date,
             r.department.name,
+            r.authority_name,
             r.tier,
             r.title,
             r.violation_type,
             r.facts,
             r.penalty_content,
             r.valid_until,
-            r.authority_display,
             r.licence_status,
         )
         for r in records
     ]
+
+
+def deciding_authority(row: _Row) -> str:
+    """The report row's authority column (2022 report standard: each record with the authority
+    that decided it): the deciding authority the department sent (处罚机关 / 许可机关, which may
+    be a county bureau or a 综合执法 team), with the reporting department when it differs; the
+    reporting department alone when no authority was sent."""
+    authority = (row.authority_name or "").strip()
+    if not authority or authority == row.department_name:
+        return row.department_name
+    return msg.REPORTED_THROUGH.format(authority=authority, department=row.department_name)
 
 
 def _cells(row: _Row, kind: ReportKind) -> dict[str, object]:
@@ -336,7 +398,7 @@ def _cells(row: _Row, kind: ReportKind) -> dict[str, object]:
     cells: dict[str, object] = {
         "decision_no": row.decision_number,
         "facts": "".join(parts),
-        "authority": row.authority_name or row.department_name,
+        "authority": deciding_authority(row),
         "decided_on": row.decision_date.isoformat(),
     }
     if row.category is RecordCategory.LICENCE:

@@ -33,9 +33,18 @@ PERSONAL_CODE_NOTE = "为保护个人信息，报告中的身份证号码仅显�
 ENTERPRISE_NOTE = "本报告仅包含处于公示期内的公共信用信息；已修复、已撤销或公示期满的信息不予展示。"
 PERSONAL_NOTE = "本报告为信息主体本人查询，包含不予公开的信息，请妥善保管。"
 SPECIAL_NOTE = (
-    "本报告覆盖所选期限内的行政处罚（含简易程序）、行政强制、严重失信主体名单、刑事判决等信息；"
-    "已完成信用修复的信息标注“已修复”；某一领域没有信息的，标注“无”。"
+    "本报告覆盖所选期限内的行政处罚（含简易程序）、行政强制、严重失信主体名单、刑事判决等领域，"
+    "不能证明该主体在本平台未归集的领域没有记录。"
 )
+# 发改财金〔2025〕565号: criminal records come from public security through the national platform.
+SPECIAL_PERSON_NOTE = "本报告不是无犯罪记录证明；无犯罪记录证明须向公安机关申请。"
+COVERAGE_NOTE = "各类信息的提供单位、归集起始日期和最近归集时间见“信息归集情况”；数据截止时间为报告出具时间。"
+# An empty domain (issue 16 item 12): 无 only where a feed covers the whole period.
+NONE_SINCE = "无（本平台自 {date} 起归集此类信息，此前期间未归集）"
+SOURCE_COLLECTED = "已归集"
+SOURCE_SINCE = "自 {date} 起归集，此前未归集"
+# The deciding authority reported through another department (综合执法, county bureaus).
+REPORTED_THROUGH = "{authority}（经{department}报送）"
 UNDER_OBJECTION_SUFFIX = "（异议处理中）"
 
 # Revoking and downloading.

@@ -33,6 +33,7 @@ from ..citizens.suspension import suspend_unbacked_bindings
 from ..departments.models import Department
 from ..extensions import db
 from ..pii import cipher, mask_name
+from ..subjects.codes import Sent, detect_code_issues, valid_organisation_code, valid_registration_number
 from ..subjects.models import (
     LEGAL_REPRESENTATIVE_ID_CONTEXT,
     DiscrepancyResolution,
@@ -42,6 +43,7 @@ from ..subjects.models import (
 )
 from ..types import local_date, utcnow
 from ..workdays.service import WorkdayCalendar
+from .domains import note_received
 from .models import (
     RECORD_REPRESENTATIVE_ID_CONTEXT,
     CreditRecord,
@@ -105,6 +107,10 @@ class RecordInput:
     # Registration data about the subject, not the record's content (never hashed, never stored
     # on the record): personal data, kept encrypted on the subject (see the module docstring).
     legal_representative_id_number: str | None = field(default=None, compare=False, repr=False)
+    # Legacy codes sent beside the USCC (national template 行政相对人代码_2 工商注册号 and _3
+    # 组织机构代码): not the record's content; checked for 重错码 (subjects/codes.py).
+    registration_number: str | None = field(default=None, compare=False)
+    organisation_code: str | None = field(default=None, compare=False)
     # Where the record came from in its batch (file row, API array index): for row errors found
     # when writing. Not content: never hashed, never compared.
     source_row: int | None = field(default=None, compare=False)
@@ -142,7 +148,15 @@ TEMPLATE_FIELDS = (
 HASHED_FIELDS = tuple(
     f.name
     for f in fields(RecordInput)
-    if f.name not in ("received_date", "source_row", "legal_representative_id_number", *TEMPLATE_FIELDS)
+    if f.name
+    not in (
+        "received_date",
+        "source_row",
+        "legal_representative_id_number",
+        "registration_number",
+        "organisation_code",
+        *TEMPLATE_FIELDS,
+    )
 )
 _hashed_values = operator.attrgetter(*HASHED_FIELDS)
 _template_values = operator.attrgetter(*TEMPLATE_FIELDS)
@@ -220,6 +234,7 @@ class RecordWriter:
         self._inserted_since_analyze = 0
         self._registering: dict[int, str] | None = None
         self._sealed: dict[str, dict] = {}
+        self._fed: set[tuple[RecordCategory, int]] = set()  # domains noted as received by this writer
 
     def write(self, items: Sequence[RecordInput]) -> list[Outcome]:
         if not items:
@@ -251,7 +266,16 @@ class RecordWriter:
             db.session.execute(sa.update(CreditRecord), updates)
             if versions:
                 db.session.execute(sa.insert(CreditRecordVersion), versions)
+        self._note_domains(items, now)
         return outcomes
+
+    def _note_domains(self, items: Sequence[RecordInput], now: dt.datetime) -> None:
+        """The data-domain register's "last received" (issue 16 item 12): once per (domain,
+        department) and writer, so a batch of any size costs one query after its first chunk."""
+        pairs = {(item.category, item.department_id) for item in items} - self._fed
+        if pairs:
+            note_received(pairs, now)
+            self._fed |= pairs
 
     def _refresh_statistics(self) -> None:
         self._inserted_since_analyze = 0
@@ -439,9 +463,14 @@ class RecordWriter:
                     Subject.name,
                     Subject.legal_representative,
                     Subject.legal_representative_id_number_hash,
+                    Subject.merged_into_id,
                 ).where(Subject.uscc.in_(chunk))
             )
-            for sid, uscc, name, representative, representative_hash in rows:
+            for sid, uscc, name, representative, representative_hash, merged_into in rows:
+                if merged_into is not None:
+                    # Staff merged this code's subject into another (重错码): its records go there.
+                    ids[("l", uscc)] = merged_into
+                    continue
                 ids[("l", uscc)] = sid
                 item = legal[uscc]
                 if item.department_id in registering:
@@ -475,9 +504,26 @@ class RecordWriter:
             if item.department_id in registering and item.legal_representative_id_number:
                 row.update(_sealed_representative_id(item.legal_representative_id_number))
             new_legal.append(row)
+        new_ids = []
         if new_legal:
             for sid, uscc in db.session.execute(sa.insert(Subject).returning(Subject.id, Subject.uscc), new_legal):
                 ids[("l", uscc)] = sid
+                new_ids.append(sid)
+        if legal:
+            detect_code_issues(
+                [
+                    Sent(
+                        ids[("l", code)],
+                        code,
+                        item.subject_name,
+                        item.department_id,
+                        valid_organisation_code(item.organisation_code),
+                        valid_registration_number(item.registration_number),
+                    )
+                    for code, item in legal.items()
+                ],
+                new_ids,
+            )
 
         pii = cipher()
         natural: dict[str, RecordInput] = {}

@@ -65,6 +65,11 @@ class Subject(db.Model):
     legal_representative_id_number_hash: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     legal_representative_id_number_encrypted: Mapped[str | None] = mapped_column(sa.Text)
     uscc_warning: Mapped[str | None] = mapped_column(sa.String(200))
+    # The legacy 15-digit 工商注册号 a department sent beside the USCC (national template column
+    # 行政相对人代码_2), so a record under it alone maps to this subject; and, after staff merged
+    # a duplicate subject into another (重错码), the subject that now holds its records.
+    registration_number: Mapped[str | None] = mapped_column(sa.String(15), index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(sa.ForeignKey("subject.id"))
 
     id_number_hash: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
     id_number_encrypted: Mapped[str | None] = mapped_column(sa.Text)
@@ -121,6 +126,15 @@ class Subject(db.Model):
         return self.uscc or ""
 
 
+# GB 32100-2015: characters 9-17 of a USCC are the organisation's GB 11714 code, so a legacy
+# 组织机构代码 finds its USCC, and two USCCs sharing one are a duplicate (重码). An expression
+# index (SQLite and PostgreSQL alike), so no column has to be kept in step with ``uscc``.
+# Literal positions: SQLite uses an expression index only for the very same expression, bind
+# parameters included.
+ORGANISATION_CODE = sa.func.substr(Subject.uscc, sa.literal_column("9"), sa.literal_column("9"))
+sa.Index("ix_subject_organisation_code", ORGANISATION_CODE)
+
+
 class DiscrepancyResolution(enum.Enum):
     ACCEPTED = "accepted"  # staff took the department's name as the subject's name
     DISMISSED = "dismissed"  # staff kept the registered name
@@ -168,3 +182,58 @@ register_encrypted(
     EncryptedColumn("legal_representative_id_number_encrypted", fixed(LEGAL_REPRESENTATIVE_ID_CONTEXT)),
     key_id_column="pii_key_id",
 )
+
+
+class CodeIssueKind(enum.Enum):
+    """Kinds of 重错码 (duplicate or wrong codes, city plan task 8) besides a known USCC sent under
+    another name (``SubjectNameDiscrepancy``)."""
+
+    NAME_UNDER_CODES = "name_under_codes"  # one name under several USCCs (一名多码)
+    ORG_CODE_SHARED = "org_code_shared"  # two USCCs with the same characters 9-17 (GB 32100)
+    ORG_CODE_MISMATCH = "org_code_mismatch"  # the 组织机构代码 sent is not the USCC's 9-17
+    REGISTRATION_NUMBER_SHARED = "registration_number_shared"  # one 工商注册号 under two USCCs
+
+
+class CodeIssueResolution(enum.Enum):
+    RENAMED = "renamed"  # staff corrected a subject's name
+    MERGED = "merged"  # staff merged the two subjects (records and cases moved)
+    DISMISSED = "dismissed"  # not a duplicate (e.g. same name, different organisations)
+
+
+class SubjectCodeIssue(db.Model):
+    """A suspected duplicate or wrong code found at intake (重错码), for staff to resolve, with the
+    sources side by side: the subject the record was written to, the other subject it collides
+    with, the value in question and the department that sent it. One open row per kind, pair and
+    value; a resolved one stays as the record of the decision."""
+
+    __tablename__ = "subject_code_issue"
+    __table_args__ = (
+        sa.Index(
+            "uq_subject_code_issue_open",
+            "kind",
+            "subject_id",
+            "other_subject_id",
+            "value",
+            unique=True,
+            sqlite_where=sa.text("resolved_at IS NULL"),
+            postgresql_where=sa.text("resolved_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[CodeIssueKind] = mapped_column(enum_column(CodeIssueKind, "code_issue_kind"))
+    subject_id: Mapped[int] = mapped_column(sa.ForeignKey("subject.id"), index=True)
+    other_subject_id: Mapped[int | None] = mapped_column(sa.ForeignKey("subject.id"), index=True)
+    department_id: Mapped[int | None] = mapped_column(sa.ForeignKey("department.id"))
+    value: Mapped[str] = mapped_column(sa.String(200))  # the name or legacy code in question
+    first_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[dt.datetime | None]
+    resolved_by_label: Mapped[str | None] = mapped_column(sa.String(100))
+    resolution: Mapped[CodeIssueResolution | None] = mapped_column(
+        enum_column(CodeIssueResolution, "code_issue_resolution")
+    )
+
+    subject: Mapped[Subject] = relationship(foreign_keys=[subject_id])
+    other_subject: Mapped[Subject | None] = relationship(foreign_keys=[other_subject_id])
+    department: Mapped[Department | None] = relationship()

@@ -9,7 +9,7 @@ import pytest
 from report_helpers import issue, run_tool, squash
 
 from reports import render
-from reports.content import Column, Section
+from reports.content import NOT_COLLECTED_TEXT, Column, Section
 from reports.samples import enterprise_subject, personal_subject, sample_content
 
 KINDS = ("enterprise", "personal", "special")
@@ -90,6 +90,8 @@ def test_qr_code_decodes_to_the_verification_url(issued_reports, tmp_path, kind)
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_empty_categories_say_none_explicitly(issued_reports, tmp_path, kind):
+    """An empty category the platform collects says 无 (heading and table); one it does not
+    collect says so instead, never 无 (issue 16 item 12)."""
     report = issued_reports[kind]
     empty = [s for s in report.content.sections if not s.rows]
     assert empty, "sample should have an empty category"
@@ -99,11 +101,16 @@ def test_empty_categories_say_none_explicitly(issued_reports, tmp_path, kind):
     ]
     lines = [line for line in lines if line]
     for section in empty:
-        # The heading says (无), and the table body right under its header row says 无.
-        heading = next(i for i, line in enumerate(lines) if line.endswith(f"{section.title}（无）"))
+        suffix, body = ("（无）", "无") if section.collected else ("（本平台未归集）", NOT_COLLECTED_TEXT)
+        heading = next(i for i, line in enumerate(lines) if line.endswith(f"{section.title}{suffix}"))
         header_labels = squash("".join(["序号", *(c.label for c in section.columns)]))
         assert lines[heading + 1] == header_labels, lines[heading : heading + 3]
-        assert lines[heading + 2] == "无", lines[heading : heading + 3]
+        assert lines[heading + 2] == body, lines[heading : heading + 3]
+    if kind != "enterprise":
+        assert any(not s.collected for s in empty)
+        # The overview counts it as 未归集, and the coverage table names the domain as such.
+        assert any(line.endswith("刑事判决信息未归集—") for line in lines), lines
+        assert any(line.startswith("刑事判决信息——") and line.endswith(NOT_COLLECTED_TEXT) for line in lines)
 
 
 def test_special_report_marks_repaired_records_and_shows_period_and_domains(issued_reports, tmp_path):
