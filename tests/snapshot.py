@@ -13,6 +13,7 @@ and PostgreSQL alike.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,13 +58,22 @@ class DatabaseSnapshot:
                 snapshot.tables.append(table.name)
         return snapshot
 
-    def restore(self) -> None:
+    def restore(self, shift: dt.timedelta = dt.timedelta(0)) -> None:
         """Put the rows back into the (emptied) tables; PostgreSQL's sequences continue after
-        them, as they did when the rows were first written."""
+        them, as they did when the rows were first written. Every timestamp moves by ``shift``
+        (the test's start minus the build's), so the rows are as if written when the test
+        started: a session idle since the build, or a backoff compared with the wall clock,
+        reads as it did when each test built its own world. Dates stay as they are."""
+        seconds = int(shift.total_seconds())  # both moments are whole seconds (FrozenClock)
         with db.engine.begin() as conn:
             postgres = conn.dialect.name == "postgresql"
             for name in self.tables:
-                conn.execute(sa.text(f"INSERT INTO {name} SELECT * FROM {self._shadow(conn, name)}"))
+                table = db.metadata.tables[name]
+                quote = conn.dialect.identifier_preparer.quote
+                columns = ", ".join(quote(c.name) for c in table.columns)
+                values = ", ".join(_shifted(c, quote(c.name), seconds, postgres) for c in table.columns)
+                # Shifted on the way in: audit_event refuses UPDATEs on PostgreSQL (append-only).
+                conn.execute(sa.text(f"INSERT INTO {name} ({columns}) SELECT {values} FROM {self._shadow(conn, name)}"))
                 if postgres:
                     for column in db.metadata.tables[name].primary_key.columns:
                         if column.autoincrement is True or (
@@ -82,6 +92,16 @@ class DatabaseSnapshot:
             for name in self.tables:
                 conn.execute(sa.text(f"DROP TABLE IF EXISTS {self._shadow(conn, name)}"))
         self.tables = []
+
+
+def _shifted(column: sa.Column, name: str, seconds: int, postgres: bool) -> str:
+    """``name`` moved by ``seconds`` if it is a timestamp (SQL for one dialect, ``seconds`` an int)."""
+    if not seconds or not isinstance(column.type, sa.DateTime):
+        return name
+    if postgres:
+        return f"{name} + make_interval(secs => {seconds})"
+    # SQLAlchemy stores SQLite timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff': keep the fraction.
+    return f"strftime('%Y-%m-%d %H:%M:%S', {name}, '{seconds:+d} seconds') || substr({name}, 20)"
 
 
 # What FakeWeChat.reset() clears: a copy of it after the world was built is put back per test.

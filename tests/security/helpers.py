@@ -85,14 +85,15 @@ class Built:
 
     value: Any
     client: Any  # the test client the build used (its cookies go to each test's client)
-    built_at: dt.datetime  # the frozen moment of the build: each test starts on it
+    built_at: dt.datetime  # the frozen moment of the build: timestamps move from it to the test's
     rows: DatabaseSnapshot
     fake: dict[str, Any]
 
     def restore(self, clock, client, fake) -> Any:
-        """This test's database, fake WeChat, client cookies and clock as right after the build."""
-        clock.set(self.built_at)
-        self.rows.restore()
+        """This test's database, fake WeChat and client cookies as right after the build, moved
+        to the test's own moment (its clock is left alone: some assertions compare with the
+        wall clock)."""
+        self.rows.restore(shift=clock.now - self.built_at)
         restore_fake_state(fake, self.fake)
         copy_cookies(self.client, client)
         return self.value
