@@ -68,6 +68,9 @@ VERIFY_FILE_CHANGED_UNSIGNED = "文件与平台登记的报告文件不一致，
 VERIFY_FILE_UNKNOWN = "该文件不是本平台登记的报告文件。"
 VERIFY_FILE_UNREADABLE = "无法读取上传的文件，请上传平台出具的 PDF 报告原件。"
 VERIFY_FILE_IDENTICAL = "文件与平台登记的报告文件完全一致。"
+VERIFY_FILE_SIGNATURE_INVALID = (
+    "文件与平台登记记录一致，但平台对登记文件的签名校验未通过：登记记录可能被篡改，该报告不可信，请联系出具机构核实。"
+)
 VERIFY_INPUT_REQUIRED = "请提供二维码内容（qr）或上传报告 PDF 文件（file）"
 VERIFY_FORM_REQUIRED = "请输入报告编号和验证码，或上传报告 PDF 文件"
 
