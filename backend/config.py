@@ -44,6 +44,9 @@ class Settings:
     REDIS_URL: str = ""  # empty: in-process / database fallbacks
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     LOG_LEVEL: str = "INFO"
+    # The city's crypto suite: "international" (AES-GCM, Ed25519, SHA-256) or "sm" (国密: SM4,
+    # SM2, SM3). Artefacts of both suites keep verifying; docs/cryptography.md has the switch.
+    CRYPTO_SUITE: str = "international"
 
     # Secrets (never defaulted in production).
     SECRET_KEY: str = ""
@@ -53,9 +56,6 @@ class Settings:
     # Keys the look-up hashes: HMAC-SHA256, or HMAC-SM3 when written "sm3:<secret>". A keyed hash
     # cannot be converted to another algorithm without its plaintext: docs/cryptography.md.
     PII_HASH_KEY: str = ""
-    # The city's crypto suite: "international" (AES-GCM, Ed25519, SHA-256) or "sm" (国密: SM4,
-    # SM2, SM3). Artefacts of both suites keep verifying; docs/cryptography.md has the switch.
-    CRYPTO_SUITE: str = "international"
 
     # Public query and rate limits.
     RATELIMIT_PUBLIC: str = "120/minute;2000/hour"
@@ -78,6 +78,9 @@ class Settings:
 
     # Department API.
     DEPT_API_MAX_CLOCK_SKEW_SECONDS: int = 300
+    # With CRYPTO_SUITE=sm: refuse HMAC-SHA256 request signatures (HMAC-SM3 only) once every
+    # department has moved; off, both are accepted (backend/dept_api/auth.py).
+    DEPT_API_REQUIRE_SM3: bool = False
     DEPT_API_MAX_BATCH: int = 5000
 
     # Identifiers: legal early pilot codes that fail the GB 32100 checksum.
