@@ -99,8 +99,9 @@ class Settings:
     # Reports: issuing, the registry, signing and public verification (backend/issued_reports).
     REPORT_VALIDITY_DAYS: int = 30
     REPORT_NUMBER_PREFIX: str = "JCXY"  # report number = prefix-YYYYMMDD-10 random base32 chars
-    # QR token keys (Ed25519, PEM): "kid:path[,kid:path...]"; the first one signs, all of them
-    # verify (rotation). Empty in development: a key is generated into the instance folder.
+    # QR token and report file keys (Ed25519 or SM2, PEM): "kid:path[,kid:path...]"; the first
+    # key of the CRYPTO_SUITE's algorithm signs, all of them verify (rotation) and are published.
+    # Empty in development: one key of each algorithm is generated into the instance folder.
     REPORT_SIGNING_KEYS: str = ""
     # PAdES certificate of the platform. Empty in development: a self-signed one is generated
     # into the instance folder.
@@ -507,7 +508,7 @@ def _check_report_keys(settings: Settings) -> None:
     """Production signs reports with configured keys only: a generated key would make every
     report issued by that process unverifiable once the process (or its disk) is gone."""
     if not settings.REPORT_SIGNING_KEYS.strip():
-        raise ConfigError("production start refused: REPORT_SIGNING_KEYS is not set (kid:path of the Ed25519 key)")
+        raise ConfigError("production start refused: REPORT_SIGNING_KEYS is not set (kid:path of a report key)")
     paths: list[tuple[str, str]] = []
     for part in filter(None, (p.strip() for p in settings.REPORT_SIGNING_KEYS.split(","))):
         kid, sep, path = part.partition(":")

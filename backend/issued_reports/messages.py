@@ -84,5 +84,8 @@ VERIFY_DESCRIPTION = (
     "上传的文件与登记文件不一致但载有已登记的报告编号时，只在 claimed 中给出该编号及其登记状态。"
 )
 KEYS_SUMMARY = "报告核验公钥"
-KEYS_DESCRIPTION = "用于离线核验报告二维码签名的 Ed25519 公钥（RFC 8037 JWK），含仍在使用的所有密钥编号。"
+KEYS_DESCRIPTION = (
+    "用于离线核验报告二维码签名及登记文件签名的公钥，含仍在使用的所有密钥编号：Ed25519（RFC 8037 JWK，alg 为 EdDSA）"
+    "与国密 SM2（kty 为 EC、crv 为 SM2、alg 为 SM2-SM3，签名为 r||s，用户身份标识见 sm2_uid）。"
+)
 CSRF_OR_INPUT_INVALID = "页面已过期或输入有误，请刷新页面后重试"
