@@ -87,6 +87,8 @@ def generate_key() -> Ed25519PrivateKey:
 
 
 def private_key_to_pem(key: Ed25519PrivateKey, passphrase: bytes | None = None) -> bytes:
+    if sm2.is_private_key(key):
+        return sm2.private_key_to_pem(key, passphrase)
     encryption = serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
