@@ -58,7 +58,7 @@ def create_app(config: dict[str, Any] | None = None) -> APIFlask:
         init_migrations(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    app.extensions["pii"] = PiiCipher(settings.PII_ENCRYPTION_KEYS, settings.PII_HASH_KEY)
+    app.extensions["pii"] = PiiCipher(settings.PII_ENCRYPTION_KEYS, settings.PII_HASH_KEY, settings.CRYPTO_SUITE)
     app.extensions["settings"] = settings
 
     register_error_handlers(app)

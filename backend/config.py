@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from backend.crypto.suite import Suite, algorithms, parse_suite
 from backend.instance_lock import instance_lock
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,17 @@ class Settings:
     REDIS_URL: str = ""  # empty: in-process / database fallbacks
     PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     LOG_LEVEL: str = "INFO"
+    # The city's crypto suite: "international" (AES-GCM, Ed25519, SHA-256) or "sm" (国密: SM4,
+    # SM2, SM3). Artefacts of both suites keep verifying; docs/cryptography.md has the switch.
+    CRYPTO_SUITE: str = "international"
 
     # Secrets (never defaulted in production).
     SECRET_KEY: str = ""
-    # "kid:base64key[,kid:base64key...]"; the first one encrypts, all of them decrypt.
+    # "kid:base64key[,kid:sm4:base64key...]": 32-byte keys are AES-256-GCM, "sm4:" ones 16-byte
+    # SM4-GCM. The first key of the CRYPTO_SUITE's cipher encrypts; every key decrypts.
     PII_ENCRYPTION_KEYS: str = ""
+    # Keys the look-up hashes: HMAC-SHA256, or HMAC-SM3 when written "sm3:<secret>". A keyed hash
+    # cannot be converted to another algorithm without its plaintext: docs/cryptography.md.
     PII_HASH_KEY: str = ""
 
     # Public query and rate limits.
@@ -85,6 +92,9 @@ class Settings:
 
     # Department API.
     DEPT_API_MAX_CLOCK_SKEW_SECONDS: int = 300
+    # With CRYPTO_SUITE=sm: refuse HMAC-SHA256 request signatures (HMAC-SM3 only) once every
+    # department has moved; off, both are accepted (backend/dept_api/auth.py).
+    DEPT_API_REQUIRE_SM3: bool = False
     DEPT_API_MAX_BATCH: int = 5000
 
     # Identifiers: legal early pilot codes that fail the GB 32100 checksum.
@@ -107,8 +117,9 @@ class Settings:
     # Reports: issuing, the registry, signing and public verification (backend/issued_reports).
     REPORT_VALIDITY_DAYS: int = 30
     REPORT_NUMBER_PREFIX: str = "JCXY"  # report number = prefix-YYYYMMDD-10 random base32 chars
-    # QR token keys (Ed25519, PEM): "kid:path[,kid:path...]"; the first one signs, all of them
-    # verify (rotation). Empty in development: a key is generated into the instance folder.
+    # QR token and report file keys (Ed25519 or SM2, PEM): "kid:path[,kid:path...]"; the first
+    # key of the CRYPTO_SUITE's algorithm signs, all of them verify (rotation) and are published.
+    # Empty in development: one key of each algorithm is generated into the instance folder.
     REPORT_SIGNING_KEYS: str = ""
     # PAdES certificate of the platform. Empty in development: a self-signed one is generated
     # into the instance folder.
@@ -329,9 +340,13 @@ def _read_or_generate_dev_secrets(instance_path: Path) -> dict[str, str]:
     path = instance_path / "dev-secrets.json"
     if path.exists():
         return json.loads(path.read_text())
+    # Keys for both suites' ciphers, so CRYPTO_SUITE can be switched in development too.
     data = {
         "SECRET_KEY": secrets.token_urlsafe(32),
-        "PII_ENCRYPTION_KEYS": "dev1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        "PII_ENCRYPTION_KEYS": "dev1:"
+        + base64.b64encode(secrets.token_bytes(32)).decode()
+        + ",devsm1:sm4:"
+        + base64.b64encode(secrets.token_bytes(16)).decode(),
         "PII_HASH_KEY": secrets.token_urlsafe(32),
     }
     tmp = path.with_suffix(".tmp")
@@ -341,30 +356,68 @@ def _read_or_generate_dev_secrets(instance_path: Path) -> dict[str, str]:
     return data
 
 
-def parse_key_ring(spec: str) -> list[tuple[str, bytes]]:
-    """Parse ``kid:base64key,...``; every key must be 32 bytes (AES-256-GCM)."""
-    ring: list[tuple[str, bytes]] = []
+PII_CIPHERS = {"aes": ("AES-256-GCM", 32), "sm4": ("SM4-GCM", 16)}
+
+
+def parse_key_ring(spec: str) -> list[tuple[str, str, bytes]]:
+    """Parse ``kid:base64key`` (AES-256-GCM, 32 bytes) and ``kid:sm4:base64key`` (SM4-GCM,
+    16 bytes) entries, comma-separated -> [(kid, algorithm, key)]."""
+    ring: list[tuple[str, str, bytes]] = []
     for part in spec.split(","):
         part = part.strip()
         if not part:
             continue
-        kid, sep, b64 = part.partition(":")
+        kid, sep, rest = part.partition(":")
         if not sep or not kid:
-            raise ConfigError("PII_ENCRYPTION_KEYS: each entry must be 'kid:base64key'")
+            raise ConfigError("PII_ENCRYPTION_KEYS: each entry must be 'kid:base64key' or 'kid:sm4:base64key'")
+        tag, sep, b64 = rest.partition(":")
+        if not sep:
+            tag, b64 = "aes", rest
+        if tag not in PII_CIPHERS:
+            raise ConfigError(f"PII_ENCRYPTION_KEYS: key {kid!r} names an unknown cipher {tag!r} (aes or sm4)")
+        algorithm, size = PII_CIPHERS[tag]
         try:
             key = base64.b64decode(b64, validate=True)
         except ValueError as exc:
             raise ConfigError(f"PII_ENCRYPTION_KEYS: key {kid!r} is not valid base64") from exc
-        if len(key) != 32:
-            raise ConfigError(f"PII_ENCRYPTION_KEYS: key {kid!r} must be 32 bytes, got {len(key)}")
-        ring.append((kid, key))
+        if len(key) != size:
+            raise ConfigError(f"PII_ENCRYPTION_KEYS: key {kid!r} ({algorithm}) must be {size} bytes, got {len(key)}")
+        ring.append((kid, algorithm, key))
     if not ring:
         raise ConfigError("PII_ENCRYPTION_KEYS is empty")
     return ring
 
 
+def parse_hash_key(spec: str) -> tuple[str, bytes]:
+    """``PII_HASH_KEY`` -> (MAC algorithm, key bytes); ``sm3:<secret>`` selects HMAC-SM3."""
+    if spec.startswith("sm3:"):
+        return "HMAC-SM3", spec[4:].encode()
+    return "HMAC-SHA256", spec.encode()
+
+
+def _check_crypto_suite(settings: Settings) -> None:
+    try:
+        suite = parse_suite(settings.CRYPTO_SUITE)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    cipher = algorithms(suite).pii_cipher
+    if not any(algorithm == cipher for _, algorithm, _ in parse_key_ring(settings.PII_ENCRYPTION_KEYS)):
+        example = "kid:sm4:<16 bytes, base64>" if cipher == "SM4-GCM" else "kid:<32 bytes, base64>"
+        raise ConfigError(
+            f"CRYPTO_SUITE={suite.value} encrypts with {cipher}, and PII_ENCRYPTION_KEYS has no such key: "
+            f"add one ({example}) before the others already there"
+        )
+    mac, _ = parse_hash_key(settings.PII_HASH_KEY)
+    if suite is Suite.SM and mac != "HMAC-SM3":
+        log.warning(
+            "CRYPTO_SUITE=sm with an HMAC-SHA256 PII_HASH_KEY: look-up hashes stay HMAC-SHA256 until the "
+            "re-hash migration of docs/cryptography.md"
+        )
+
+
 def _check_values(settings: Settings) -> None:
     parse_key_ring(settings.PII_ENCRYPTION_KEYS)
+    _check_crypto_suite(settings)
     if settings.ENV not in {"development", "production", "testing"}:
         raise ConfigError(f"ENV must be development, production or testing, not {settings.ENV!r}")
     if settings.PUBLICITY_DEFAULT_END not in {"min", "max"}:
@@ -473,7 +526,7 @@ def _check_report_keys(settings: Settings) -> None:
     """Production signs reports with configured keys only: a generated key would make every
     report issued by that process unverifiable once the process (or its disk) is gone."""
     if not settings.REPORT_SIGNING_KEYS.strip():
-        raise ConfigError("production start refused: REPORT_SIGNING_KEYS is not set (kid:path of the Ed25519 key)")
+        raise ConfigError("production start refused: REPORT_SIGNING_KEYS is not set (kid:path of a report key)")
     paths: list[tuple[str, str]] = []
     for part in filter(None, (p.strip() for p in settings.REPORT_SIGNING_KEYS.split(","))):
         kid, sep, path = part.partition(":")

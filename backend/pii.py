@@ -1,16 +1,20 @@
-"""Personal data protection: AES-256-GCM encryption at rest, keyed-hash look-ups, masking.
+"""Personal data protection: authenticated encryption at rest, keyed-hash look-ups, masking.
 
-Ciphertexts are stored as ``<kid>.<base64(nonce || ciphertext)>`` so a key can be rotated: the
-first key of the ring encrypts, every key decrypts, and ``needs_rotation`` tells which rows to
-re-encrypt. The look-up hash is HMAC-SHA256 under a separate key, so the database alone does not
-let anyone test guesses of ID numbers.
+Ciphertexts name their key and algorithm: ``<kid>.<base64(nonce || ciphertext || tag)>`` is
+AES-256-GCM (the original form, kept as it is), ``<kid>.sm4-gcm.<base64(...)>`` is SM4-GCM
+(GB/T 32907-2016 in GCM mode, GB/T 17964-2021; RFC 8998). Both bind the column's context as
+associated data, so a value copied into another column does not decrypt. The first key of the
+suite's cipher (``CRYPTO_SUITE``) encrypts, every key of the ring decrypts, and
+``needs_rotation`` tells which rows to re-encrypt: switching suite is a key rotation whose new key
+is of the other cipher (docs/cryptography.md).
+
+The look-up hash is HMAC-SHA256, or HMAC-SM3 when ``PII_HASH_KEY`` is ``sm3:<secret>``, under a
+key of its own, so the database alone does not let anyone test guesses of ID numbers.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 import re
 import traceback
@@ -18,7 +22,14 @@ import traceback
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
-from .config import parse_key_ring
+from .config import parse_hash_key, parse_key_ring
+from .crypto.primitives import Sm4Gcm, mac
+from .crypto.suite import Suite, algorithms
+
+# The algorithm tag written between key id and data; AES-256-GCM values have none (their form
+# predates the tag).
+_TAGS = {"SM4-GCM": "sm4-gcm"}
+_ALGORITHM_OF_TAG = {tag: name for name, tag in _TAGS.items()}
 
 
 class PiiError(RuntimeError):
@@ -26,23 +37,32 @@ class PiiError(RuntimeError):
 
 
 class PiiCipher:
-    def __init__(self, key_ring_spec: str, hash_key: str) -> None:
+    def __init__(self, key_ring_spec: str, hash_key: str, suite: Suite | str = Suite.INTERNATIONAL) -> None:
         ring = parse_key_ring(key_ring_spec)
-        self.active_kid = ring[0][0]
-        self.key_ids = tuple(kid for kid, _ in ring)
-        self._keys = {kid: AESGCM(key) for kid, key in ring}
-        self._hash_key = hash_key.encode()
+        self.algorithm = algorithms(suite).pii_cipher
+        active = [kid for kid, algorithm, _ in ring if algorithm == self.algorithm]
+        if not active:
+            raise PiiError(f"no {self.algorithm} key in PII_ENCRYPTION_KEYS")
+        self.active_kid = active[0]
+        self.key_ids = tuple(kid for kid, _, _ in ring)
+        self._algorithms = {kid: algorithm for kid, algorithm, _ in ring}
+        self._keys = {kid: Sm4Gcm(key) if algorithm == "SM4-GCM" else AESGCM(key) for kid, algorithm, key in ring}
+        self.lookup_mac, self._hash_key = parse_hash_key(hash_key)
 
     def encrypt(self, plaintext: str, context: str) -> str:
         """Encrypt; ``context`` (e.g. "subject.id_number") is bound as associated data."""
         nonce = os.urandom(12)
         ct = self._keys[self.active_kid].encrypt(nonce, plaintext.encode(), context.encode())
-        return f"{self.active_kid}.{base64.b64encode(nonce + ct).decode()}"
+        tag = _TAGS.get(self.algorithm)
+        prefix = f"{self.active_kid}.{tag}." if tag else f"{self.active_kid}."
+        return prefix + base64.b64encode(nonce + ct).decode()
 
     def decrypt(self, token: str, context: str) -> str:
-        kid, _, b64 = token.partition(".")
+        kid, algorithm, b64 = _parse(token)
         if kid not in self._keys:
             raise PiiError(f"unknown PII key id {kid!r}")
+        if algorithm != self._algorithms[kid]:  # a value claiming another cipher than its key's
+            raise PiiError(f"PII key {kid!r} is {self._algorithms[kid]}, the value says {algorithm}")
         raw = base64.b64decode(b64)
         return self._keys[kid].decrypt(raw[:12], raw[12:], context.encode()).decode()
 
@@ -55,7 +75,22 @@ class PiiCipher:
 
     def lookup_hash(self, value: str, purpose: str) -> str:
         msg = f"{purpose}\x00{value}".encode()
-        return hmac.new(self._hash_key, msg, hashlib.sha256).hexdigest()
+        return mac(self.lookup_mac, self._hash_key, msg).hex()
+
+
+def _parse(token: str) -> tuple[str, str, str]:
+    kid, _, rest = token.partition(".")
+    tag, dot, b64 = rest.partition(".")
+    if not dot:
+        return kid, "AES-256-GCM", rest
+    if tag not in _ALGORITHM_OF_TAG:
+        raise PiiError(f"unknown cipher tag {tag[:20]!r}")
+    return kid, _ALGORITHM_OF_TAG[tag], b64
+
+
+def algorithm_of(token: str) -> str:
+    """The cipher a stored value was sealed with."""
+    return _parse(token)[1]
 
 
 def key_id_of(token: str) -> str:

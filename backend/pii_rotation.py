@@ -8,6 +8,10 @@ already on the active key are never selected again). Each row is written with a 
 on its old ciphertexts: a value the platform changed meanwhile (it writes under the active key
 anyway) is left alone.
 
+Switching the crypto suite is the same rotation: the active key is then the first SM4-GCM key of
+the ring (or AES-256-GCM, back), and every value on a key of the other cipher is on an old key
+(docs/cryptography.md).
+
 Keyed look-up hashes (``PII_HASH_KEY``) are not touched: see docs/deployment.md, key management.
 
 Flushes, never commits.
@@ -142,8 +146,9 @@ def _rotate_row(pii: PiiCipher, spec: EncryptedTable, row: Any, result: BatchRes
         kid = key_id_of(old)
         try:
             sealed[col.name] = pii.reencrypt(old, col.context(row))
-        except PiiError:
-            result.failures.append(Failure(where, row_id, kid, "key id not in the ring"))
+        except PiiError as exc:
+            reason = "key id not in the ring" if kid not in pii.key_ids else str(exc)
+            result.failures.append(Failure(where, row_id, kid, reason))
             failed = True
         except (InvalidTag, ValueError):
             result.failures.append(Failure(where, row_id, kid, "does not decrypt (wrong key for this id, or damaged)"))

@@ -4,6 +4,7 @@
 - USCC profile look-up latency (p50/p99),
 - enterprise name search latency (p50/p99),
 - the upload checker's throughput on ordinary and adversarial files (bench/material_bench.py),
+- both crypto suites side by side (bench/crypto_bench.py),
 
 each beside a bare primary-key SELECT measured in the same run, so figures from different
 machines can be compared by their ratio to that baseline. Targets are printed with PASS/FAIL.
@@ -553,6 +554,16 @@ def run_database(url: str, args: argparse.Namespace) -> int:
     print("materials: upload check throughput, ordinary vs adversarial files")
     material_lines, materials_ok = material_bench.run([])
     for line in material_lines:
+        print(line.text())
+
+    # Crypto suites (issue 23): international vs 国密, side by side, for information.
+    from bench import crypto_bench
+
+    print()
+    print("crypto suites: international (AES-GCM, Ed25519, SHA-256) vs 国密 (SM4-GCM, SM2, SM3)")
+    print(crypto_bench.header())
+    crypto_lines, _ = crypto_bench.run([])
+    for line in crypto_lines:
         print(line.text())
 
     # HTTP under load (issue 7): gunicorn in production configuration, wrk in its own process.

@@ -18,7 +18,19 @@ from backend.extensions import db, limiter
 from backend.types import CLOCK, local_date, utcnow
 from tests.snapshot import empty_database
 
-TEST_PII_KEY = "test1:" + base64.b64encode(bytes(range(32))).decode()
+# TEST_CRYPTO_SUITE=sm runs the whole suite on the 国密 suite (SM4-GCM, HMAC-SM3, SM2, SM3): every
+# app the tests build reads CRYPTO_SUITE from the environment, and the test key ring holds an SM4
+# key (first, so the suite encrypts with it) beside the AES key.
+TEST_CRYPTO_SUITE = os.environ.get("TEST_CRYPTO_SUITE", "international") or "international"
+_TEST_AES_KEY = "test1:" + base64.b64encode(bytes(range(32))).decode()
+_TEST_SM4_KEY = "testsm1:sm4:" + base64.b64encode(bytes(range(100, 116))).decode()
+if TEST_CRYPTO_SUITE == "sm":
+    os.environ["CREDIT_CRYPTO_SUITE"] = "sm"
+    TEST_PII_KEY = f"{_TEST_SM4_KEY},{_TEST_AES_KEY}"
+    TEST_HASH_KEY = "sm3:test-hash-key"
+else:
+    TEST_PII_KEY = _TEST_AES_KEY
+    TEST_HASH_KEY = "test-hash-key"
 # One PBKDF2 round instead of scrypt (~0.2 s per hash): allowed under ENV=testing only
 # (backend/config.py refuses it anywhere else; tests/test_password_hash.py).
 TEST_PASSWORD_HASH = "pbkdf2:sha256:1"
@@ -59,7 +71,7 @@ def app(tmp_path_factory):
             "DATABASE_URL": url,
             "SECRET_KEY": "test-secret-key-" + "x" * 32,
             "PII_ENCRYPTION_KEYS": TEST_PII_KEY,
-            "PII_HASH_KEY": "test-hash-key",
+            "PII_HASH_KEY": TEST_HASH_KEY,
             "RATELIMIT_ENABLED": False,
             "PUBLIC_BASE_URL": "http://credit.test",
             "STORAGE_DIR": str(tmp_path_factory.mktemp("storage")),

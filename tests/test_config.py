@@ -5,11 +5,17 @@ import pytest
 
 from backend.app import create_app
 from backend.config import ConfigError, load_settings
+from tests.conftest import TEST_CRYPTO_SUITE
 
 GOOD = {
     "SECRET_KEY": "s" * 40,
-    "PII_ENCRYPTION_KEYS": "p1:" + base64.b64encode(b"\x05" * 32).decode(),
+    # An SM4 key beside the AES one: the 国密 suite (TEST_CRYPTO_SUITE=sm) encrypts with it.
+    "PII_ENCRYPTION_KEYS": "p1:"
+    + base64.b64encode(b"\x05" * 32).decode()
+    + ",p2:sm4:"
+    + base64.b64encode(b"\x06" * 16).decode(),
     "PII_HASH_KEY": "hash",
+    "CRYPTO_SUITE": TEST_CRYPTO_SUITE,
 }
 
 
@@ -23,10 +29,15 @@ def test_production_refuses_start_naming_missing_secret(tmp_path):
 
 def report_key_env(folder) -> dict[str, str]:
     """The report signing files production requires (backend/issued_reports/keys.py)."""
-    from reports import signing, tokens
+    import os
+
+    from reports import signing, sm2, tokens
 
     token_key = folder / "report-token.pem"
-    tokens.save_private_key(tokens.generate_key(), token_key)
+    if os.environ.get("TEST_CRYPTO_SUITE") == "sm":  # the 国密 suite signs with SM2
+        sm2.save_private_key(sm2.generate_key(), token_key)
+    else:
+        tokens.save_private_key(tokens.generate_key(), token_key)
     key, cert = signing.generate_self_signed(directory=folder)
     return {
         "REPORT_SIGNING_KEYS": f"k1:{token_key}",

@@ -18,6 +18,7 @@ from backend.identifiers import validate_id_number, validate_uscc
 from backend.records.models import CreditRecord, LicenceStatus, PenaltyTier, RecordCategory, RecordStatus
 from backend.staff.models import StaffRole, StaffUser
 from backend.subjects.models import Subject, SubjectKind
+from tests.conftest import TEST_PII_KEY
 
 ANCHOR = "2026-03-16"
 DEMO_ARGS = ["credit", "demo-data", "--enterprises", "30", "--seed", "7", "--today", ANCHOR, "--quiet"]
@@ -155,7 +156,7 @@ def _fresh_app(tmp_path, name: str):
             "ENV": "testing",
             "DATABASE_URL": "sqlite:///" + str(tmp_path / name),
             "SECRET_KEY": "test-secret-key-" + "x" * 32,
-            "PII_ENCRYPTION_KEYS": "test1:" + base64.b64encode(bytes(range(32))).decode(),
+            "PII_ENCRYPTION_KEYS": TEST_PII_KEY,  # with an SM4 key under TEST_CRYPTO_SUITE=sm
             "PII_HASH_KEY": "test-hash-key",
             "RATELIMIT_ENABLED": False,
         }
@@ -202,7 +203,10 @@ def test_demo_commands_refused_in_production(tmp_path):
             "ENV": "production",
             "DATABASE_URL": "sqlite:///" + str(tmp_path / "prod.db"),
             "SECRET_KEY": "production-secret-key-" + "y" * 32,
-            "PII_ENCRYPTION_KEYS": "prod1:" + base64.b64encode(bytes(range(1, 33))).decode(),
+            "PII_ENCRYPTION_KEYS": "prod1:"
+            + base64.b64encode(bytes(range(1, 33))).decode()
+            + ",prod2:sm4:"  # the 国密 suite's key (TEST_CRYPTO_SUITE=sm)
+            + base64.b64encode(bytes(range(1, 17))).decode(),
             "PII_HASH_KEY": "production-hash-key",
             **report_key_env(tmp_path),
         }

@@ -29,6 +29,8 @@ class AuditEvent(db.Model):
     details: Mapped[dict] = mapped_column(sa.JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # The hash function of ``hash``: sha256, or sm3 under the 国密 suite (GB/T 32905-2016).
+    hash_alg: Mapped[str] = mapped_column(sa.String(8), default="sha256", server_default="sha256")
 
 
 class AuditChainHead(db.Model):

@@ -1,8 +1,13 @@
-"""The tamper-evident audit log: append with a hash chain, verify the chain."""
+"""The tamper-evident audit log: append with a hash chain, verify the chain.
+
+Each row names its hash function (``hash_alg``): SHA-256, or SM3 (GB/T 32905-2016) when the
+crypto suite is 国密. A row is checked with its own function, so a chain that crossed a suite
+switch verifies whole: the first SM3 row links to the last SHA-256 one. Rows already written are
+never rehashed (the log is append-only); the switch applies from the next row on.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..actors import Actor
+from ..crypto.primitives import digest
+from ..crypto.suite import algorithms, current_suite
 from ..extensions import db
 from ..types import utcnow
 from .models import AuditChainHead, AuditEvent
@@ -30,11 +37,14 @@ def _canonical(event: AuditEvent) -> bytes:
         "ip": event.ip,
         "details": event.details,
     }
+    alg = event.hash_alg or "sha256"
+    if alg != "sha256":  # named inside what is hashed; SHA-256 rows keep their original form
+        payload["alg"] = alg
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
+    return digest(event.hash_alg or "sha256", _canonical(event)).hex()
 
 
 def record_event(
@@ -74,6 +84,7 @@ def record_event(
         ip=actor.ip,
         details=json.loads(json.dumps(details or {}, ensure_ascii=False, default=str)),
         prev_hash=head.last_hash,
+        hash_alg=algorithms(current_suite()).audit_hash,
     )
     event.hash = compute_hash(event)
     db.session.add(event)

@@ -1,4 +1,5 @@
-"""Signed requests from department systems (HMAC-SHA256 over method, path, query, time, nonce, body).
+"""Signed requests from department systems (HMAC-SHA256 or HMAC-SM3 over method, path, query,
+time, nonce, body).
 
 A department system sends four headers:
 
@@ -18,6 +19,13 @@ value), each percent-decoded to bytes and encoded again with every byte but ``A-
 as ``%XX`` (upper-case hex), the pairs sorted by encoded name then value, joined as
 ``name=value`` with ``&``. ``b=2&a=1&c=金 川`` signs as ``a=1&b=2&c=%E9%87%91%20%E5%B7%9D``.
 
+HMAC-SM3 (国密, GB/T 15852.2-2012 MAC algorithm 2 with SM3, GB/T 32905-2016) is the other signature
+method: the client adds ``X-Credit-Signature-Method: HMAC-SM3``, and then both the HMAC and the
+body digest of the last line use SM3 (``hex(sm3(body))``). Without the header the method is
+HMAC-SHA256. Both are accepted in either crypto suite, so departments move at their own pace;
+with ``CRYPTO_SUITE=sm`` and ``DEPT_API_REQUIRE_SM3`` on, HMAC-SHA256 is refused
+(``signature_method_refused``).
+
 The query line was added before any department had integrated (issue 14): there is no older
 form to stay compatible with, and a signature without it (five lines) is refused as
 ``invalid_signature`` like any other.
@@ -30,7 +38,6 @@ nonce row is committed together with the request's effects.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import re
 import time
@@ -40,6 +47,8 @@ import sqlalchemy as sa
 from flask import current_app, request
 from sqlalchemy.exc import IntegrityError
 
+from ..crypto.primitives import digest, mac
+from ..crypto.suite import Suite, current_suite
 from ..departments.models import ApiNonce, Department, DepartmentApiKey
 from ..departments.operations import api_key_secret, find_active_key
 from ..errors import Forbidden, Unauthorized
@@ -51,6 +60,10 @@ KEY_HEADER = "X-Credit-Key"
 TIMESTAMP_HEADER = "X-Credit-Timestamp"
 NONCE_HEADER = "X-Credit-Nonce"
 SIGNATURE_HEADER = "X-Credit-Signature"
+METHOD_HEADER = "X-Credit-Signature-Method"
+HMAC_SHA256 = "HMAC-SHA256"
+HMAC_SM3 = "HMAC-SM3"
+SIGNATURE_METHODS = {HMAC_SHA256: "sha256", HMAC_SM3: "sm3"}  # method -> the body digest's hash
 HEADERS = (KEY_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
 NONCE_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
@@ -71,35 +84,61 @@ def canonical_query(query: str | bytes) -> str:
 
 
 def string_to_sign(
-    method: str, path: str, timestamp: str | int, nonce: str, body: bytes, *, query: str | bytes = ""
+    method: str,
+    path: str,
+    timestamp: str | int,
+    nonce: str,
+    body: bytes,
+    *,
+    query: str | bytes = "",
+    algorithm: str = HMAC_SHA256,
 ) -> str:
-    return "\n".join(
-        (method.upper(), path, canonical_query(query), str(timestamp), nonce, hashlib.sha256(body).hexdigest())
-    )
+    body_digest = digest(SIGNATURE_METHODS[algorithm], body).hex()
+    return "\n".join((method.upper(), path, canonical_query(query), str(timestamp), nonce, body_digest))
 
 
 def sign_request(
-    secret: str, method: str, path: str, body: bytes, timestamp: str | int, nonce: str, *, query: str | bytes = ""
+    secret: str,
+    method: str,
+    path: str,
+    body: bytes,
+    timestamp: str | int,
+    nonce: str,
+    *,
+    query: str | bytes = "",
+    algorithm: str = HMAC_SHA256,
 ) -> str:
-    """The X-Credit-Signature value for a request (hex HMAC-SHA256)."""
-    message = string_to_sign(method, path, timestamp, nonce, body, query=query)
-    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+    """The X-Credit-Signature value for a request (hex HMAC-SHA256, or HMAC-SM3)."""
+    message = string_to_sign(method, path, timestamp, nonce, body, query=query, algorithm=algorithm)
+    return mac(algorithm, secret.encode(), message.encode()).hex()
 
 
-def signed_headers(key_id: str, secret: str, method: str, url: str, body: bytes = b"", **overrides: str) -> dict:
-    """All four headers for a request to ``url`` (a path with its query string, if any) signed
-    now with a fresh nonce (client convenience)."""
+def signed_headers(
+    key_id: str,
+    secret: str,
+    method: str,
+    url: str,
+    body: bytes = b"",
+    *,
+    algorithm: str = HMAC_SHA256,
+    **overrides: str,
+) -> dict:
+    """All headers for a request to ``url`` (a path with its query string, if any) signed now
+    with a fresh nonce (client convenience); HMAC-SM3 adds the method header."""
     import secrets
 
     path, _, query = url.partition("?")
     timestamp = overrides.get("timestamp") or str(int(time.time()))
     nonce = overrides.get("nonce") or secrets.token_hex(16)
-    return {
+    headers = {
         KEY_HEADER: key_id,
         TIMESTAMP_HEADER: timestamp,
         NONCE_HEADER: nonce,
-        SIGNATURE_HEADER: sign_request(secret, method, path, body, timestamp, nonce, query=query),
+        SIGNATURE_HEADER: sign_request(secret, method, path, body, timestamp, nonce, query=query, algorithm=algorithm),
     }
+    if algorithm != HMAC_SHA256:
+        headers[METHOD_HEADER] = algorithm
+    return headers
 
 
 def authenticate_request() -> tuple[Department, DepartmentApiKey]:
@@ -135,9 +174,21 @@ def authenticate_request() -> tuple[Department, DepartmentApiKey]:
     if not NONCE_PATTERN.fullmatch(nonce):
         raise Unauthorized(msg.BAD_NONCE, code="invalid_nonce")
 
+    algorithm = (request.headers.get(METHOD_HEADER) or HMAC_SHA256).strip().upper()
+    if algorithm not in SIGNATURE_METHODS:
+        raise Unauthorized(msg.BAD_SIGNATURE_METHOD, code="invalid_signature_method")
+    if algorithm == HMAC_SHA256 and settings.DEPT_API_REQUIRE_SM3 and current_suite() is Suite.SM:
+        raise Unauthorized(msg.SIGNATURE_METHOD_REFUSED, code="signature_method_refused")
     body = request.get_data(cache=True)
     expected = sign_request(
-        api_key_secret(key), request.method, request.path, body, raw_timestamp, nonce, query=request.query_string
+        api_key_secret(key),
+        request.method,
+        request.path,
+        body,
+        raw_timestamp,
+        nonce,
+        query=request.query_string,
+        algorithm=algorithm,
     )
     if not hmac.compare_digest(expected, signature):
         raise Unauthorized(msg.INVALID_SIGNATURE, code="invalid_signature")

@@ -34,6 +34,7 @@ SECURITY_SCHEMES = {
         "每段在第一个 = 处分为名和值（无 = 时值为空），+ 视为空格，百分号解码为字节后重新编码"
         "（除 A-Z a-z 0-9 - _ . ~ 外的字节一律编码为大写 %XX），按编码后的名、值排序，以 name=value 用 & 连接"
         "（与 AWS Signature V4 的规范查询串相同）。例：b=2&a=1 签名为 a=1&b=2。"
+        "国密：另带请求头 X-Credit-Signature-Method: HMAC-SM3 时，签名改用 HMAC-SM3，末行改为 hex(SM3(请求体))。"
         "参考实现：backend/dept_api/auth.py 的 sign_request 与 canonical_query。",
     },
     "CreditTimestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP_HEADER},
@@ -43,7 +44,7 @@ SECURITY_SCHEMES = {
 SECURITY = [{name: [] for name in SECURITY_SCHEMES}]  # all four headers together
 AUTH_RESPONSES = {
     401: "签名认证失败：missing_credentials、unknown_key、stale_timestamp、invalid_nonce、"
-    "invalid_signature、replayed_nonce",
+    "invalid_signature、replayed_nonce、invalid_signature_method、signature_method_refused",
     403: "部门已停用（department_inactive）",
 }
 

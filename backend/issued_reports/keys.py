@@ -1,5 +1,10 @@
-"""The platform's report keys: Ed25519 keys for QR tokens (with key ids, for rotation) and the
-PAdES certificate for the PDF signature.
+"""The platform's report keys: the signing keys of QR tokens and of the registered file (Ed25519
+or SM2, with key ids, for rotation) and the PAdES certificate for the PDF signature.
+
+``REPORT_SIGNING_KEYS`` may list keys of both algorithms: all of them verify and are published;
+the first key of the suite's algorithm (``CRYPTO_SUITE``: Ed25519, or SM2 for 国密) signs. A
+city switching suite puts an SM2 key in the list and changes the setting: reports issued before
+keep verifying with their Ed25519 kid.
 
 Production reads configured files (config refuses to start without them). Development generates
 throw-away ones into the instance folder once and keeps them there, so reports issued yesterday
@@ -8,6 +13,7 @@ still verify today. Everything is loaded once per process and cached on the app.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
@@ -15,18 +21,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app
 from pyhanko.sign import signers
 
+from backend.crypto.suite import algorithms
 from backend.instance_lock import instance_lock
-from reports import render, signing, tokens
+from reports import render, signing, sm2, tokens
 
 log = logging.getLogger(__name__)
 
 EXTENSION_KEY = "report_keys"
-DEV_KID = "dev1"
+DEV_KID = "dev1"  # Ed25519
+DEV_SM2_KID = "devsm1"
 DEV_DIR = "report-keys"
 _lock = threading.Lock()
 _warmed = False
@@ -35,10 +44,19 @@ CHECKED_TOKENS_MAX = 4_096  # about 1.5 MB of a worker's memory when full
 
 
 @dataclass(frozen=True)
+class FileSignature:
+    """A signature over a registered report file, naming its algorithm and key."""
+
+    algorithm: str  # Ed25519 | SM2-SM3
+    kid: str
+    value: str  # base64 of the 64 signature bytes (SM2: r || s)
+
+
+@dataclass(frozen=True)
 class ReportKeys:
-    kid: str  # the key that signs new tokens
-    private_key: Ed25519PrivateKey
-    public_keys: dict[str, Ed25519PublicKey]  # every key still accepted
+    kid: str  # the key that signs new tokens and registered files
+    private_key: Ed25519PrivateKey  # or an SM2 key (reports.sm2)
+    public_keys: dict[str, Ed25519PublicKey]  # every key still accepted, of both algorithms
     pdf_key_path: str
     pdf_cert_path: str
     pdf_chain_paths: tuple[str, ...]
@@ -61,6 +79,30 @@ class ReportKeys:
                 self._checked.clear()
             self._checked[token] = payload
         return payload
+
+    @property
+    def algorithm(self) -> str:
+        return tokens.algorithm_of(self.private_key)
+
+    def sign_file(self, data: bytes) -> FileSignature:
+        """The active key's signature over a report file as registered (the signed PDF's bytes)."""
+        raw = sm2.sign(self.private_key, data) if self.algorithm == tokens.SM2 else self.private_key.sign(data)
+        return FileSignature(self.algorithm, self.kid, base64.b64encode(raw).decode())
+
+    def check_file_signature(self, data: bytes, signature: FileSignature) -> bool:
+        """Does ``signature`` hold over ``data`` with the published key it names?"""
+        key = self.public_keys.get(signature.kid)
+        if key is None or tokens.algorithm_of(key) != signature.algorithm:
+            return False
+        try:
+            raw = base64.b64decode(signature.value, validate=True)
+            if signature.algorithm == tokens.SM2:
+                sm2.verify(key, raw, data)
+            else:
+                key.verify(raw, data)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
 
     def signer(self) -> signers.SimpleSigner:
         # cached_signer reloads only when a file changes (a renewed certificate).
@@ -99,14 +141,20 @@ def _load_unlocked(settings, instance_path: str) -> ReportKeys:
     if not entries:
         if settings.is_production:  # config refuses this already; never generate in production
             raise RuntimeError("REPORT_SIGNING_KEYS is not set")
-        path = Path(instance_path) / DEV_DIR / f"{DEV_KID}.pem"
-        if not path.exists():
-            tokens.save_private_key(tokens.generate_key(), path)
-            if settings.ENV != "testing":
-                log.warning("development mode: generated a throw-away report token key at %s", path)
-        entries = [(DEV_KID, str(path))]
+        # One key of each algorithm, so development can switch CRYPTO_SUITE like a city does.
+        entries = []
+        for kid, generate, save in (
+            (DEV_KID, tokens.generate_key, tokens.save_private_key),
+            (DEV_SM2_KID, sm2.generate_key, sm2.save_private_key),
+        ):
+            path = Path(instance_path) / DEV_DIR / f"{kid}.pem"
+            if not path.exists():
+                save(generate(), path)
+                if settings.ENV != "testing":
+                    log.warning("development mode: generated a throw-away report token key at %s", path)
+            entries.append((kid, str(path)))
     private = {kid: tokens.load_private_key(path) for kid, path in entries}
-    active_kid = entries[0][0]
+    active_kid = _active_kid(settings, private)
 
     key_path, cert_path = settings.REPORT_PDF_KEY_PATH, settings.REPORT_PDF_CERT_PATH
     if not (key_path and cert_path):
@@ -127,6 +175,17 @@ def _load_unlocked(settings, instance_path: str) -> ReportKeys:
         pdf_cert_path=cert_path,
         pdf_chain_paths=tuple(settings.REPORT_PDF_CHAIN_PATHS),
         pdf_passphrase=settings.REPORT_PDF_KEY_PASSPHRASE or None,
+    )
+
+
+def _active_kid(settings, private: dict) -> str:
+    """The first listed key of the suite's signature algorithm."""
+    wanted = algorithms(settings.CRYPTO_SUITE).signature
+    for kid, key in private.items():
+        if tokens.algorithm_of(key) == wanted:
+            return kid
+    raise SigningMaterialError(
+        f"REPORT_SIGNING_KEYS has no {wanted} key, which CRYPTO_SUITE={settings.CRYPTO_SUITE} signs with"
     )
 
 
@@ -177,14 +236,17 @@ def check_signing_material(settings) -> None:
     Only configured files are checked: development keys generated into the instance folder are
     created by this process and readable by it.
     """
+    private = {}
     for kid, path in parse_signing_keys(settings.REPORT_SIGNING_KEYS):
         data = _read(f"REPORT_SIGNING_KEYS ({kid})", path)
         try:
-            tokens.load_private_key(data)
+            private[kid] = tokens.load_private_key(data)
         except (ValueError, TypeError):
             raise SigningMaterialError(
-                f"REPORT_SIGNING_KEYS ({kid}): {path} is not an unencrypted Ed25519 private key in PEM"
+                f"REPORT_SIGNING_KEYS ({kid}): {path} is not an unencrypted Ed25519 or SM2 private key in PEM"
             ) from None
+    if private:
+        _active_kid(settings, private)
     key_path, cert_path = settings.REPORT_PDF_KEY_PATH, settings.REPORT_PDF_CERT_PATH
     if key_path or cert_path:
         if not (key_path and cert_path):

@@ -77,6 +77,9 @@ VERIFY_FILE_CHANGED_UNSIGNED = "文件与平台登记的报告文件不一致，
 VERIFY_FILE_UNKNOWN = "该文件不是本平台登记的报告文件。"
 VERIFY_FILE_UNREADABLE = "无法读取上传的文件，请上传平台出具的 PDF 报告原件。"
 VERIFY_FILE_IDENTICAL = "文件与平台登记的报告文件完全一致。"
+VERIFY_FILE_SIGNATURE_INVALID = (
+    "文件与平台登记记录一致，但平台对登记文件的签名校验未通过：登记记录可能被篡改，该报告不可信，请联系出具机构核实。"
+)
 VERIFY_INPUT_REQUIRED = "请提供二维码内容（qr）或上传报告 PDF 文件（file）"
 VERIFY_FORM_REQUIRED = "请输入报告编号和验证码，或上传报告 PDF 文件"
 
@@ -90,5 +93,8 @@ VERIFY_DESCRIPTION = (
     "上传的文件与登记文件不一致但载有已登记的报告编号时，只在 claimed 中给出该编号及其登记状态。"
 )
 KEYS_SUMMARY = "报告核验公钥"
-KEYS_DESCRIPTION = "用于离线核验报告二维码签名的 Ed25519 公钥（RFC 8037 JWK），含仍在使用的所有密钥编号。"
+KEYS_DESCRIPTION = (
+    "用于离线核验报告二维码签名及登记文件签名的公钥，含仍在使用的所有密钥编号：Ed25519（RFC 8037 JWK，alg 为 EdDSA）"
+    "与国密 SM2（kty 为 EC、crv 为 SM2、alg 为 SM2-SM3，签名为 r||s，用户身份标识见 sm2_uid）。"
+)
 CSRF_OR_INPUT_INVALID = "页面已过期或输入有误，请刷新页面后重试"

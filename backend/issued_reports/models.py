@@ -61,6 +61,11 @@ class IssuedReport(db.Model):
     pdf_key: Mapped[str] = mapped_column(sa.String(200))  # file storage key
     pdf_size: Mapped[int]
     token_kid: Mapped[str] = mapped_column(sa.String(16))  # key id of the QR token
+    # The platform's signature over the registered file (the signed PDF's bytes), naming its
+    # algorithm (Ed25519 | SM2-SM3) and key; checked by /verify. None for reports issued before.
+    file_signature_alg: Mapped[str | None] = mapped_column(sa.String(16))
+    file_signature_kid: Mapped[str | None] = mapped_column(sa.String(16))
+    file_signature: Mapped[str | None] = mapped_column(sa.String(100))  # base64 of the 64 bytes
     verification_code_hash: Mapped[str] = mapped_column(sa.String(64))  # the printed code, hashed
 
     channel: Mapped[str] = mapped_column(sa.String(20))  # admin (counter) | cli | mp | kiosk | public

@@ -71,6 +71,10 @@ class FileCheckSchema(Schema):
     signature_valid = fields.Boolean(metadata={"description": "签章完整且证书可信"})
     signature_reason = fields.String(metadata={"description": "ok / changed / untrusted / not_whole_file / ..."})
     signature_message = fields.String()
+    registered_signature_valid = fields.Boolean(
+        allow_none=True,
+        metadata={"description": "平台对登记文件的签名（国密套件为 SM2）对该文件有效；null：非登记文件或早期报告"},
+    )
 
 
 class VerifyResultSchema(Schema):
@@ -82,7 +86,8 @@ class VerifyResultSchema(Schema):
     code = fields.String(
         metadata={
             "description": "原因代码：valid, expired, revoked, token_malformed, token_bad_signature, "
-            "token_unknown_key, token_mismatch, unknown_number, file_changed, file_unknown, file_unreadable"
+            "token_unknown_key, token_mismatch, unknown_number, file_changed, file_unknown, file_unreadable, "
+            "file_signature_invalid"
         }
     )
     reason = fields.String(metadata={"description": "中文说明"})
@@ -102,7 +107,7 @@ class VerifyResultSchema(Schema):
     signature = fields.Dict(
         metadata={
             "description": "可离线复核的签名信息：kid、alg、token 与其内容 payload、公钥地址 keys_url；"
-            "上传文件时为 pdf 签章结果"
+            "上传文件时为 pdf 签章结果，及平台对登记文件的签名 file（alg、kid、value、valid）"
         }
     )
     file = fields.Nested(FileCheckSchema, allow_none=True)
@@ -112,9 +117,11 @@ class JwkSchema(Schema):
     kty = fields.String()
     crv = fields.String()
     x = fields.String()
+    y = fields.String(metadata={"description": "SM2 公钥的 y 坐标（crv 为 SM2 时）"})
     kid = fields.String()
     use = fields.String()
-    alg = fields.String()
+    alg = fields.String(metadata={"description": "EdDSA（Ed25519）或 SM2-SM3"})
+    sm2_uid = fields.String(metadata={"description": "SM2 签名所用的用户身份标识（GM/T 0009 默认值）"})
 
 
 class KeysDocumentSchema(Schema):

@@ -30,7 +30,7 @@ from ..extensions import on_primary
 from ..fast_select import FastSelect
 from ..types import local_date
 from . import messages as msg
-from .keys import report_keys
+from .keys import FileSignature, report_keys
 from .models import IssuedReport, ReportStatus, status_on
 from .operations import code_hash, normalise_code, normalise_number
 
@@ -47,6 +47,9 @@ CLAIM_SCAN_BYTES = 4_000_000
 # with numbers costs the same single look-up of 8 as any other (issue 14: 150,000 look-ups).
 MAX_CLAIMED_NUMBERS = 8
 
+# The ``alg`` of a signature as published with its key (/.well-known/credit-report-keys.json).
+_JWK_ALG = {tokens.ED25519: "EdDSA", tokens.SM2: tokens.SM2}
+
 _TOKEN_REASONS = {
     tokens.TokenError.MALFORMED: ("token_malformed", msg.VERIFY_TOKEN_MALFORMED),
     tokens.TokenError.BAD_SIGNATURE: ("token_bad_signature", msg.VERIFY_TOKEN_BAD_SIGNATURE),
@@ -62,6 +65,9 @@ class FileCheck:
     signature_reason: str  # reports.signing reason code
     signature_message: str
     signer: str = ""
+    # The platform's signature over the registered file (Ed25519 or SM2), checked against this
+    # file: None when the file is not the registered one or the report predates such signatures.
+    registered_signature_valid: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,9 @@ class RegisteredReport:
     subject_display_name: str
     subject_display_code: str
     summary: list[dict[str, Any]]
+    file_signature_alg: str | None
+    file_signature_kid: str | None
+    file_signature: str | None
 
     def status_on(self, today: dt.date) -> ReportStatus:
         return status_on(self.status, self.valid_until, today)
@@ -175,7 +184,7 @@ def verify_token_text(text: str, today: dt.date | None = None) -> Verdict:
     today = today or local_date()
     token = tokens.token_from_url(text or "")
     keys = report_keys()
-    signature: dict[str, Any] = {"alg": "EdDSA", "keys_url": KEYS_PATH, "token": token[:700]}
+    signature: dict[str, Any] = {"alg": _JWK_ALG[keys.algorithm], "keys_url": KEYS_PATH, "token": token[:700]}
     try:
         payload = keys.check_token(token)
     except tokens.TokenError as exc:
@@ -183,6 +192,7 @@ def verify_token_text(text: str, today: dt.date | None = None) -> Verdict:
         return Verdict(False, "unknown", code, reason, signature={**signature, "valid": False})
     signature.update(
         valid=True,
+        alg=_JWK_ALG[payload.algorithm],
         kid=payload.kid,
         payload={
             "number": payload.number,
@@ -221,6 +231,22 @@ def verify_pdf(data: bytes, today: dt.date | None = None) -> Verdict:
     digest = hashlib.sha256(data).hexdigest()
     report = _registered(_BY_PDF_HASH, {"digest": digest})
     check = signing.validate_pdf_signature(data, keys.trust_roots)
+    signature: dict[str, Any] = {
+        "pdf": {"intact": check.intact, "valid": check.valid, "reason": check.reason, "signer": check.signer}
+    }
+    registered_valid = None
+    if report is not None and report.file_signature:
+        file_signature = FileSignature(
+            report.file_signature_alg or "", report.file_signature_kid or "", report.file_signature
+        )
+        registered_valid = keys.check_file_signature(data, file_signature)
+        signature["file"] = {
+            "alg": _JWK_ALG.get(file_signature.algorithm, file_signature.algorithm),
+            "kid": file_signature.kid,
+            "value": file_signature.value,
+            "valid": registered_valid,
+            "keys_url": KEYS_PATH,
+        }
     file_check = FileCheck(
         identical=report is not None,
         signature_intact=check.intact,
@@ -228,8 +254,15 @@ def verify_pdf(data: bytes, today: dt.date | None = None) -> Verdict:
         signature_reason=check.reason,
         signature_message=check.message,
         signer=check.signer,
+        registered_signature_valid=registered_valid,
     )
-    signature = {"pdf": {"intact": check.intact, "valid": check.valid, "reason": check.reason, "signer": check.signer}}
+    if registered_valid is False:
+        # The registry's hash names this file, but the platform never signed it: the row was
+        # changed to vouch for another file. Nothing of the row is shown.
+        return Verdict(
+            False, "unknown", "file_signature_invalid", msg.VERIFY_FILE_SIGNATURE_INVALID,
+            signature=signature, file=file_check,
+        )  # fmt: skip
     if report is not None:
         verdict = _status_verdict(report, today, signature=signature, file=file_check)
         if not check.valid:  # registered bytes whose signature fails: the trust roots changed

@@ -90,6 +90,7 @@ def verdict_data(verdict: Verdict) -> dict[str, Any]:
             "signature_valid": f.signature_valid,
             "signature_reason": f.signature_reason,
             "signature_message": f.signature_message,
+            "registered_signature_valid": f.registered_signature_valid,
         }
     return data
 

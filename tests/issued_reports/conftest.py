@@ -4,6 +4,7 @@ records, the poppler and zbar tools (required: a missing tool fails the run)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 
 import pytest
@@ -14,7 +15,7 @@ from backend.issued_reports.keys import EXTENSION_KEY, ReportKeys
 from backend.records.models import CreditRecord, PenaltyTier, RecordCategory
 from backend.storage import LocalStorage
 from backend.subjects.models import Subject
-from reports import signing, tokens
+from reports import signing, sm2, tokens
 from tests.factories import make_department, make_id_number, make_uscc, record_input, write_records
 
 TOOLS = ("pdftotext", "pdffonts", "pdfsig", "pdftoppm", "zbarimg")
@@ -33,7 +34,10 @@ def _tools_installed():
 def key_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("report-keys")
     token_key = folder / "t1.pem"
-    tokens.save_private_key(tokens.generate_key(), token_key)
+    if os.environ.get("TEST_CRYPTO_SUITE") == "sm":  # the 国密 suite signs with SM2 (tests/conftest.py)
+        sm2.save_private_key(sm2.generate_key(), token_key)
+    else:
+        tokens.save_private_key(tokens.generate_key(), token_key)
     pdf_key, pdf_cert = signing.generate_self_signed(directory=folder)
     return {"token": token_key, "pdf_key": pdf_key, "pdf_cert": pdf_cert}
 

@@ -6,12 +6,13 @@ zbar-tools); a missing tool fails the run instead of skipping it.
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
 from report_helpers import TOOLS, issue
 
-from reports import signing, tokens
+from reports import signing, sm2, tokens
 from reports.samples import sample_content
 
 
@@ -24,6 +25,9 @@ def _tools_installed():
 
 @pytest.fixture(scope="session")
 def token_key():
+    """Ed25519, or SM2 when the suite runs with TEST_CRYPTO_SUITE=sm (tests/conftest.py)."""
+    if os.environ.get("TEST_CRYPTO_SUITE") == "sm":
+        return sm2.generate_key()
     return tokens.generate_key()
 
 

@@ -131,7 +131,8 @@ def test_decimal_token_gives_a_smaller_qr_than_base64url(token_key):
     assert tokens.qr_version(tokens.token_url(BASE, token)) < tokens.qr_version(tokens.token_url(BASE, b64))
 
 
-def test_public_key_document_and_jwk_round_trip(token_key):
+def test_public_key_document_and_jwk_round_trip():
+    token_key = tokens.generate_key()  # Ed25519's JWK; SM2's: test_report_tokens_sm2.py
     doc = tokens.public_keys_document({"2026a": token_key})
     assert list(doc) == ["keys"]
     (jwk,) = doc["keys"]
@@ -146,7 +147,8 @@ def test_public_key_document_and_jwk_round_trip(token_key):
     assert tokens.verify_token(_sign(token_key), {"2026a": public}).number == "XYJC-20260512-7K3M9Q2XHD"
 
 
-def test_pem_save_and_load(token_key, tmp_path):
+def test_pem_save_and_load(tmp_path):
+    token_key = tokens.generate_key()  # Ed25519; SM2's PEM: tests/crypto/test_vectors.py
     path = tmp_path / "keys" / "report-token.pem"
     tokens.save_private_key(token_key, path)
     assert path.stat().st_mode & 0o077 == 0

@@ -109,7 +109,7 @@ def test_rotation_moves_every_value_to_the_active_key_and_a_second_run_changes_n
     result = runner.invoke(args=["credit", "rotate-pii", "--batch-size", "2"])
     assert result.exit_code == 0, result.output
     assert f"{len(populated)} value(s) on old keys" in result.output
-    assert "subject.id_number_encrypted: 2 (test1: 2)" in result.output  # citizens A and B
+    assert f"subject.id_number_encrypted: 2 ({OLD_KID}: 2)" in result.output  # citizens A and B
     assert "subject.name_encrypted: re-encrypted 2, on old keys now: 0" in result.output
     assert f"{len(populated)} value(s) re-encrypted under 'k2'; 0 value(s) remain on old keys" in result.output
 
@@ -169,11 +169,11 @@ def test_a_key_id_missing_from_the_ring_is_refused_and_nothing_is_written(app, r
     result = runner.invoke(args=["credit", "rotate-pii"])
     assert result.exit_code == 1, result.output
     assert "refusing to rotate, nothing was changed" in result.output
-    assert "'test1'" in result.output and "subject.name_encrypted: 2" in result.output
+    assert f"'{OLD_KID}'" in result.output and "subject.name_encrypted: 2" in result.output
     assert "Put the missing key back in the ring" in result.output
     assert snapshot() == populated
     (refused,) = actions("pii.rotate.refused")
-    assert refused.details["unknown_kids"]["test1"]["subject.name_encrypted"] == 2
+    assert refused.details["unknown_kids"][OLD_KID]["subject.name_encrypted"] == 2
     assert actions("pii.rotate") == []
     # A dry run is refused the same way.
     assert runner.invoke(args=["credit", "rotate-pii", "--dry-run"]).exit_code == 1
@@ -186,7 +186,7 @@ def test_a_value_that_does_not_decrypt_is_reported_and_the_rest_is_rotated(app, 
     db.session.commit()
     result = runner.invoke(args=["credit", "rotate-pii"])
     assert result.exit_code == 1, result.output
-    assert f"FAILED subject.name_encrypted id={subject.id} key 'test1': does not decrypt" in result.output
+    assert f"FAILED subject.name_encrypted id={subject.id} key '{OLD_KID}': does not decrypt" in result.output
     assert "1 value(s) remain on old keys" in result.output
     after = snapshot()
     stuck = {k for k, v in after.items() if key_id_of(v) != "k2"}

@@ -8,6 +8,7 @@ import pytest
 
 from backend.config import ConfigError, load_settings
 from miniprogram_api.demo_flow import fake_templates
+from tests.test_config import GOOD as CONFIG_GOOD
 from tests.wechat.conftest import MP_APPID
 
 
@@ -29,12 +30,8 @@ def test_sync_menu_reports_wechat_errors(runner, fake, tmp_path):
     assert fake.menus == []
 
 
-GOOD = {
-    "ENV": "production",
-    "SECRET_KEY": "s" * 40,
-    "PII_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
-    "PII_HASH_KEY": "h",
-}
+# The configuration tests' secrets (with the 国密 suite's keys under TEST_CRYPTO_SUITE=sm).
+GOOD = {"ENV": "production", **CONFIG_GOOD}
 
 
 def _production(tmp_path, **env):

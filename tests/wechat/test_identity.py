@@ -18,6 +18,7 @@ from backend.citizens.models import (
 )
 from backend.extensions import db
 from backend.issued_reports.content import ReportOptions, build_content
+from backend.pii import cipher
 from backend.records.operations import find_natural_subject, new_natural_subject_row
 from backend.staff.models import StaffRole, StaffUser
 from backend.subjects.models import NameSource, Subject
@@ -47,7 +48,7 @@ def test_session_token_is_opaque_hashed_and_expires(client, fake):
     row = db.session.scalar(sa.select(MpSession))
     assert row.token_hash == hash_token(token) and token not in row.token_hash
     user = db.session.scalar(sa.select(WeChatUser).where(WeChatUser.openid == "o-session"))
-    assert user.session_key_encrypted and user.session_key_encrypted.startswith("test1.")
+    assert user.session_key_encrypted and user.session_key_encrypted.startswith(cipher().active_kid + ".")
     assert client.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     row.expires_at = dt.datetime(2020, 1, 1)
     db.session.commit()
