@@ -11,15 +11,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from backend.crypto import primitives
 from reports import sm2
-
-try:
-    import pysmx.SM2 as independent_sm2
-except ImportError:  # pragma: no cover
-    independent_sm2 = None
-
-needs_independent = pytest.mark.skipif(
-    independent_sm2 is None and not os.environ.get("CI"), reason="snowland-smx (requirements-dev.txt) missing"
-)
+from tests.crypto.independent import independent_sm2, needs_independent
 
 # GB/T 32918.5-2017 Annex A / GM/T 0003.5-2012 (recommended curve), the signature example:
 # ID_A = "1234567812345678", M = "message digest".

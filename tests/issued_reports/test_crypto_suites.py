@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 
 import pytest
 
@@ -17,17 +16,9 @@ from backend.issued_reports.keys import EXTENSION_KEY, ReportKeys
 from backend.issued_reports.models import IssuedReport
 from backend.issued_reports.operations import issue_report
 from reports import sm2, tokens
+from tests.crypto.independent import independent_sm2, needs_independent
 
 from .helpers import path_of, read_qr
-
-try:
-    import pysmx.SM2 as independent_sm2
-except ImportError:  # pragma: no cover
-    independent_sm2 = None
-
-needs_independent = pytest.mark.skipif(
-    independent_sm2 is None and not os.environ.get("CI"), reason="snowland-smx (requirements-dev.txt) missing"
-)
 
 
 def _keys(base: ReportKeys, active_kid: str, private: dict) -> ReportKeys:

@@ -15,15 +15,8 @@ from reports import render, signing, sm2, tokens
 from reports.content import ReportKind
 from reports.samples import sample_content
 from reports.tokens import TokenError
+from tests.crypto.independent import independent_sm2, needs_independent
 
-try:
-    import pysmx.SM2 as independent_sm2
-except ImportError:  # pragma: no cover
-    independent_sm2 = None
-
-needs_independent = pytest.mark.skipif(
-    independent_sm2 is None and not os.environ.get("CI"), reason="snowland-smx (requirements-dev.txt) missing"
-)
 HASH = hashlib.sha256(b"report content").hexdigest()
 BASE = "https://credit.jinchang.gov.cn"
 UID = sm2.DEFAULT_USER_ID.decode()
